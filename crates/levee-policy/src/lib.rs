@@ -1,0 +1,1 @@
+//! levee-policy (skeleton).

@@ -1,0 +1,2 @@
+//! The `levee` binary.
+fn main() {}
