@@ -1,1 +1,45 @@
-//! levee-sim (skeleton).
+//! Loopback traffic of known shape against upstreams of known capacity.
+//!
+//! levee-sim owns three things, used by `levee demo`, the integration tests and
+//! the benchmarks in `bench/`:
+//!
+//! - [`upstream`]: a sample HTTP/1.1 upstream with N workers × S ms of service
+//!   time. Excess requests wait for a worker, as in a thread-pool server's
+//!   backlog, and a request whose client gave up still costs its worker, which
+//!   is what makes an unprotected server collapse under overload. Service time,
+//!   workers and faults (503, refused connections, slow answers, resets) can be
+//!   changed while it runs.
+//! - [`load`]: an open-loop load generator: arrivals follow a schedule, never the
+//!   responses; each request has a client deadline; every run is bounded in
+//!   requests and in time and stops by itself.
+//! - [`report`]: per-second time series, summaries, a side-by-side text table
+//!   and a self-contained HTML report with SVG charts.
+//!
+//! It must not do anything but loopback traffic: it binds and connects to
+//! `127.0.0.1` only, it never reads configuration files, and nothing in it runs
+//! unbounded.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use levee_sim::{load, ms, report, upstream::Upstream};
+//!
+//! let upstream = Upstream::builder().workers(8).service_time(ms(20)).start().await?;
+//! let plan = load::LoadPlan::new(upstream.addr())
+//!     .stream(load::Stream::new(load::Schedule::constant(200.0, ms(2_000))));
+//! let run = load::run(plan).await?;
+//! let summary = report::Summary::of(&run, ms(500));
+//! println!("{}", report::table(&[("direct", &summary)]));
+//! upstream.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod load;
+pub mod report;
+pub mod upstream;
+
+use std::time::Duration;
+
+/// `Duration::from_millis`, short enough to read well in scenarios.
+pub fn ms(millis: u64) -> Duration {
+    Duration::from_millis(millis)
+}

@@ -1,0 +1,2 @@
+//! levee-bench (being written).
+fn main() {}

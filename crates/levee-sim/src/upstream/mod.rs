@@ -1,0 +1,230 @@
+//! A sample upstream of known capacity, on loopback.
+//!
+//! [`Upstream::builder`] starts an HTTP/1.1 server with N workers × S of
+//! service time: capacity N / S requests per second (8 × 20 ms ≈ 400 req/s).
+//! A request holds one worker for S; the excess waits for a worker in arrival
+//! order, and a request keeps its worker even if its client has gone. That is
+//! the backlog of a thread-pool server (gunicorn sync workers, a Java servlet
+//! pool), and what makes one collapse under overload: past capacity the queue
+//! grows until every request waits longer than its client is willing to.
+//!
+//! The [`UpstreamHandle`] changes service time, workers and [`Fault`]s while it
+//! runs, reads [`UpstreamStats`], and stops the server on `shutdown` or drop.
+//! This module must not listen anywhere but loopback.
+
+mod fault;
+mod server;
+mod stats;
+mod workers;
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use fault::{Fault, RESET_BODY_LEN};
+pub use stats::UpstreamStats;
+
+use server::Shared;
+use workers::Workers;
+
+/// The entry point: `Upstream::builder().workers(8).service_time(ms(20)).start()`.
+#[derive(Debug)]
+pub struct Upstream;
+
+impl Upstream {
+    /// A builder with defaults: `127.0.0.1:0`, 8 workers, 20 ms, no fault.
+    pub fn builder() -> UpstreamBuilder {
+        UpstreamBuilder {
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            workers: Some(8),
+            service_time: Duration::from_millis(20),
+            fault: Fault::None,
+        }
+    }
+}
+
+/// How to start a sample upstream. See [`Upstream::builder`].
+#[derive(Clone, Debug)]
+pub struct UpstreamBuilder {
+    addr: SocketAddr,
+    workers: Option<usize>,
+    service_time: Duration,
+    fault: Fault,
+}
+
+impl UpstreamBuilder {
+    /// Listens on `addr`, which must be a loopback address (port 0: any free port).
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// The number of workers (at least 1).
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = Some(n.max(1));
+        self
+    }
+
+    /// How long each request holds its worker.
+    pub fn service_time(mut self, service_time: Duration) -> Self {
+        self.service_time = service_time;
+        self
+    }
+
+    /// Fast mode, for proxy-overhead benchmarks: no workers and no service
+    /// time; every request is answered at once with a tiny static body.
+    pub fn fast(mut self) -> Self {
+        self.workers = None;
+        self.service_time = Duration::ZERO;
+        self
+    }
+
+    /// Starts with this fault in force.
+    pub fn fault(mut self, fault: Fault) -> Self {
+        self.fault = fault;
+        self
+    }
+
+    /// Binds and starts serving on the current tokio runtime.
+    ///
+    /// # Errors
+    /// The address is not loopback, or binding it failed.
+    pub async fn start(self) -> io::Result<UpstreamHandle> {
+        if !self.addr.ip().is_loopback() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the sample upstream listens on loopback only, not {}",
+                    self.addr
+                ),
+            ));
+        }
+        let listener = TcpListener::bind(self.addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            workers: self.workers.map(Workers::new),
+            service_time_us: AtomicU64::new(micros(self.service_time)),
+            fault: watch::Sender::new(Fault::None),
+            counters: Default::default(),
+        });
+        let faults = shared.fault.subscribe();
+        // Sent after subscribing, so the loop sees it as a change and, for
+        // Refuse, closes the listener before accepting anything.
+        shared.fault.send_replace(self.fault);
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(server::serve(
+            listener,
+            addr,
+            Arc::clone(&shared),
+            faults,
+            stopped,
+        ));
+        Ok(UpstreamHandle {
+            addr,
+            shared,
+            stop,
+            task: Some(task),
+        })
+    }
+}
+
+/// A running sample upstream. Dropping it stops the server without waiting.
+#[derive(Debug)]
+pub struct UpstreamHandle {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl UpstreamHandle {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://{addr}`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The number of workers (`None` in fast mode).
+    pub fn workers(&self) -> Option<usize> {
+        self.shared.workers.as_ref().map(Workers::count)
+    }
+
+    /// Changes the number of workers (at least 1). Ignored in fast mode.
+    pub fn set_workers(&self, n: usize) {
+        if let Some(workers) = &self.shared.workers {
+            workers.resize(n);
+        }
+    }
+
+    /// How long each request holds its worker.
+    pub fn service_time(&self) -> Duration {
+        Duration::from_micros(self.shared.service_time_us.load(Relaxed))
+    }
+
+    /// Changes the service time for work that starts from now on.
+    pub fn set_service_time(&self, service_time: Duration) {
+        self.shared
+            .service_time_us
+            .store(micros(service_time), Relaxed);
+    }
+
+    /// Requests per second it can serve: workers ÷ service time (`None` when
+    /// unbounded: fast mode or a zero service time).
+    pub fn capacity(&self) -> Option<f64> {
+        let workers = self.workers()? as f64;
+        let secs = self.service_time().as_secs_f64();
+        (secs > 0.0).then(|| workers / secs)
+    }
+
+    /// The fault in force.
+    pub fn fault(&self) -> Fault {
+        self.shared.fault.borrow().clone()
+    }
+
+    /// Changes the fault; it applies to requests (and, for `Refuse`,
+    /// connections) that arrive from now on.
+    pub fn set_fault(&self, fault: Fault) {
+        self.shared.fault.send_replace(fault);
+    }
+
+    /// What it has seen and served so far.
+    pub fn stats(&self) -> UpstreamStats {
+        self.shared.counters.snapshot()
+    }
+
+    /// Stops accepting, cuts open connections, fails queued work, and waits
+    /// for the accept loop to end.
+    pub async fn shutdown(mut self) {
+        self.stop_now();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    fn stop_now(&self) {
+        self.stop.send_replace(true);
+        if let Some(workers) = &self.shared.workers {
+            workers.close();
+        }
+    }
+}
+
+impl Drop for UpstreamHandle {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
