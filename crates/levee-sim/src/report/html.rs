@@ -138,8 +138,9 @@ impl Report {
         }
         let _ = writeln!(
             h,
-            "<footer>Goodput: 2xx answered within {} ms of the scheduled send. Buckets of {} s by \
-             scheduled send time; latency counts from then (open loop). Made by levee-sim.</footer>\
+            "<footer>Goodput: 2xx answered within {} ms of the scheduled send. Buckets of {} s: \
+             offered by scheduled send time, everything else by when it ended; latency counts from the \
+             scheduled send (open loop). Made by levee-sim.</footer>\
              </main></body></html>",
             self.slo.as_millis(),
             self.bucket.as_secs_f64()

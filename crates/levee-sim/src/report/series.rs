@@ -1,8 +1,11 @@
 //! A run over time: fixed-width buckets (one second by default) of what was
 //! offered and how it ended, with rates normalised to per second.
 //!
-//! Requests are bucketed by their scheduled time, so a bucket shows what
-//! became of the traffic offered in it.
+//! A request counts as offered in the bucket of its scheduled time, and in
+//! every other field in the bucket of the moment it ended (scheduled time +
+//! latency): goodput over time is then the rate at which good answers came
+//! back, which cannot exceed what the upstream can do, and a timeout shows
+//! when the client gave up. The buckets cover the schedule plus one deadline.
 
 use std::time::Duration;
 
@@ -16,7 +19,7 @@ use crate::load::{Outcome, Run};
 pub struct Bucket {
     /// The start of the bucket, in seconds from the start of the run.
     pub t: f64,
-    /// Requests sent per second.
+    /// Requests scheduled per second (by send time).
     pub offered: f64,
     /// 2xx per second, whatever their latency.
     pub success: f64,
@@ -53,7 +56,8 @@ impl Series {
     pub fn new(run: &Run, slo: Duration, width: Duration) -> Self {
         let width = width.max(Duration::from_millis(1));
         let w = width.as_secs_f64();
-        let n = (run.duration.as_secs_f64() / w).ceil() as usize;
+        let span = run.duration + run.deadline;
+        let n = (span.as_secs_f64() / w).ceil() as usize;
         let mut buckets: Vec<Bucket> = (0..n)
             .map(|i| Bucket {
                 t: i as f64 * w,
@@ -62,11 +66,13 @@ impl Series {
             .collect();
         let mut latencies: Vec<Vec<Duration>> = vec![Vec::new(); n];
         for r in &run.records {
-            let i = (r.at.as_secs_f64() / w) as usize;
+            if let Some(b) = buckets.get_mut((r.at.as_secs_f64() / w) as usize) {
+                b.offered += 1.0;
+            }
+            let i = ((r.at + r.latency).as_secs_f64() / w) as usize;
             let Some(b) = buckets.get_mut(i) else {
                 continue;
             };
-            b.offered += 1.0;
             match r.outcome {
                 Outcome::Success => {
                     b.success += 1.0;
@@ -127,12 +133,13 @@ mod tests {
     }
 
     #[test]
-    fn buckets_count_by_scheduled_time_per_second() {
+    fn offered_counts_by_send_time_and_the_rest_by_end_time() {
         let run = Run {
             records: vec![
                 record(100, Outcome::Success, 20),
                 record(200, Outcome::Success, 700),
                 record(300, Outcome::Unavailable, 1),
+                record(400, Outcome::Success, 30),
                 record(600, Outcome::Timeout, 1000),
                 record(700, Outcome::Failed(Failure::Io), 5),
                 record(1900, Outcome::Success, 30),
@@ -143,19 +150,25 @@ mod tests {
             elapsed: Duration::from_secs(3),
         };
         let s = Series::new(&run, Duration::from_millis(500), Duration::from_millis(500));
-        assert_eq!(s.buckets.len(), 4);
+        assert_eq!(s.buckets.len(), 6, "schedule plus one deadline");
         let first = &s.buckets[0];
         assert_eq!(
             (first.offered, first.success, first.goodput, first.shed),
-            (6.0, 4.0, 2.0, 2.0)
+            (8.0, 4.0, 4.0, 2.0)
         );
-        assert_eq!(first.p99_ms, Some(700.0));
-        assert_eq!((s.buckets[1].timeouts, s.buckets[1].errors), (2.0, 2.0));
-        assert_eq!(s.buckets[2].offered, 0.0);
-        assert_eq!(s.buckets[3].goodput, 2.0);
+        assert_eq!(first.p99_ms, Some(30.0));
+        assert_eq!((s.buckets[1].offered, s.buckets[1].errors), (4.0, 2.0));
+        assert_eq!(
+            (s.buckets[1].success, s.buckets[1].goodput),
+            (2.0, 0.0),
+            "700 ms is past the SLO"
+        );
+        assert_eq!(s.buckets[3].timeouts, 2.0, "the client gave up at 1.6 s");
+        assert_eq!(s.buckets[3].offered, 2.0);
+        assert_eq!(s.buckets[3].success, 2.0, "sent at 1.9 s, ended at 1.93 s");
         let per_second = Series::per_second(&run, Duration::from_millis(500));
         let total: f64 = per_second.buckets.iter().map(|b| b.offered).sum();
-        assert_eq!(total, 6.0);
-        assert_eq!(per_second.points(|b| b.p50_ms)[1], (1.5, Some(30.0)));
+        assert_eq!(total, 7.0);
+        assert_eq!(per_second.points(|b| b.p50_ms)[0], (0.5, Some(30.0)));
     }
 }

@@ -8,10 +8,10 @@
 use std::fmt::Write;
 
 const WIDTH: f64 = 760.0;
-const HEIGHT: f64 = 260.0;
+const HEIGHT: f64 = 280.0;
 const LEFT: f64 = 58.0;
 const RIGHT: f64 = 14.0;
-const TOP: f64 = 30.0;
+const TOP: f64 = 50.0;
 const BOTTOM: f64 = 34.0;
 
 /// One line of a chart.
@@ -133,18 +133,25 @@ impl Chart {
             }
             s.push_str("</g>");
         }
-        let mut lx = LEFT + 200.0;
+        // The legend: a row under the title, wrapping when it runs out of width.
+        let (mut lx, mut ly) = (LEFT, 36.0);
         for line in &self.lines {
+            let width = 30.0 + 6.2 * line.name.chars().count() as f64;
+            if lx + width > WIDTH - RIGHT && lx > LEFT {
+                (lx, ly) = (LEFT, ly + 14.0);
+            }
             let dashed = if line.dashed { " dashed" } else { "" };
             let _ = write!(
                 s,
-                r#"<g class="legend {}{dashed}"><line x1="{lx:.1}" x2="{:.1}" y1="14" y2="14"/><text x="{:.1}" y="18">{}</text></g>"#,
+                r#"<g class="legend {}{dashed}"><line x1="{lx:.1}" x2="{:.1}" y1="{:.1}" y2="{:.1}"/><text x="{:.1}" y="{ly:.1}">{}</text></g>"#,
                 escape(&line.class),
                 lx + 18.0,
+                ly - 4.0,
+                ly - 4.0,
                 lx + 22.0,
                 escape(&line.name)
             );
-            lx += 34.0 + 6.5 * line.name.chars().count() as f64;
+            lx += width;
         }
         s.push_str("</svg>");
         s

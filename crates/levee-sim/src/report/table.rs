@@ -4,15 +4,15 @@
 
 use super::summary::Summary;
 
-/// The column headers, in order.
+/// The column headers, in order: one word each, so the table splits on whitespace.
 pub const COLUMNS: [&str; 10] = [
     "run",
     "offered/s",
     "goodput/s",
-    "p50 2xx",
-    "p99 2xx",
+    "2xx-p50",
+    "2xx-p99",
     "503s",
-    "p99 503",
+    "503-p99",
     "429s",
     "timeouts",
     "errors",
