@@ -1,0 +1,24 @@
+//! A `tower` middleware: retries around any hyper/tower HTTP client.
+//!
+//! [`RetryLayer`] wraps a `Service<http::Request<B>>` (for example
+//! hyper-util's legacy `Client`) in a [`Retry`] service that sends each
+//! request through the shared [`Retrier`](crate::Retrier): `Retry-After`
+//! honoured, budget spent, breakers consulted, endpoints failed over.
+//!
+//! The request body must be `Clone` (e.g. `Full<Bytes>`, `String`), because a
+//! retry sends it again. The final response is returned as it came — also an
+//! error status the client gave up on — with a [`RetrySummary`] in its
+//! extensions; a request that got no response at all fails with
+//! [`crate::Error`]. Use [`crate::error_for_status`] to turn error statuses
+//! into errors.
+//!
+//! This module owns the tower plumbing only; it must not make retry
+//! decisions of its own.
+//!
+//! [`RetrySummary`]: crate::RetrySummary
+
+mod layer;
+mod service;
+
+pub use layer::RetryLayer;
+pub use service::Retry;
