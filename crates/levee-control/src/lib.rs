@@ -1,1 +1,17 @@
-//! levee-control (skeleton).
+//! The Levee control plane.
+//!
+//! This crate owns the configuration (parse, validate with file:line:column
+//! errors, build runtime snapshots, reload), TLS material, the admin listener
+//! and the lifecycle of a running [`gateway::Gateway`]. It publishes
+//! immutable snapshots to the data path (`levee-proxy`) and is never awaited
+//! by a request. Later issues add the store (SQLite, Redis), maintenance
+//! windows, incidents and the status page here.
+//!
+//! It must not sit on the request path: nothing here runs per request.
+
+pub mod admin;
+pub mod config;
+pub mod gateway;
+pub mod tls;
+
+pub use gateway::Gateway;

@@ -1,1 +1,25 @@
-//! levee-http (skeleton).
+//! The 503 contract as code.
+//!
+//! This crate owns the vocabulary every other Levee crate speaks when it says
+//! "not now": the catalogue of [`reason::Reason`]s, the RFC 9457
+//! [`problem::Problem`] body and its renderings, [`retry_after::RetryAfter`]
+//! in both grammars of RFC 9110 §10.2.3, [`request_id::RequestId`], the
+//! hop-by-hop header rules of RFC 9110 §7.6.1, content negotiation, and the
+//! pages that problem `type` URIs dereference to.
+//!
+//! It must not do I/O: no sockets, no files, no clock reads, no tokio, no
+//! hyper server. Time is always an argument.
+
+pub mod headers;
+pub mod html;
+pub mod negotiate;
+pub mod pages;
+pub mod problem;
+pub mod reason;
+pub mod request_id;
+pub mod retry_after;
+
+pub use negotiate::{Format, JsonStyle};
+pub use problem::Problem;
+pub use reason::{Blame, Reason};
+pub use request_id::RequestId;

@@ -1,1 +1,31 @@
-//! levee-proxy (skeleton).
+//! The Levee data path.
+//!
+//! This crate owns everything a request touches between the client's socket
+//! and the upstream's: [`server`] (listeners, TLS, HTTP/1.1 and HTTP/2
+//! connections, slowloris and idle deadlines, drain), [`service`] (the
+//! handler, read top to bottom), [`route`] (which pool), [`pool`] (endpoints,
+//! breakers, the pooled client), [`forward`] (the upstream exchange and
+//! WebSocket tunnels), [`body`] (streaming bodies with limits and completion
+//! hooks), [`rescue`] (the one place errors become problems) and [`metrics`].
+//!
+//! It reads an immutable [`runtime::Runtime`] snapshot published by the
+//! control plane and never waits on the control plane during a request. It
+//! must not parse configuration files or touch durable storage: its
+//! Cargo.toml cannot name toml, SQLite or Redis.
+
+pub mod body;
+pub mod drain;
+pub mod error;
+pub mod forward;
+pub mod metrics;
+pub mod pool;
+pub mod rescue;
+pub mod route;
+pub mod runtime;
+pub mod server;
+pub mod service;
+
+pub use drain::Drain;
+pub use error::ProxyError;
+pub use runtime::{Runtime, RuntimeHandle, Settings};
+pub use service::Proxy;

@@ -1,2 +1,61 @@
-//! The `levee` binary.
-fn main() {}
+//! The `levee` binary: a gateway and a client that make HTTP 503 work.
+//!
+//! Glue only: parse the command line, set up logging, run a subcommand,
+//! print any error once (`levee: …` with its causes) and exit with a code
+//! that scripts can rely on.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod config_cmd;
+mod logging;
+mod serve;
+
+/// Levee: a gateway and a client that make HTTP 503 work end to end.
+#[derive(Debug, Parser)]
+#[command(name = "levee", version, about, propagate_version = true)]
+struct Cli {
+    /// Log format: `human` or `json`.
+    #[arg(long, global = true, value_enum, default_value_t = logging::LogFormat::Human, env = "LEVEE_LOG_FORMAT")]
+    log_format: logging::LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve(serve::ServeArgs),
+    /// Work with configuration files.
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCmd),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _log = logging::init(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("levee: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Config(cmd) => Ok(config_cmd::run(cmd)),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("levee: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

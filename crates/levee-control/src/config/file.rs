@@ -1,0 +1,174 @@
+//! The configuration file's types: a mirror of the TOML, nothing resolved.
+//!
+//! Every table refuses unknown keys (a typo is an error, not a silent
+//! default), and the values that later checks may reject keep their source
+//! span, so an error can say `levee.toml:12:8`. The defaults documented here
+//! are the ones in `docs/configuration.md`.
+//!
+//! This module must not build runtime types; see [`super::resolve`].
+
+use serde::Deserialize;
+use serde_spanned::Spanned;
+
+use super::units::{ByteSize, ConfigDuration};
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Gateway-wide settings.
+    #[serde(default)]
+    pub server: ServerSection,
+    /// The admin listener.
+    #[serde(default)]
+    pub admin: AdminSection,
+    /// Traffic listeners.
+    #[serde(default)]
+    pub listeners: Vec<ListenerSection>,
+    /// Routes, matched most specific first.
+    #[serde(default)]
+    pub routes: Vec<RouteSection>,
+    /// Upstream pools.
+    #[serde(default)]
+    pub pools: Vec<PoolSection>,
+}
+
+/// `[server]`: settings for every request and connection.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// Header carrying the request id (default `x-request-id`).
+    pub request_id_header: Option<Spanned<String>>,
+    /// Most header bytes per request (default `32KiB`).
+    pub max_header_bytes: Option<ByteSize>,
+    /// Most header fields per request (default 100).
+    pub max_headers: Option<usize>,
+    /// Set `X-Forwarded-For/-Proto/-Host` (default true).
+    pub x_forwarded: Option<bool>,
+    /// Append RFC 7239 `Forwarded` (default false).
+    pub forwarded: Option<bool>,
+    /// Absolute base URL for problem `type` URIs (default: derived per request).
+    pub problem_base_url: Option<Spanned<String>>,
+    /// Time to receive a request head (default `10s`).
+    pub header_read_timeout: Option<ConfigDuration>,
+    /// Idle time allowed between requests on a connection (default `60s`).
+    pub idle_timeout: Option<ConfigDuration>,
+    /// Longest wait for in-flight requests at shutdown (default `30s`).
+    pub drain_timeout: Option<ConfigDuration>,
+    /// `Retry-After` on `draining` answers (default `1s`).
+    pub drain_retry_after: Option<ConfigDuration>,
+    /// One access-log line per request (default true).
+    pub access_log: Option<bool>,
+}
+
+/// `[admin]`: the admin listener (health, readiness, metrics).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    /// Address to listen on (default `127.0.0.1:9901`).
+    pub listen: Option<Spanned<String>>,
+    /// Set false to run without an admin listener (default true).
+    pub enabled: Option<bool>,
+}
+
+/// `[[listeners]]`: where clients connect.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerSection {
+    /// A name for logs (default `listener-N`).
+    pub name: Option<String>,
+    /// `ip:port` to bind.
+    pub listen: Spanned<String>,
+    /// TLS certificate and key; when present the listener speaks HTTPS.
+    pub tls: Option<TlsSection>,
+}
+
+/// `tls = { cert = "...", key = "..." }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// PEM certificate chain, leaf first; relative to the config file.
+    pub cert: Spanned<String>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1); relative to the config file.
+    pub key: Spanned<String>,
+}
+
+/// `[[routes]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSection {
+    /// Name for logs and metrics (default `route-N`).
+    pub name: Option<String>,
+    /// Host to match: `example.com`, `*.example.com` or `*` (default any).
+    pub host: Option<String>,
+    /// Path prefix to match (default `/`).
+    pub path_prefix: Option<Spanned<String>>,
+    /// The pool to forward to.
+    pub pool: Spanned<String>,
+    /// Largest request body accepted (default unlimited).
+    pub max_body_size: Option<ByteSize>,
+    /// `problem` (RFC 9457, default) or `envelope`.
+    pub error_format: Option<ErrorFormat>,
+}
+
+/// The JSON shape of a route's errors.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorFormat {
+    /// `application/problem+json`.
+    Problem,
+    /// `{"meta":{"requestId"},"error":{…}}`.
+    Envelope,
+}
+
+/// `[[pools]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolSection {
+    /// The name routes refer to.
+    pub name: Spanned<String>,
+    /// `http://host:port` or `host:port` of each endpoint.
+    pub endpoints: Vec<Spanned<String>>,
+    /// `http1` (default) or `h2c`.
+    pub protocol: Option<ProtocolName>,
+    /// TCP connect deadline (default `2s`).
+    pub connect_timeout: Option<ConfigDuration>,
+    /// Deadline for the response head (default `30s`).
+    pub response_timeout: Option<ConfigDuration>,
+    /// How long idle upstream connections are kept (default `90s`).
+    pub idle_timeout: Option<ConfigDuration>,
+    /// Idle connections kept per endpoint (default 256).
+    pub max_idle_per_endpoint: Option<usize>,
+    /// The endpoints' circuit breaker.
+    pub breaker: Option<BreakerSection>,
+}
+
+/// Upstream protocol names.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ProtocolName {
+    /// HTTP/1.1.
+    Http1,
+    /// HTTP/2 cleartext, prior knowledge.
+    H2c,
+}
+
+/// `breaker = { ... }` on a pool.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerSection {
+    /// Trip after this many failures in a row (default 5; 0 disables).
+    pub consecutive_failures: Option<u32>,
+    /// Trip when this fraction of the window failed (default 0.5).
+    pub failure_ratio: Option<f64>,
+    /// Outcomes needed in the window before the ratio counts (default 20).
+    pub min_requests: Option<u32>,
+    /// The window (default `10s`).
+    pub window: Option<ConfigDuration>,
+    /// First open period (default `5s`), doubling per trip up to `open_max`.
+    pub open_base: Option<ConfigDuration>,
+    /// Longest open period (default `60s`).
+    pub open_max: Option<ConfigDuration>,
+    /// Probes admitted when half-open (default 3).
+    pub probes: Option<u32>,
+}

@@ -1,0 +1,471 @@
+//! From the file's types to the runtime's: parse, then resolve.
+//!
+//! [`load`] parses a TOML text into [`FileConfig`] and resolves it into a
+//! [`Config`]: addresses parsed, pools and routes cross-checked, TLS material
+//! loaded, defaults filled in, command-line [`Overrides`] applied. Every
+//! problem found is reported at once with its file, line and column. A
+//! [`Config`] then builds a data-path [`Runtime`] snapshot.
+//!
+//! This module must not publish anything or start listeners.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderName;
+use http::uri::Authority;
+use levee_http::JsonStyle;
+use levee_policy::breaker::BreakerConfig;
+use levee_proxy::metrics::Metrics;
+use levee_proxy::pool::{Pool, PoolSpec, Protocol};
+use levee_proxy::route::{HostMatch, Route, RouteTable};
+use levee_proxy::{Runtime, Settings};
+
+use super::error::{Collector, ConfigError};
+use super::file::{ErrorFormat, FileConfig, PoolSection, ProtocolName};
+
+/// Values given on the command line; they win over the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen`: replaces the file's listeners with one cleartext listener.
+    pub listen: Option<SocketAddr>,
+    /// `--upstream`: the endpoints of the pool `default` (created, with a
+    /// catch-all route, when the file has no such pool).
+    pub upstream: Vec<String>,
+    /// `--admin`: the admin listener's address.
+    pub admin: Option<SocketAddr>,
+}
+
+/// A traffic listener, resolved.
+#[derive(Clone)]
+pub struct ListenerSpec {
+    /// Name for logs.
+    pub name: String,
+    /// Address to bind.
+    pub addr: SocketAddr,
+    /// TLS configuration, with ALPN `h2` and `http/1.1`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl std::fmt::Debug for ListenerSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListenerSpec")
+            .field("name", &self.name)
+            .field("addr", &self.addr)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+/// A route, resolved (its pool by name).
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    /// Name.
+    pub name: String,
+    /// Host pattern.
+    pub host: HostMatch,
+    /// Path prefix.
+    pub path_prefix: String,
+    /// Pool name (checked to exist).
+    pub pool: String,
+    /// Body limit in bytes.
+    pub max_body_size: Option<u64>,
+    /// Error JSON style.
+    pub json_style: JsonStyle,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it came from (`<flags>` when there was no file).
+    pub source: PathBuf,
+    /// Traffic listeners.
+    pub listeners: Vec<ListenerSpec>,
+    /// The admin listener, unless disabled.
+    pub admin: Option<SocketAddr>,
+    /// Longest wait for in-flight requests at shutdown.
+    pub drain_timeout: Duration,
+    /// Gateway-wide settings.
+    pub settings: Settings,
+    /// Routes in file order.
+    pub routes: Vec<RouteSpec>,
+    /// Pools.
+    pub pools: Vec<PoolSpec>,
+}
+
+/// The admin listener's default address.
+pub const DEFAULT_ADMIN: &str = "127.0.0.1:9901";
+
+/// Reads and resolves a configuration file.
+pub fn load_file(path: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: path.to_owned(),
+        diagnostics: vec![super::error::Diagnostic {
+            line: None,
+            column: None,
+            message: format!("cannot read the file: {e}"),
+        }],
+    })?;
+    load(&text, path, overrides)
+}
+
+/// Resolves a configuration made only of command-line flags.
+pub fn from_flags(overrides: &Overrides) -> Result<Config, ConfigError> {
+    load("", Path::new("<flags>"), overrides)
+}
+
+/// Parses and resolves `text`, which was read from `path`.
+pub fn load(text: &str, path: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
+    let file: FileConfig = toml::from_str(text).map_err(|e| {
+        let mut c = Collector::new(text);
+        c.at(e.span(), e.message().trim_end().to_owned());
+        c.finish(path.to_owned())
+            .expect_err("one diagnostic was recorded")
+    })?;
+    resolve(&file, text, path, overrides)
+}
+
+fn resolve(
+    file: &FileConfig,
+    text: &str,
+    path: &Path,
+    ov: &Overrides,
+) -> Result<Config, ConfigError> {
+    let mut c = Collector::new(text);
+    let base_dir = path.parent().unwrap_or(Path::new("."));
+    let defaults = Settings::default();
+    let s = &file.server;
+
+    let request_id_header = match &s.request_id_header {
+        Some(h) => HeaderName::from_bytes(h.get_ref().as_bytes()).unwrap_or_else(|_| {
+            c.at(
+                Some(h.span()),
+                format!("invalid header name `{}`", h.get_ref()),
+            );
+            defaults.request_id_header.clone()
+        }),
+        None => defaults.request_id_header.clone(),
+    };
+    let problem_base_url = s.problem_base_url.as_ref().map(|u| {
+        let v = u.get_ref().trim_end_matches('/').to_owned();
+        let ok = v.parse::<http::Uri>().is_ok_and(|uri| uri.scheme().is_some() && uri.authority().is_some());
+        if !ok {
+            c.at(Some(u.span()), format!("invalid problem_base_url `{v}`: expected an absolute URL such as \"https://api.example.com/_levee/problems\""));
+        }
+        v
+    });
+    let settings = Settings {
+        request_id_header,
+        max_header_bytes: s.max_header_bytes.map_or(defaults.max_header_bytes, |b| {
+            usize::try_from(b.0).unwrap_or(usize::MAX)
+        }),
+        max_headers: s.max_headers.unwrap_or(defaults.max_headers),
+        x_forwarded: s.x_forwarded.unwrap_or(defaults.x_forwarded),
+        forwarded: s.forwarded.unwrap_or(defaults.forwarded),
+        problem_base_url,
+        drain_retry_after: s
+            .drain_retry_after
+            .map_or(defaults.drain_retry_after, |d| d.0),
+        header_read_timeout: s
+            .header_read_timeout
+            .map_or(defaults.header_read_timeout, |d| d.0),
+        idle_timeout: s.idle_timeout.map_or(defaults.idle_timeout, |d| d.0),
+        access_log: s.access_log.unwrap_or(defaults.access_log),
+    };
+    if settings.max_headers == 0 {
+        c.at(None, "server.max_headers must be at least 1");
+    }
+
+    // Listeners.
+    let mut listeners = Vec::new();
+    if let Some(addr) = ov.listen {
+        listeners.push(ListenerSpec {
+            name: "listener-0".to_owned(),
+            addr,
+            tls: None,
+        });
+    } else {
+        for (i, l) in file.listeners.iter().enumerate() {
+            let addr = match l.listen.get_ref().parse::<SocketAddr>() {
+                Ok(a) => a,
+                Err(_) => {
+                    c.at(Some(l.listen.span()), format!("invalid listen address `{}`: expected ip:port such as \"0.0.0.0:8000\" or \"[::1]:8443\"", l.listen.get_ref()));
+                    continue;
+                }
+            };
+            let tls = l.tls.as_ref().and_then(|t| {
+                match crate::tls::server_config(
+                    &base_dir.join(t.cert.get_ref()),
+                    &base_dir.join(t.key.get_ref()),
+                ) {
+                    Ok(cfg) => Some(cfg),
+                    Err(e) => {
+                        c.at(Some(t.cert.span()), e.to_string());
+                        None
+                    }
+                }
+            });
+            listeners.push(ListenerSpec {
+                name: l.name.clone().unwrap_or_else(|| format!("listener-{i}")),
+                addr,
+                tls,
+            });
+        }
+    }
+    if listeners.is_empty() && c.is_empty() {
+        c.at(
+            None,
+            "no listener: add a [[listeners]] table with listen = \"ip:port\", or pass --listen",
+        );
+    }
+
+    // Admin.
+    let admin = if file.admin.enabled == Some(false) {
+        None
+    } else if let Some(a) = ov.admin {
+        Some(a)
+    } else {
+        match &file.admin.listen {
+            Some(l) => l.get_ref().parse::<SocketAddr>().map_err(|_| {
+                c.at(Some(l.span()), format!("invalid admin listen address `{}`: expected ip:port such as \"127.0.0.1:9901\"", l.get_ref()));
+            }).ok(),
+            None => Some(DEFAULT_ADMIN.parse().expect("the default admin address is valid")),
+        }
+    };
+
+    // Pools.
+    let mut pools: Vec<PoolSpec> = Vec::new();
+    let mut pool_index: HashMap<String, usize> = HashMap::new();
+    for p in &file.pools {
+        let name = p.name.get_ref().clone();
+        if pool_index.contains_key(&name) {
+            c.at(Some(p.name.span()), format!("duplicate pool name `{name}`"));
+            continue;
+        }
+        if let Some(spec) = resolve_pool(p, &mut c) {
+            pool_index.insert(name, pools.len());
+            pools.push(spec);
+        }
+    }
+    let mut routes: Vec<RouteSpec> = Vec::new();
+    if !ov.upstream.is_empty() {
+        let mut endpoints = Vec::new();
+        for u in &ov.upstream {
+            match parse_endpoint(u) {
+                Ok(a) => endpoints.push(a),
+                Err(e) => c.at(None, format!("--upstream {u}: {e}")),
+            }
+        }
+        match pool_index.get("default") {
+            Some(&i) => pools[i].endpoints = endpoints,
+            None => {
+                pool_index.insert("default".to_owned(), pools.len());
+                pools.push(PoolSpec::new("default", endpoints));
+            }
+        }
+        if file.routes.is_empty() {
+            routes.push(RouteSpec {
+                name: "default".to_owned(),
+                host: HostMatch::Any,
+                path_prefix: "/".to_owned(),
+                pool: "default".to_owned(),
+                max_body_size: None,
+                json_style: JsonStyle::Problem,
+            });
+        }
+    }
+
+    // Routes.
+    for (i, r) in file.routes.iter().enumerate() {
+        let pool = r.pool.get_ref();
+        if !pool_index.contains_key(pool) {
+            let mut known: Vec<&str> = pool_index.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            let expected = if known.is_empty() {
+                "no pools are defined: add a [[pools]] table".to_owned()
+            } else {
+                format!("expected one of: {}", known.join(", "))
+            };
+            c.at(
+                Some(r.pool.span()),
+                format!("unknown pool `{pool}`; {expected}"),
+            );
+        }
+        let path_prefix = match &r.path_prefix {
+            Some(p) if !p.get_ref().starts_with('/') => {
+                c.at(
+                    Some(p.span()),
+                    format!(
+                        "invalid path_prefix `{}`: it must start with /",
+                        p.get_ref()
+                    ),
+                );
+                "/".to_owned()
+            }
+            Some(p) => p.get_ref().clone(),
+            None => "/".to_owned(),
+        };
+        routes.push(RouteSpec {
+            name: r.name.clone().unwrap_or_else(|| format!("route-{i}")),
+            host: HostMatch::parse(r.host.as_deref().unwrap_or("*")),
+            path_prefix,
+            pool: pool.clone(),
+            max_body_size: r.max_body_size.map(|b| b.0),
+            json_style: match r.error_format {
+                Some(ErrorFormat::Envelope) => JsonStyle::Envelope,
+                _ => JsonStyle::Problem,
+            },
+        });
+    }
+    if routes.is_empty() && c.is_empty() {
+        c.at(
+            None,
+            "no route: add a [[routes]] table with pool = \"NAME\", or pass --upstream URL",
+        );
+    }
+
+    let drain_timeout = s.drain_timeout.map_or(Duration::from_secs(30), |d| d.0);
+    c.finish(path.to_owned())?;
+    Ok(Config {
+        source: path.to_owned(),
+        listeners,
+        admin,
+        drain_timeout,
+        settings,
+        routes,
+        pools,
+    })
+}
+
+fn resolve_pool(p: &PoolSection, c: &mut Collector<'_>) -> Option<PoolSpec> {
+    let mut endpoints = Vec::new();
+    for e in &p.endpoints {
+        match parse_endpoint(e.get_ref()) {
+            Ok(a) => endpoints.push(a),
+            Err(msg) => c.at(
+                Some(e.span()),
+                format!("invalid endpoint `{}`: {msg}", e.get_ref()),
+            ),
+        }
+    }
+    if p.endpoints.is_empty() {
+        c.at(
+            Some(p.name.span()),
+            format!("pool `{}` has no endpoints", p.name.get_ref()),
+        );
+    }
+    let mut spec = PoolSpec::new(p.name.get_ref().clone(), endpoints);
+    spec.protocol = match p.protocol {
+        Some(ProtocolName::H2c) => Protocol::H2c,
+        _ => Protocol::Http1,
+    };
+    if let Some(d) = p.connect_timeout {
+        spec.connect_timeout = d.0;
+    }
+    if let Some(d) = p.response_timeout {
+        spec.response_timeout = d.0;
+    }
+    if let Some(d) = p.idle_timeout {
+        spec.idle_timeout = d.0;
+    }
+    if let Some(n) = p.max_idle_per_endpoint {
+        spec.max_idle_per_endpoint = n;
+    }
+    if let Some(b) = &p.breaker {
+        let d = BreakerConfig::default();
+        spec.breaker = BreakerConfig {
+            consecutive_failures: b.consecutive_failures.unwrap_or(d.consecutive_failures),
+            failure_ratio: b.failure_ratio.unwrap_or(d.failure_ratio),
+            min_requests: b.min_requests.unwrap_or(d.min_requests),
+            window: b.window.map_or(d.window, |w| w.0),
+            open_base: b.open_base.map_or(d.open_base, |w| w.0),
+            open_max: b.open_max.map_or(d.open_max, |w| w.0),
+            probes: b.probes.unwrap_or(d.probes),
+            ..d
+        };
+        if let Err(e) = levee_policy::breaker::Breaker::new(spec.breaker.clone()) {
+            c.at(
+                Some(p.name.span()),
+                format!("pool `{}`: invalid breaker: {e}", p.name.get_ref()),
+            );
+        }
+    }
+    Some(spec)
+}
+
+/// Parses `http://host:port`, `host:port` or `http://host` (port 80).
+pub fn parse_endpoint(s: &str) -> Result<Authority, String> {
+    let s = s.trim();
+    let rest = if let Some(r) = s.strip_prefix("http://") {
+        r
+    } else if s.starts_with("https://") {
+        return Err(
+            "TLS to upstreams is not supported yet; use http:// (e.g. a local sidecar)".to_owned(),
+        );
+    } else if s.contains("://") {
+        return Err("expected http://host:port".to_owned());
+    } else {
+        s
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.contains('/') || rest.contains('?') {
+        return Err("an endpoint is host:port only; routes choose paths".to_owned());
+    }
+    let a: Authority = rest
+        .parse()
+        .map_err(|_| "expected host:port such as 127.0.0.1:8080".to_owned())?;
+    if a.as_str().contains('@') || a.host().is_empty() {
+        return Err("expected host:port such as 127.0.0.1:8080".to_owned());
+    }
+    let with_port = if a.port().is_some() {
+        a
+    } else {
+        format!("{}:80", a.host())
+            .parse()
+            .map_err(|_| "invalid host".to_owned())?
+    };
+    Ok(with_port)
+}
+
+impl Config {
+    /// Builds the data-path snapshot; pools get fresh clients and breakers.
+    pub fn build_runtime(&self, metrics: Arc<Metrics>) -> Result<Runtime, ConfigError> {
+        let mut pools: HashMap<&str, Arc<Pool>> = HashMap::new();
+        let mut c = Collector::new("");
+        for spec in &self.pools {
+            match Pool::new(spec.clone()) {
+                Ok(p) => {
+                    pools.insert(spec.name.as_str(), Arc::new(p));
+                }
+                Err(e) => c.at(None, format!("pool `{}`: {e}", spec.name)),
+            }
+        }
+        let mut routes = Vec::new();
+        for r in &self.routes {
+            let Some(pool) = pools.get(r.pool.as_str()) else {
+                c.at(
+                    None,
+                    format!("route `{}`: unknown pool `{}`", r.name, r.pool),
+                );
+                continue;
+            };
+            routes.push(Arc::new(Route {
+                name: Arc::from(r.name.as_str()),
+                host: r.host.clone(),
+                path_prefix: r.path_prefix.clone(),
+                pool: pool.clone(),
+                max_body_size: r.max_body_size,
+                json_style: r.json_style,
+                metrics: metrics.route(&r.name),
+            }));
+        }
+        c.finish(self.source.clone())?;
+        Ok(Runtime {
+            settings: self.settings.clone(),
+            routes: RouteTable::new(routes),
+            metrics,
+        })
+    }
+}

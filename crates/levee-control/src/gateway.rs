@@ -1,0 +1,174 @@
+//! Running a gateway: bind, serve, reload, drain.
+//!
+//! [`Gateway::start`] binds every listener (and the admin listener), builds
+//! the first runtime snapshot and serves. [`Gateway::reload`] builds a new
+//! snapshot from a new configuration and publishes it only when every part
+//! was built; the running snapshot stays in force otherwise, and requests in
+//! flight keep the snapshot they started with. [`Gateway::shutdown`] drains:
+//! stop accepting, finish in-flight requests up to the drain deadline.
+//!
+//! This module must not parse command-line flags or install signal handlers;
+//! the binary does.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use levee_proxy::metrics::Metrics;
+use levee_proxy::server::Listener;
+use levee_proxy::{Drain, Proxy, RuntimeHandle};
+use tokio::task::JoinSet;
+
+use crate::admin::{self, AdminState};
+use crate::config::{Config, ConfigError};
+
+/// Why a gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration could not be built into a runtime.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A listener could not bind.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// A running gateway.
+#[derive(Debug)]
+pub struct Gateway {
+    runtime: RuntimeHandle,
+    drain: Drain,
+    metrics: Arc<Metrics>,
+    config: Config,
+    addrs: Vec<SocketAddr>,
+    admin_addr: Option<SocketAddr>,
+    tasks: JoinSet<()>,
+}
+
+impl Gateway {
+    /// Binds and serves `config`.
+    pub async fn start(config: Config) -> Result<Gateway, StartError> {
+        let metrics = Arc::new(Metrics::new());
+        let runtime = RuntimeHandle::new(config.build_runtime(metrics.clone())?);
+        let drain = Drain::new();
+        let proxy = Proxy::new(runtime.clone(), drain.clone());
+        let mut tasks = JoinSet::new();
+        let mut addrs = Vec::new();
+        let mut bound = Vec::new();
+        for l in &config.listeners {
+            let listener = Listener::bind(l.name.clone(), l.addr, l.tls.clone())
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: l.addr,
+                    source,
+                })?;
+            let addr = listener.local_addr().map_err(|source| StartError::Bind {
+                addr: l.addr,
+                source,
+            })?;
+            tracing::info!(listener = %l.name, %addr, tls = l.tls.is_some(), "listening");
+            addrs.push(addr);
+            bound.push(listener);
+        }
+        let admin_addr = match config.admin {
+            Some(addr) => {
+                let listener = admin::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Bind { addr, source })?;
+                let local = listener
+                    .local_addr()
+                    .map_err(|source| StartError::Bind { addr, source })?;
+                tracing::info!(addr = %local, "admin listening");
+                tasks.spawn(admin::serve(
+                    listener,
+                    AdminState {
+                        metrics: metrics.clone(),
+                        drain: drain.clone(),
+                    },
+                ));
+                Some(local)
+            }
+            None => None,
+        };
+        for listener in bound {
+            tasks.spawn(listener.serve(proxy.clone()));
+        }
+        Ok(Gateway {
+            runtime,
+            drain,
+            metrics,
+            config,
+            addrs,
+            admin_addr,
+            tasks,
+        })
+    }
+
+    /// The traffic listeners' bound addresses, in configuration order.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// The admin listener's bound address.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+
+    /// The metrics registry (for further registrations, e.g. the demo).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The drain signal.
+    pub fn drain(&self) -> &Drain {
+        &self.drain
+    }
+
+    /// Publishes `config` when it builds; otherwise keeps the one in force.
+    /// Listener and admin addresses cannot change without a restart: a
+    /// change there is logged and otherwise ignored.
+    pub fn reload(&mut self, config: Config) -> Result<(), ConfigError> {
+        let runtime = match config.build_runtime(self.metrics.clone()) {
+            Ok(rt) => rt,
+            Err(e) => {
+                self.metrics.config_reload_failures.inc();
+                return Err(e);
+            }
+        };
+        let old: Vec<SocketAddr> = self.config.listeners.iter().map(|l| l.addr).collect();
+        let new: Vec<SocketAddr> = config.listeners.iter().map(|l| l.addr).collect();
+        if old != new || self.config.admin != config.admin {
+            tracing::warn!("listener addresses changed; they take effect at the next restart");
+        }
+        self.runtime.publish(runtime);
+        self.config = config;
+        self.metrics.config_reloads.inc();
+        Ok(())
+    }
+
+    /// Drains: stop accepting, answer new requests `503 draining`, and wait
+    /// for in-flight requests up to `deadline`. Returns how many were still
+    /// in flight when it gave up (0 on a clean drain).
+    pub async fn shutdown(mut self, deadline: Duration) -> usize {
+        self.drain.start();
+        self.metrics.draining.set(1);
+        let idle = tokio::time::timeout(deadline, self.drain.idle()).await;
+        let left = if idle.is_ok() {
+            0
+        } else {
+            self.drain.in_flight()
+        };
+        self.tasks.abort_all();
+        left
+    }
+}

@@ -1,0 +1,438 @@
+//! The catalogue of reasons the gateway answers with an error of its own.
+//!
+//! Each [`Reason`] is one problem *type* in the sense of RFC 9457 §3.1.1: it
+//! has a stable slug (the last segment of its `type` URI), the status code RFC
+//! 9110 gives it, a title, and the text of the page its `type` URI serves —
+//! what happened, the likely causes, and what a visitor and a developer can do.
+//! It also says whose fault it is ([`Blame`]) and whether repeating the same
+//! request later can succeed, which is what a client needs to decide to retry.
+//!
+//! This module must not decide *when* a reason applies; the data path and the
+//! control plane do that. It only names and explains.
+
+use http::StatusCode;
+
+/// Whose side a problem is on: what a person reading the error needs first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Blame {
+    /// The request itself is wrong; repeating it unchanged will fail again.
+    Client,
+    /// The service behind the gateway is down, slow, overloaded or misbehaving.
+    Upstream,
+    /// The gateway chose to refuse (maintenance, shedding, draining) or failed.
+    Gateway,
+}
+
+impl Blame {
+    /// Lowercase name, as written in problem bodies and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Blame::Client => "client",
+            Blame::Upstream => "upstream",
+            Blame::Gateway => "gateway",
+        }
+    }
+}
+
+/// Why the gateway itself produced an error response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Reason {
+    /// 400: the request could not be parsed or is invalid as HTTP.
+    BadRequest,
+    /// 401: the admin API was called without a valid token.
+    Unauthorized,
+    /// 404: no route matches the request's host and path.
+    NoRoute,
+    /// 413: the request body exceeds the route's limit.
+    PayloadTooLarge,
+    /// 429: one tenant exceeded its own rate limit.
+    RateLimited,
+    /// 431: the request's header section is too large or has too many fields.
+    HeadersTooLarge,
+    /// 502: the upstream answered with something that is not valid HTTP, or
+    /// broke the connection before a complete response head.
+    BadGateway,
+    /// 503: no upstream endpoint could be reached (refused, unreachable, every
+    /// endpoint's breaker open, or no endpoint configured).
+    UpstreamUnavailable,
+    /// 503: the gateway shed the request to protect the upstream from overload.
+    Overloaded,
+    /// 503: a maintenance window covers the request.
+    Maintenance,
+    /// 503: the gateway is shutting down and accepts no new work.
+    Draining,
+    /// 504: the upstream did not answer within the route's time limit.
+    GatewayTimeout,
+    /// 500: the gateway failed in a way that is its own bug.
+    Internal,
+}
+
+impl Reason {
+    /// Every reason, in the order the index page lists them.
+    pub const ALL: &'static [Reason] = &[
+        Reason::Overloaded,
+        Reason::Maintenance,
+        Reason::UpstreamUnavailable,
+        Reason::Draining,
+        Reason::GatewayTimeout,
+        Reason::BadGateway,
+        Reason::RateLimited,
+        Reason::BadRequest,
+        Reason::NoRoute,
+        Reason::PayloadTooLarge,
+        Reason::HeadersTooLarge,
+        Reason::Unauthorized,
+        Reason::Internal,
+    ];
+
+    /// The stable slug: the last path segment of the `type` URI and the
+    /// `reason` member of a problem body.
+    pub fn slug(self) -> &'static str {
+        self.entry().slug
+    }
+
+    /// The reason whose slug is `slug`, if any.
+    pub fn from_slug(slug: &str) -> Option<Reason> {
+        Reason::ALL.iter().copied().find(|r| r.slug() == slug)
+    }
+
+    /// The status code RFC 9110 gives this condition.
+    pub fn status(self) -> StatusCode {
+        self.entry().status
+    }
+
+    /// A short, human-readable summary that does not change between
+    /// occurrences (RFC 9457 §3.1.3).
+    pub fn title(self) -> &'static str {
+        self.entry().title
+    }
+
+    /// What happened, in one or two sentences, for the problem-type page.
+    pub fn summary(self) -> &'static str {
+        self.entry().summary
+    }
+
+    /// The likely causes, most likely first.
+    pub fn causes(self) -> &'static [&'static str] {
+        self.entry().causes
+    }
+
+    /// What a person using a browser or an app can do.
+    pub fn visitor_fix(self) -> &'static str {
+        self.entry().visitor_fix
+    }
+
+    /// What the developer or operator can do.
+    pub fn developer_fix(self) -> &'static [&'static str] {
+        self.entry().developer_fix
+    }
+
+    /// Whose side the problem is on.
+    pub fn blame(self) -> Blame {
+        self.entry().blame
+    }
+
+    /// Whether the same request, sent again later, can succeed.
+    pub fn retryable(self) -> bool {
+        self.entry().retryable
+    }
+
+    /// Whether the contract requires a `Retry-After` header on this answer.
+    pub fn requires_retry_after(self) -> bool {
+        matches!(self.status().as_u16(), 503 | 429)
+    }
+
+    fn entry(self) -> &'static Entry {
+        match self {
+            Reason::BadRequest => &BAD_REQUEST,
+            Reason::Unauthorized => &UNAUTHORIZED,
+            Reason::NoRoute => &NO_ROUTE,
+            Reason::PayloadTooLarge => &PAYLOAD_TOO_LARGE,
+            Reason::RateLimited => &RATE_LIMITED,
+            Reason::HeadersTooLarge => &HEADERS_TOO_LARGE,
+            Reason::BadGateway => &BAD_GATEWAY,
+            Reason::UpstreamUnavailable => &UPSTREAM_UNAVAILABLE,
+            Reason::Overloaded => &OVERLOADED,
+            Reason::Maintenance => &MAINTENANCE,
+            Reason::Draining => &DRAINING,
+            Reason::GatewayTimeout => &GATEWAY_TIMEOUT,
+            Reason::Internal => &INTERNAL,
+        }
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.slug())
+    }
+}
+
+struct Entry {
+    slug: &'static str,
+    status: StatusCode,
+    title: &'static str,
+    summary: &'static str,
+    causes: &'static [&'static str],
+    visitor_fix: &'static str,
+    developer_fix: &'static [&'static str],
+    blame: Blame,
+    retryable: bool,
+}
+
+static BAD_REQUEST: Entry = Entry {
+    slug: "bad-request",
+    status: StatusCode::BAD_REQUEST,
+    title: "Bad request",
+    summary: "The gateway could not understand the request: it is not valid HTTP, or a header it needs is malformed.",
+    causes: &[
+        "A request line, header name or header value that is not valid HTTP/1.1 or HTTP/2.",
+        "A missing or malformed Host header.",
+        "A client library or hand-written request with a framing error (conflicting Content-Length, bad chunked encoding).",
+    ],
+    visitor_fix: "Sending the same request again will not help. If you followed a link, report it to the site's owner.",
+    developer_fix: &[
+        "Compare the request your client sends (curl -v, a packet capture) with RFC 9110 and RFC 9112.",
+        "Make sure the Host header is present and names the site.",
+    ],
+    blame: Blame::Client,
+    retryable: false,
+};
+
+static UNAUTHORIZED: Entry = Entry {
+    slug: "unauthorized",
+    status: StatusCode::UNAUTHORIZED,
+    title: "Missing or invalid credentials",
+    summary: "The request needs a valid bearer token and did not carry one.",
+    causes: &[
+        "No Authorization header was sent.",
+        "The token is wrong, expired, or was removed from the gateway's token file.",
+    ],
+    visitor_fix: "Sign in again, or ask the operator for access.",
+    developer_fix: &[
+        "Send `Authorization: Bearer <token>` with a token the gateway was started with (--admin-token-file or LEVEE_ADMIN_TOKEN).",
+    ],
+    blame: Blame::Client,
+    retryable: false,
+};
+
+static NO_ROUTE: Entry = Entry {
+    slug: "no-route",
+    status: StatusCode::NOT_FOUND,
+    title: "No route for this request",
+    summary: "No route of the gateway matches the request's host and path, so there is no service to send it to.",
+    causes: &[
+        "A typo in the URL or the host name.",
+        "The route for this host or path prefix has not been configured, or was removed by a reload.",
+    ],
+    visitor_fix: "Check the address. If you followed a link, it may be out of date.",
+    developer_fix: &[
+        "List the configured routes (`levee config check levee.toml`) and compare their host and path_prefix with the request.",
+        "Add a catch-all route (path_prefix = \"/\") if every request should reach a default pool.",
+    ],
+    blame: Blame::Client,
+    retryable: false,
+};
+
+static PAYLOAD_TOO_LARGE: Entry = Entry {
+    slug: "payload-too-large",
+    status: StatusCode::PAYLOAD_TOO_LARGE,
+    title: "Request body too large",
+    summary: "The request body is larger than this route accepts, so the gateway refused it before it reached the service.",
+    causes: &[
+        "An upload larger than the route's max_body_size.",
+        "A client that sends a whole file where the API expects a smaller document.",
+    ],
+    visitor_fix: "Send a smaller file or less data.",
+    developer_fix: &[
+        "Raise the route's max_body_size if such bodies are legitimate.",
+        "Split large uploads (multipart or resumable uploads).",
+    ],
+    blame: Blame::Client,
+    retryable: false,
+};
+
+static RATE_LIMITED: Entry = Entry {
+    slug: "rate-limited",
+    status: StatusCode::TOO_MANY_REQUESTS,
+    title: "Too many requests from this client",
+    summary: "This client (tenant) sent more requests than its own rate limit allows. Other clients are not affected.",
+    causes: &[
+        "A loop or a batch job sending requests faster than its quota.",
+        "Many processes sharing one API key.",
+    ],
+    visitor_fix: "Wait for the time in the Retry-After header, then try again.",
+    developer_fix: &[
+        "Honor Retry-After and the RateLimit / RateLimit-Policy headers.",
+        "Spread requests over time, or ask for a higher quota.",
+    ],
+    blame: Blame::Client,
+    retryable: true,
+};
+
+static HEADERS_TOO_LARGE: Entry = Entry {
+    slug: "headers-too-large",
+    status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+    title: "Request headers too large",
+    summary: "The request's header section is larger, or has more fields, than the gateway accepts.",
+    causes: &[
+        "Cookies that have grown too large for the site.",
+        "A client adding the same header again and again (a proxy loop, a bug).",
+    ],
+    visitor_fix: "Clear this site's cookies and try again.",
+    developer_fix: &[
+        "Find which header is large (curl -v) and shrink it.",
+        "Raise server.max_header_bytes or server.max_headers if such headers are legitimate.",
+    ],
+    blame: Blame::Client,
+    retryable: false,
+};
+
+static BAD_GATEWAY: Entry = Entry {
+    slug: "bad-gateway",
+    status: StatusCode::BAD_GATEWAY,
+    title: "The upstream service answered badly",
+    summary: "The service behind the gateway sent a response that is not valid HTTP, or closed the connection before completing its response.",
+    causes: &[
+        "The service crashed or restarted while handling the request.",
+        "The service speaks another protocol on that port (TLS, HTTP/2 only, not HTTP).",
+        "A bug in the service that writes a malformed response.",
+    ],
+    visitor_fix: "Try again in a moment. If it keeps happening, the site's operators need to know.",
+    developer_fix: &[
+        "Check the service's logs for a crash at the time in this response's request id.",
+        "Check that the pool's endpoints and protocol (http1 or h2c) match what the service speaks.",
+    ],
+    blame: Blame::Upstream,
+    retryable: true,
+};
+
+static UPSTREAM_UNAVAILABLE: Entry = Entry {
+    slug: "upstream-unavailable",
+    status: StatusCode::SERVICE_UNAVAILABLE,
+    title: "The upstream service is unavailable",
+    summary: "The gateway could not reach any endpoint of the service behind it. The service may be down, restarting, or unreachable.",
+    causes: &[
+        "The service is not running, or is restarting after a deploy or crash.",
+        "Every endpoint refused the connection or did not accept it in time.",
+        "The endpoints' circuit breakers are open after repeated failures; the gateway will probe again after Retry-After.",
+    ],
+    visitor_fix: "Wait for the time in Retry-After, then try again. Nothing is wrong with your request.",
+    developer_fix: &[
+        "Check that the service is running and listening on the pool's endpoint addresses.",
+        "Look for connect errors in the gateway's log with this request id.",
+        "Clients: honor Retry-After and retry with backoff and a retry budget.",
+    ],
+    blame: Blame::Upstream,
+    retryable: true,
+};
+
+static OVERLOADED: Entry = Entry {
+    slug: "overloaded",
+    status: StatusCode::SERVICE_UNAVAILABLE,
+    title: "Service overloaded",
+    summary: "More requests arrived than the service can handle in time. To keep it fast for the requests it admits, the gateway turned this one away without sending it to the service.",
+    causes: &[
+        "A traffic spike above the service's capacity.",
+        "The service slowed down (a deploy, a slow dependency, a noisy neighbour), so its capacity dropped.",
+        "Retry storms from clients that retry immediately.",
+    ],
+    visitor_fix: "Wait for the time in Retry-After, then try again. Nothing is wrong with your request.",
+    developer_fix: &[
+        "Clients: honor Retry-After, back off with jitter, and spend retries from a budget.",
+        "Operators: look at levee_admission_limit and the upstream's latency; add capacity if the surge is lasting.",
+        "Mark background traffic as sheddable so user-facing requests are kept.",
+    ],
+    blame: Blame::Gateway,
+    retryable: true,
+};
+
+static MAINTENANCE: Entry = Entry {
+    slug: "maintenance",
+    status: StatusCode::SERVICE_UNAVAILABLE,
+    title: "Down for maintenance",
+    summary: "The service is in a planned maintenance window. The gateway answers for it until the window ends.",
+    causes: &["An operator scheduled or started a maintenance window covering this route."],
+    visitor_fix: "Come back after the time in Retry-After; the window's end time is in the response.",
+    developer_fix: &[
+        "Clients: wait until the window's end (Retry-After), then retry.",
+        "Operators: `levee maint list` shows the window; `levee maint end` ends it early.",
+    ],
+    blame: Blame::Gateway,
+    retryable: true,
+};
+
+static DRAINING: Entry = Entry {
+    slug: "draining",
+    status: StatusCode::SERVICE_UNAVAILABLE,
+    title: "Gateway restarting",
+    summary: "This gateway instance is shutting down and finishes the requests it already has. New requests should go to another instance, or come back in a moment.",
+    causes: &["A deploy, a restart, or a scale-down of the gateway."],
+    visitor_fix: "Try again in a moment.",
+    developer_fix: &[
+        "Clients: open a new connection and retry after Retry-After; the request was not processed.",
+        "Operators: take instances out of the load balancer before stopping them (/readyz turns 503 while draining).",
+    ],
+    blame: Blame::Gateway,
+    retryable: true,
+};
+
+static GATEWAY_TIMEOUT: Entry = Entry {
+    slug: "gateway-timeout",
+    status: StatusCode::GATEWAY_TIMEOUT,
+    title: "The upstream service took too long",
+    summary: "The service behind the gateway did not start its response within the route's time limit.",
+    causes: &[
+        "The service is overloaded or stuck on a slow dependency (database, another API).",
+        "The request asks for more work than fits in the time limit.",
+    ],
+    visitor_fix: "Try again in a moment. If the request changes data, check whether it took effect first.",
+    developer_fix: &[
+        "Check the service's latency and its dependencies at the time of this request id.",
+        "Raise the pool's response_timeout only if such slow answers are expected.",
+    ],
+    blame: Blame::Upstream,
+    retryable: true,
+};
+
+static INTERNAL: Entry = Entry {
+    slug: "internal",
+    status: StatusCode::INTERNAL_SERVER_ERROR,
+    title: "Gateway error",
+    summary: "The gateway failed in a way it did not expect. This is a bug in the gateway, not in your request.",
+    causes: &["A bug in Levee."],
+    visitor_fix: "Try again in a moment.",
+    developer_fix: &["Report it with this request id and the gateway's log lines that carry it."],
+    blame: Blame::Gateway,
+    retryable: true,
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_unique_and_round_trip() {
+        for r in Reason::ALL {
+            assert_eq!(Reason::from_slug(r.slug()), Some(*r));
+            let same = Reason::ALL.iter().filter(|o| o.slug() == r.slug()).count();
+            assert_eq!(same, 1, "{r:?}");
+        }
+        assert_eq!(Reason::from_slug("nope"), None);
+    }
+
+    #[test]
+    fn every_503_and_429_needs_retry_after_and_is_retryable() {
+        for r in Reason::ALL {
+            let s = r.status().as_u16();
+            if s == 503 || s == 429 {
+                assert!(r.requires_retry_after() && r.retryable(), "{r:?}");
+            }
+            if (400..500).contains(&s) && s != 429 {
+                assert!(!r.retryable(), "{r:?}");
+                assert_eq!(r.blame(), Blame::Client, "{r:?}");
+            }
+            assert!(!r.causes().is_empty() && !r.developer_fix().is_empty());
+        }
+    }
+}

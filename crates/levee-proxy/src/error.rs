@@ -1,0 +1,130 @@
+//! The conditions under which the data path answers for the upstream.
+//!
+//! Each variant is one condition, with its context in fields; [`ProxyError::reason`]
+//! maps it to the catalogue entry whose problem the client receives. The
+//! mapping from an error to a response happens in exactly one place,
+//! [`crate::rescue`]; nothing here builds a response.
+
+use std::time::Duration;
+
+use levee_http::Reason;
+
+/// Why the gateway answered a request itself instead of forwarding the
+/// upstream's response.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// The request is not valid enough to forward.
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    /// No route matches the host and path.
+    #[error("no route for host {host:?} and path {path:?}")]
+    NoRoute {
+        /// The host the client asked for (without port), if any.
+        host: Option<String>,
+        /// The request path.
+        path: String,
+    },
+    /// The body is larger than the route allows.
+    #[error("request body exceeds the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The route's limit in bytes.
+        limit: u64,
+    },
+    /// The header section is too large or has too many fields.
+    #[error("request header section too large: {what}")]
+    HeadersTooLarge {
+        /// Which limit was exceeded, for the detail.
+        what: String,
+    },
+    /// No endpoint of the pool could be reached.
+    #[error("no endpoint of pool {pool} is reachable: {cause}")]
+    Unavailable {
+        /// The pool's name.
+        pool: String,
+        /// What went wrong, e.g. the connect error.
+        cause: String,
+        /// When the gateway will try the pool again.
+        retry_in: Duration,
+    },
+    /// The upstream did not send a response head in time.
+    #[error("upstream {endpoint} sent no response within {timeout:?}")]
+    Timeout {
+        /// The endpoint that was asked.
+        endpoint: String,
+        /// The limit that passed.
+        timeout: Duration,
+    },
+    /// The upstream broke the connection or sent an invalid response head.
+    #[error("upstream {endpoint} answered badly: {cause}")]
+    BadGateway {
+        /// The endpoint that was asked.
+        endpoint: String,
+        /// What went wrong.
+        cause: String,
+    },
+    /// The gateway is shutting down.
+    #[error("the gateway is draining")]
+    Draining {
+        /// When to come back.
+        retry_in: Duration,
+    },
+}
+
+impl ProxyError {
+    /// The catalogue reason this error is answered with.
+    pub fn reason(&self) -> Reason {
+        match self {
+            ProxyError::BadRequest(_) => Reason::BadRequest,
+            ProxyError::NoRoute { .. } => Reason::NoRoute,
+            ProxyError::BodyTooLarge { .. } => Reason::PayloadTooLarge,
+            ProxyError::HeadersTooLarge { .. } => Reason::HeadersTooLarge,
+            ProxyError::Unavailable { .. } => Reason::UpstreamUnavailable,
+            ProxyError::Timeout { .. } => Reason::GatewayTimeout,
+            ProxyError::BadGateway { .. } => Reason::BadGateway,
+            ProxyError::Draining { .. } => Reason::Draining,
+        }
+    }
+
+    /// How long the client should wait, for the answers that carry `Retry-After`.
+    pub fn retry_in(&self) -> Option<Duration> {
+        match self {
+            ProxyError::Unavailable { retry_in, .. } | ProxyError::Draining { retry_in } => {
+                Some(*retry_in)
+            }
+            _ => None,
+        }
+    }
+
+    /// The `detail` member: what happened to this request, without internals
+    /// a client should not see (addresses of upstreams are kept to the log).
+    pub fn detail(&self) -> String {
+        match self {
+            ProxyError::BadRequest(what) => format!("The request is malformed: {what}."),
+            ProxyError::NoRoute { host, path } => match host {
+                Some(h) => format!("No route matches host {h} and path {path}."),
+                None => format!("No route matches path {path}."),
+            },
+            ProxyError::BodyTooLarge { limit } => {
+                format!("The request body is larger than this route accepts ({limit} bytes).")
+            }
+            ProxyError::HeadersTooLarge { what } => {
+                format!("The request's header section is too large: {what}.")
+            }
+            ProxyError::Unavailable { pool, .. } => {
+                format!("No endpoint of the service \"{pool}\" could be reached.")
+            }
+            ProxyError::Timeout { timeout, .. } => {
+                format!(
+                    "The service did not answer within {} ms.",
+                    timeout.as_millis()
+                )
+            }
+            ProxyError::BadGateway { .. } => {
+                "The service closed the connection or sent an invalid response.".to_owned()
+            }
+            ProxyError::Draining { .. } => {
+                "This gateway instance is shutting down; retry on a new connection.".to_owned()
+            }
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! Prometheus metrics of the data path.
+//!
+//! One [`Metrics`] lives as long as the gateway and is shared by every runtime
+//! snapshot, so counters survive reloads. Routes get their label sets
+//! registered when a snapshot is built ([`Metrics::route`]), and the request
+//! path then updates plain handles: no label hashing or allocation per
+//! request. Names follow the Prometheus conventions (`_total` counters, base
+//! units in seconds and bytes).
+//!
+//! This module must not serve HTTP; the admin listener encodes [`Metrics::encode`].
+
+use std::sync::atomic::AtomicI64;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteClass {
+    route: String,
+    code_class: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabel {
+    pool: String,
+}
+
+const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+fn duration_histogram() -> Histogram {
+    // 0.25 ms … ~33 s: sheds are sub-millisecond, slow upstreams take seconds.
+    Histogram::new(exponential_buckets(0.000_25, 2.0, 18))
+}
+
+/// The gateway's metric families.
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    requests: Family<RouteClass, Counter>,
+    duration: Family<RouteClass, Histogram, fn() -> Histogram>,
+    upstream_headers: Family<PoolLabel, Histogram, fn() -> Histogram>,
+    gateway_errors: Family<ReasonLabel, Counter>,
+    /// Client connections currently open.
+    pub connections_open: Gauge<i64, AtomicI64>,
+    /// Requests currently being handled (response body not yet finished).
+    pub requests_in_flight: Gauge<i64, AtomicI64>,
+    /// 1 while the gateway drains, else 0.
+    pub draining: Gauge<i64, AtomicI64>,
+    /// Successful configuration reloads.
+    pub config_reloads: Counter,
+    /// Rejected configuration reloads (the old configuration stayed in force).
+    pub config_reload_failures: Counter,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every family under the `levee_` prefix.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("levee");
+        let requests = Family::<RouteClass, Counter>::default();
+        registry.register(
+            "requests",
+            "Requests answered, by route and status class",
+            requests.clone(),
+        );
+        let duration = Family::<RouteClass, Histogram, fn() -> Histogram>::new_with_constructor(
+            duration_histogram,
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Time from request head to the end of the response body, by route and status class",
+            duration.clone(),
+        );
+        let upstream_headers =
+            Family::<PoolLabel, Histogram, fn() -> Histogram>::new_with_constructor(
+                duration_histogram,
+            );
+        registry.register(
+            "upstream_response_headers_seconds",
+            "Time from sending a request upstream to its response head, by pool",
+            upstream_headers.clone(),
+        );
+        let gateway_errors = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "gateway_errors",
+            "Responses the gateway made itself (problems), by reason",
+            gateway_errors.clone(),
+        );
+        let connections_open = Gauge::default();
+        registry.register(
+            "connections_open",
+            "Client connections currently open",
+            connections_open.clone(),
+        );
+        let requests_in_flight = Gauge::default();
+        registry.register(
+            "requests_in_flight",
+            "Requests whose response has not ended",
+            requests_in_flight.clone(),
+        );
+        let draining = Gauge::default();
+        registry.register(
+            "draining",
+            "1 while the gateway is draining for shutdown",
+            draining.clone(),
+        );
+        let config_reloads = Counter::default();
+        registry.register(
+            "config_reloads",
+            "Configuration reloads applied",
+            config_reloads.clone(),
+        );
+        let config_reload_failures = Counter::default();
+        registry.register(
+            "config_reload_failures",
+            "Configuration reloads rejected; the previous configuration stayed in force",
+            config_reload_failures.clone(),
+        );
+        Metrics {
+            registry: Mutex::new(registry),
+            requests,
+            duration,
+            upstream_headers,
+            gateway_errors,
+            connections_open,
+            requests_in_flight,
+            draining,
+            config_reloads,
+            config_reload_failures,
+        }
+    }
+
+    /// Handles for one route's label sets.
+    pub fn route(&self, route: &str) -> RouteMetrics {
+        let per_class = |i: usize| {
+            let labels = RouteClass {
+                route: route.to_owned(),
+                code_class: CLASSES[i],
+            };
+            (
+                self.requests.get_or_create(&labels).clone(),
+                self.duration.get_or_create(&labels).clone(),
+            )
+        };
+        let classes: [(Counter, Histogram); 5] = std::array::from_fn(per_class);
+        RouteMetrics {
+            classes: Arc::new(classes),
+        }
+    }
+
+    /// The histogram of upstream response-head latency for a pool.
+    pub fn upstream_headers(&self, pool: &str) -> Histogram {
+        self.upstream_headers
+            .get_or_create(&PoolLabel {
+                pool: pool.to_owned(),
+            })
+            .clone()
+    }
+
+    /// Counts a problem the gateway produced.
+    pub fn gateway_error(&self, reason: levee_http::Reason) {
+        self.gateway_errors
+            .get_or_create(&ReasonLabel {
+                reason: reason.slug(),
+            })
+            .inc();
+    }
+
+    /// Registers further metrics (admission, control plane) in the same registry.
+    pub fn with_registry<R>(&self, f: impl FnOnce(&mut Registry) -> R) -> R {
+        let mut reg = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut reg)
+    }
+
+    /// The OpenMetrics text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let reg = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &reg);
+        out
+    }
+}
+
+/// One route's counters and histograms, one per status class.
+#[derive(Debug, Clone)]
+pub struct RouteMetrics {
+    classes: Arc<[(Counter, Histogram); 5]>,
+}
+
+impl RouteMetrics {
+    /// Records one finished request.
+    pub fn record(&self, status: u16, elapsed: Duration) {
+        let i = usize::from((status / 100).clamp(1, 5)) - 1;
+        let (count, hist) = &self.classes[i];
+        count.inc();
+        hist.observe(elapsed.as_secs_f64());
+    }
+}

@@ -1,0 +1,183 @@
+//! Upstream pools: endpoints, their breakers, balancing, and the HTTP client.
+//!
+//! A [`Pool`] owns one pooled HTTP client (keep-alive connections per
+//! endpoint, HTTP/1.1 or h2c prior knowledge) and a list of [`Endpoint`]s,
+//! each behind a circuit breaker (from `levee-policy`). Requests go round
+//! robin over the endpoints whose breaker admits them. When every breaker is
+//! open the pool is unavailable, and the 503 says when the earliest one will
+//! let a probe through: that is the honest `Retry-After`.
+//!
+//! This module must not build responses or know about routes.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use http::uri::Authority;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use levee_policy::breaker::{Breaker, BreakerConfig};
+
+use crate::body::UpstreamBody;
+
+/// The HTTP client a pool forwards with.
+pub type UpstreamClient = Client<HttpConnector, UpstreamBody>;
+
+/// The protocol a pool speaks to its endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// HTTP/1.1 with keep-alive (the default).
+    #[default]
+    Http1,
+    /// HTTP/2 over cleartext with prior knowledge (RFC 9113 §3.3).
+    H2c,
+}
+
+/// What a pool is built from.
+#[derive(Debug, Clone)]
+pub struct PoolSpec {
+    /// The pool's name, for logs, metrics and problem details.
+    pub name: String,
+    /// `host:port` of each endpoint.
+    pub endpoints: Vec<Authority>,
+    /// The protocol spoken to the endpoints.
+    pub protocol: Protocol,
+    /// Time allowed to open a TCP connection (default 2 s).
+    pub connect_timeout: Duration,
+    /// Time allowed from sending the request to the response head (default 30 s).
+    pub response_timeout: Duration,
+    /// Time an idle pooled connection is kept (default 90 s).
+    pub idle_timeout: Duration,
+    /// Idle connections kept per endpoint (default 256).
+    pub max_idle_per_endpoint: usize,
+    /// The breaker each endpoint sits behind.
+    pub breaker: BreakerConfig,
+}
+
+impl PoolSpec {
+    /// A spec with the documented defaults.
+    pub fn new(name: impl Into<String>, endpoints: Vec<Authority>) -> PoolSpec {
+        PoolSpec {
+            name: name.into(),
+            endpoints,
+            protocol: Protocol::Http1,
+            connect_timeout: Duration::from_secs(2),
+            response_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(90),
+            max_idle_per_endpoint: 256,
+            breaker: BreakerConfig::default(),
+        }
+    }
+}
+
+/// One upstream address and its circuit breaker.
+#[derive(Debug)]
+pub struct Endpoint {
+    /// `host:port`.
+    pub authority: Authority,
+    breaker: Mutex<Breaker>,
+}
+
+impl Endpoint {
+    /// Records a response (any status: the endpoint is reachable).
+    pub fn on_success(&self, now: Instant) {
+        self.lock().on_success(now);
+    }
+
+    /// Records a failure to connect or to get a response head.
+    pub fn on_failure(&self, now: Instant) {
+        self.lock().on_failure(now);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Breaker> {
+        // A panic while holding this lock cannot leave a breaker half-updated
+        // in a way that matters more than losing the endpoint; keep serving.
+        self.breaker
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A set of endpoints that serve the same thing, and the client to reach them.
+#[derive(Debug)]
+pub struct Pool {
+    /// The pool's name.
+    pub name: String,
+    /// The endpoints, in configuration order.
+    pub endpoints: Vec<Endpoint>,
+    /// The pooled client.
+    pub client: UpstreamClient,
+    /// The protocol spoken.
+    pub protocol: Protocol,
+    /// Time allowed from request to response head.
+    pub response_timeout: Duration,
+    next: AtomicUsize,
+}
+
+/// Every endpoint's breaker is open (or the pool has none).
+#[derive(Debug, Clone, Copy)]
+pub struct NoEndpoint {
+    /// Time until the earliest breaker lets a probe through.
+    pub retry_in: Duration,
+}
+
+impl Pool {
+    /// Builds the pool and its client (no connection is opened yet); fails
+    /// when the breaker configuration is invalid.
+    pub fn new(spec: PoolSpec) -> Result<Pool, levee_policy::ConfigError> {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(spec.connect_timeout));
+        connector.enforce_http(true);
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .pool_idle_timeout(spec.idle_timeout)
+            .pool_max_idle_per_host(spec.max_idle_per_endpoint)
+            .http2_only(spec.protocol == Protocol::H2c);
+        let client = builder.build(connector);
+        let endpoints = spec
+            .endpoints
+            .into_iter()
+            .map(|authority| {
+                Ok(Endpoint {
+                    authority,
+                    breaker: Mutex::new(Breaker::new(spec.breaker.clone())?),
+                })
+            })
+            .collect::<Result<_, levee_policy::ConfigError>>()?;
+        Ok(Pool {
+            name: spec.name,
+            endpoints,
+            client,
+            protocol: spec.protocol,
+            response_timeout: spec.response_timeout,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// Picks the next endpoint whose breaker admits a request, round robin,
+    /// skipping `tried` (indexes already attempted for this request).
+    pub fn pick(&self, now: Instant, tried: &[usize]) -> Result<usize, NoEndpoint> {
+        let n = self.endpoints.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut soonest: Option<Duration> = None;
+        for i in 0..n {
+            let idx = (start + i) % n;
+            if tried.contains(&idx) {
+                continue;
+            }
+            match self.endpoints[idx].lock().try_acquire(now) {
+                Ok(()) => return Ok(idx),
+                Err(open) => {
+                    soonest = Some(soonest.map_or(open.retry_in, |s| s.min(open.retry_in)));
+                }
+            }
+        }
+        Err(NoEndpoint {
+            retry_in: soonest.unwrap_or(Duration::from_secs(1)),
+        })
+    }
+}

@@ -1,0 +1,176 @@
+//! The one place errors become responses.
+//!
+//! Everything above this module returns [`ProxyError`]; here it becomes a
+//! problem in the format the client negotiated, with the headers the contract
+//! requires: `Retry-After` (delay-seconds, ≥ 1) on every 503 and 429,
+//! `Cache-Control: no-store`, the request id header, `Vary: Accept`, and
+//! `Connection: close` when the gateway is draining an HTTP/1 connection. So
+//! an error never reaches hyper, and no connection is cut without an answer.
+//!
+//! This module must not decide *whether* to answer with an error.
+
+use std::time::Duration;
+
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Request, Response, Version};
+use levee_http::negotiate::negotiate;
+use levee_http::pages::PROBLEMS_PATH;
+use levee_http::{JsonStyle, Problem, Reason, RequestId};
+
+use crate::body::ProxyBody;
+use crate::error::ProxyError;
+use crate::runtime::Settings;
+
+/// What rescue needs to know about the request it answers.
+#[derive(Debug)]
+pub struct ErrorContext<'a> {
+    /// The request id.
+    pub request_id: &'a RequestId,
+    /// The request's headers (for `Accept` and `Host`).
+    pub headers: &'a http::HeaderMap,
+    /// The request's URI (for `instance` and the authority of h2 requests).
+    pub uri: &'a http::Uri,
+    /// The request's version (HTTP/1 gets `Connection: close` when draining).
+    pub version: Version,
+    /// Whether the client connected over TLS.
+    pub tls: bool,
+    /// The route's JSON style (problem+json unless a route asks for the envelope).
+    pub json_style: JsonStyle,
+    /// Gateway-wide settings.
+    pub settings: &'a Settings,
+}
+
+impl<'a> ErrorContext<'a> {
+    /// The context of a request.
+    pub fn of<B>(
+        req: &'a Request<B>,
+        request_id: &'a RequestId,
+        tls: bool,
+        settings: &'a Settings,
+    ) -> ErrorContext<'a> {
+        ErrorContext {
+            request_id,
+            headers: req.headers(),
+            uri: req.uri(),
+            version: req.version(),
+            tls,
+            json_style: JsonStyle::Problem,
+            settings,
+        }
+    }
+}
+
+/// The response for an error.
+pub fn rescue(err: &ProxyError, cx: &ErrorContext<'_>) -> Response<ProxyBody> {
+    let reason = err.reason();
+    problem_response(reason, Some(err.detail()), err.retry_in(), cx)
+}
+
+/// A problem response for `reason`.
+pub fn problem_response(
+    reason: Reason,
+    detail: Option<String>,
+    retry_in: Option<Duration>,
+    cx: &ErrorContext<'_>,
+) -> Response<ProxyBody> {
+    let mut problem = Problem::new(reason, &type_base(cx))
+        .with_request_id(cx.request_id.as_str())
+        .with_instance(cx.uri.path());
+    if let Some(d) = detail {
+        problem = problem.with_detail(d);
+    }
+    let retry_after = reason
+        .requires_retry_after()
+        .then(|| retry_after_secs(retry_in.unwrap_or(Duration::from_secs(1))));
+    if let Some(secs) = retry_after {
+        problem = problem.with_retry_after(secs);
+    }
+    let format = negotiate(
+        cx.headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .map(HeaderValue::as_bytes),
+        cx.json_style,
+    );
+    let (content_type, body) = problem.render(format);
+    let mut resp = Response::new(ProxyBody::full(body));
+    *resp.status_mut() = reason.status();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::VARY, HeaderValue::from_static("Accept"));
+    h.insert(
+        cx.settings.request_id_header.clone(),
+        cx.request_id.header_value().clone(),
+    );
+    if let Some(secs) = retry_after {
+        h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    if reason == Reason::Draining && cx.version < Version::HTTP_2 {
+        h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+/// Delay-seconds for `Retry-After`: whole seconds, rounded up, at least 1
+/// (RFC 9110 §10.2.3; 0 would invite an immediate retry).
+pub fn retry_after_secs(d: Duration) -> u64 {
+    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    secs.max(1)
+}
+
+/// The absolute base of problem `type` URIs for this request: the configured
+/// one, else this gateway as the client addressed it, else a relative path.
+fn type_base(cx: &ErrorContext<'_>) -> String {
+    if let Some(base) = &cx.settings.problem_base_url {
+        return base.clone();
+    }
+    let host = cx
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| cx.uri.authority().map(http::uri::Authority::as_str))
+        .filter(|h| h.parse::<http::uri::Authority>().is_ok() && !h.contains('@'));
+    match host {
+        Some(host) => format!(
+            "{}://{host}{PROBLEMS_PATH}",
+            if cx.tls { "https" } else { "http" }
+        ),
+        None => PROBLEMS_PATH.to_owned(),
+    }
+}
+
+/// The response for a problem-type page (`GET /_levee/problems/...`), or
+/// `None` when the path names no page.
+pub fn problem_page(
+    path: &str,
+    request_id: &RequestId,
+    id_header: &HeaderName,
+) -> Option<Response<ProxyBody>> {
+    let html = levee_http::pages::page_for_path(path)?;
+    let mut resp = Response::new(ProxyBody::full(html));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    h.insert(id_header.clone(), request_id.header_value().clone());
+    Some(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_rounds_up_to_at_least_one() {
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(1001)), 2);
+        assert_eq!(retry_after_secs(Duration::from_secs(30)), 30);
+    }
+}

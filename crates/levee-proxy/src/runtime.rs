@@ -1,0 +1,94 @@
+//! The immutable snapshot the data path reads: settings, routes and pools.
+//!
+//! The control plane builds a [`Runtime`] from a validated configuration and
+//! publishes it through a [`RuntimeHandle`]; every request loads the current
+//! snapshot once (one atomic reference-count increment) and keeps it until its
+//! response body ends, so a reload never changes the rules under a request in
+//! flight, and a bad configuration never produces a half-built state (the old
+//! snapshot stays published).
+//!
+//! This module must not parse configuration files or read the clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use http::HeaderName;
+
+use crate::metrics::Metrics;
+use crate::route::RouteTable;
+
+/// Gateway-wide settings that apply to every request.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The header carrying the request id, in and out (default `x-request-id`).
+    pub request_id_header: HeaderName,
+    /// The most header bytes (names + values) a request may carry (default 32 KiB).
+    pub max_header_bytes: usize,
+    /// The most header fields a request may carry (default 100).
+    pub max_headers: usize,
+    /// Set `X-Forwarded-For`, `-Proto` and `-Host` (default on).
+    pub x_forwarded: bool,
+    /// Append an RFC 7239 `Forwarded` element (default off).
+    pub forwarded: bool,
+    /// Absolute base for problem `type` URIs, e.g. `https://api.example.com/_levee/problems`.
+    /// `None`: derived from each request's scheme and `Host`.
+    pub problem_base_url: Option<String>,
+    /// `Retry-After` sent with `draining` answers (default 1 s).
+    pub drain_retry_after: Duration,
+    /// Time a client has to send a complete request head (default 10 s).
+    pub header_read_timeout: Duration,
+    /// Time a client connection may sit idle between requests (default 60 s).
+    pub idle_timeout: Duration,
+    /// Write one access-log line per request (default on).
+    pub access_log: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            request_id_header: HeaderName::from_static("x-request-id"),
+            max_header_bytes: 32 * 1024,
+            max_headers: 100,
+            x_forwarded: true,
+            forwarded: false,
+            problem_base_url: None,
+            drain_retry_after: Duration::from_secs(1),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            access_log: true,
+        }
+    }
+}
+
+/// One published configuration of the data path.
+#[derive(Debug)]
+pub struct Runtime {
+    /// Gateway-wide settings.
+    pub settings: Settings,
+    /// The routes, in match order.
+    pub routes: RouteTable,
+    /// The metrics registry shared by every snapshot.
+    pub metrics: Arc<Metrics>,
+}
+
+/// Where the current [`Runtime`] is published; cheap to clone and to read.
+#[derive(Debug, Clone)]
+pub struct RuntimeHandle(Arc<ArcSwap<Runtime>>);
+
+impl RuntimeHandle {
+    /// Publishes a first snapshot.
+    pub fn new(rt: Runtime) -> RuntimeHandle {
+        RuntimeHandle(Arc::new(ArcSwap::from_pointee(rt)))
+    }
+
+    /// The current snapshot.
+    pub fn load(&self) -> Arc<Runtime> {
+        self.0.load_full()
+    }
+
+    /// Replaces the snapshot; requests in flight keep the one they loaded.
+    pub fn publish(&self, rt: Runtime) {
+        self.0.store(Arc::new(rt));
+    }
+}

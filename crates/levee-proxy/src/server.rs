@@ -1,0 +1,301 @@
+//! Listeners and client connections.
+//!
+//! A [`Listener`] accepts TCP connections (optionally TLS via rustls, with
+//! ALPN offering `h2` and `http/1.1`) and serves each with hyper's automatic
+//! HTTP/1.1 + HTTP/2 connection (h2c by prior knowledge on cleartext). Per
+//! connection it enforces the header-read deadline (slowloris), the idle
+//! deadline between requests, and the drain protocol: on drain, HTTP/2
+//! connections get GOAWAY at once; HTTP/1 connections stay open so that a
+//! request arriving on them is told `503 draining` with `Connection: close`.
+//!
+//! This module must not look at requests beyond counting them; the handler
+//! is [`crate::service::Proxy`].
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use http::Version;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
+
+use crate::forward::Peer;
+use crate::service::Proxy;
+
+/// A bound listener, ready to serve.
+pub struct Listener {
+    tcp: TcpListener,
+    tls: Option<TlsAcceptor>,
+    name: String,
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener")
+            .field("name", &self.name)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+impl Listener {
+    /// Binds `addr`; `tls` (with ALPN already set) makes it an HTTPS listener.
+    pub async fn bind(
+        name: impl Into<String>,
+        addr: SocketAddr,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> std::io::Result<Listener> {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.set_nodelay(true)?;
+        socket.bind(addr)?;
+        let tcp = socket.listen(4096)?;
+        Ok(Listener {
+            tcp,
+            tls: tls.map(TlsAcceptor::from),
+            name: name.into(),
+        })
+    }
+
+    /// The bound address (useful after binding port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.tcp.local_addr()
+    }
+
+    /// Accepts and serves connections until the proxy starts draining.
+    pub async fn serve(self, proxy: Proxy) {
+        let draining = proxy.drain().clone();
+        let settings = proxy.runtime().load().settings.clone();
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(settings.header_read_timeout)
+            .max_buf_size((settings.max_header_bytes * 2 + 16 * 1024).max(8192))
+            .max_headers(settings.max_headers.saturating_mul(2).max(128));
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_header_list_size(u32::try_from(settings.max_header_bytes * 2).unwrap_or(u32::MAX))
+            .max_concurrent_streams(1024);
+        let builder = Arc::new(builder);
+        let stop = draining.started();
+        tokio::pin!(stop);
+        loop {
+            let (stream, client) = tokio::select! {
+                _ = &mut stop => break,
+                accepted = self.tcp.accept() => match accepted {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off briefly
+                        // instead of spinning.
+                        tracing::warn!(listener = %self.name, error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let local = match stream.local_addr() {
+                Ok(a) => a,
+                Err(_) => continue,
+            };
+            let _ = stream.set_nodelay(true);
+            let proxy = proxy.clone();
+            let builder = builder.clone();
+            let tls = self.tls.clone();
+            tokio::spawn(async move {
+                serve_connection(
+                    stream,
+                    Peer {
+                        client,
+                        local,
+                        tls: tls.is_some(),
+                    },
+                    tls,
+                    proxy,
+                    builder,
+                )
+                .await;
+            });
+        }
+        tracing::info!(listener = %self.name, "stopped accepting connections");
+    }
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    peer: Peer,
+    tls: Option<TlsAcceptor>,
+    proxy: Proxy,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+) {
+    let rt = proxy.runtime().load();
+    let settings = &rt.settings;
+    rt.metrics.connections_open.inc();
+    let _open = scopeguard(rt.metrics.connections_open.clone());
+    match tls {
+        None => drive(stream, peer, proxy.clone(), &builder, settings.idle_timeout).await,
+        Some(acceptor) => {
+            match tokio::time::timeout(settings.header_read_timeout, acceptor.accept(stream)).await
+            {
+                Ok(Ok(tls_stream)) => {
+                    drive(
+                        tls_stream,
+                        peer,
+                        proxy.clone(),
+                        &builder,
+                        settings.idle_timeout,
+                    )
+                    .await
+                }
+                Ok(Err(e)) => {
+                    tracing::debug!(client = %peer.client, error = %e, "TLS handshake failed")
+                }
+                Err(_) => tracing::debug!(client = %peer.client, "TLS handshake timed out"),
+            }
+        }
+    }
+}
+
+struct OpenGuard(prometheus_client::metrics::gauge::Gauge<i64, std::sync::atomic::AtomicI64>);
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+fn scopeguard(
+    g: prometheus_client::metrics::gauge::Gauge<i64, std::sync::atomic::AtomicI64>,
+) -> OpenGuard {
+    OpenGuard(g)
+}
+
+async fn drive<I>(
+    io: I,
+    peer: Peer,
+    proxy: Proxy,
+    builder: &auto::Builder<TokioExecutor>,
+    idle: Duration,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let state = Arc::new(ConnState::new());
+    let drain = proxy.drain().clone();
+    let svc_state = state.clone();
+    let service = service_fn(move |req| {
+        let proxy = proxy.clone();
+        let state = svc_state.clone();
+        async move { Ok::<_, Infallible>(proxy.handle(req, peer, &state).await) }
+    });
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    let mut drain_rx = drain.watch();
+    let mut drained = drain.is_draining();
+    let mut shut = false;
+    if drained {
+        conn.as_mut().graceful_shutdown();
+        shut = true;
+    }
+    loop {
+        let idle_at = state.idle_deadline(idle);
+        tokio::select! {
+            res = conn.as_mut() => {
+                if let Err(e) = res {
+                    tracing::debug!(client = %peer.client, error = %e, "connection ended with an error");
+                }
+                break;
+            }
+            changed = drain_rx.changed(), if !drained => {
+                drained = true;
+                // HTTP/2 gets GOAWAY now. An HTTP/1 connection stays open so a
+                // request already on its way is answered `503 draining`.
+                if changed.is_err() || state.is_h2() || !state.has_served() {
+                    conn.as_mut().graceful_shutdown();
+                    shut = true;
+                }
+            }
+            _ = tokio::time::sleep_until(idle_at), if !shut => {
+                if state.in_flight() == 0 && Instant::now() >= state.idle_deadline(idle) {
+                    conn.as_mut().graceful_shutdown();
+                    shut = true;
+                }
+            }
+        }
+    }
+}
+
+/// Per-connection bookkeeping: requests in flight, last activity, protocol.
+#[derive(Debug)]
+pub struct ConnState {
+    epoch: Instant,
+    last_active_ms: AtomicU64,
+    in_flight: AtomicUsize,
+    h2: AtomicBool,
+    served: AtomicBool,
+}
+
+impl Default for ConnState {
+    fn default() -> ConnState {
+        ConnState::new()
+    }
+}
+
+impl ConnState {
+    /// A connection that just opened.
+    pub fn new() -> ConnState {
+        ConnState {
+            epoch: Instant::now(),
+            last_active_ms: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            h2: AtomicBool::new(false),
+            served: AtomicBool::new(false),
+        }
+    }
+
+    /// A request head arrived.
+    pub fn request_started(&self, version: Version) {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.served.store(true, Ordering::Relaxed);
+        if version == Version::HTTP_2 {
+            self.h2.store(true, Ordering::Relaxed);
+        }
+        self.touch();
+    }
+
+    /// A response body ended or was dropped.
+    pub fn request_finished(&self) {
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.touch();
+    }
+
+    fn touch(&self) {
+        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_active_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
+    fn is_h2(&self) -> bool {
+        self.h2.load(Ordering::Relaxed)
+    }
+
+    fn has_served(&self) -> bool {
+        self.served.load(Ordering::Relaxed)
+    }
+
+    fn idle_deadline(&self, idle: Duration) -> Instant {
+        self.epoch + Duration::from_millis(self.last_active_ms.load(Ordering::Relaxed)) + idle
+    }
+}

@@ -1,0 +1,146 @@
+//! `levee serve`: run the gateway until told to stop.
+//!
+//! Loads the configuration (file and/or flags; flags win), starts the
+//! gateway, then waits for signals: SIGHUP or a change of the file reloads
+//! (a bad new configuration is logged with file:line:column and the running
+//! one stays in force); SIGTERM or SIGINT drains and exits.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context as _;
+use levee_control::Gateway;
+use levee_control::config::{self, Config, Overrides};
+use tokio::signal::unix::{SignalKind, signal};
+
+/// Flags of `levee serve`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// The configuration file (TOML). Reloaded on SIGHUP and when it changes.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Listen on this address instead of the file's listeners.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// Forward to this upstream (repeat for several endpoints): the pool `default`.
+    #[arg(long, value_name = "URL")]
+    upstream: Vec<String>,
+    /// The admin listener's address (health, readiness, metrics).
+    #[arg(long, value_name = "ADDR")]
+    admin: Option<std::net::SocketAddr>,
+}
+
+impl ServeArgs {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            listen: self.listen,
+            upstream: self.upstream.clone(),
+            admin: self.admin,
+        }
+    }
+
+    fn load(&self) -> Result<Config, config::ConfigError> {
+        match &self.config {
+            Some(path) => config::load_file(path, &self.overrides()),
+            None => config::from_flags(&self.overrides()),
+        }
+    }
+}
+
+/// Runs the gateway until SIGTERM/SIGINT, then drains.
+pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    if args.config.is_none() && (args.listen.is_none() || args.upstream.is_empty()) {
+        anyhow::bail!("give --config FILE, or both --listen ADDR and --upstream URL");
+    }
+    let config = args.load()?;
+    let drain_timeout = config.drain_timeout;
+    let mut gateway = Gateway::start(config)
+        .await
+        .context("cannot start the gateway")?;
+    for addr in gateway.addrs() {
+        tracing::info!(%addr, "levee is serving");
+    }
+
+    let mut hup = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
+    let mut watch = FileWatch::new(args.config.clone());
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let signal_name = loop {
+        tokio::select! {
+            _ = hup.recv() => reload(&mut gateway, &args, "SIGHUP"),
+            _ = tick.tick() => if watch.changed() { reload(&mut gateway, &args, "file change") },
+            _ = term.recv() => break "SIGTERM",
+            _ = int.recv() => break "SIGINT",
+        }
+    };
+    tracing::info!(
+        signal = signal_name,
+        deadline_ms = drain_timeout.as_millis() as u64,
+        "draining"
+    );
+    let drained = gateway.shutdown(drain_timeout);
+    tokio::pin!(drained);
+    let left = tokio::select! {
+        left = &mut drained => left,
+        _ = int.recv() => {
+            tracing::warn!("second interrupt: exiting without waiting");
+            usize::MAX
+        }
+    };
+    match left {
+        0 => tracing::info!("drained; exiting"),
+        usize::MAX => {}
+        n => tracing::warn!(
+            in_flight = n,
+            "drain deadline passed; exiting with requests in flight"
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reload(gateway: &mut Gateway, args: &ServeArgs, why: &str) {
+    let result = args.load().and_then(|cfg| gateway.reload(cfg));
+    match result {
+        Ok(()) => tracing::info!(trigger = why, "configuration reloaded"),
+        Err(e) => {
+            for line in e.to_string().lines() {
+                tracing::error!(
+                    trigger = why,
+                    "configuration rejected, the running one stays in force: {line}"
+                );
+            }
+        }
+    }
+}
+
+/// Notices when the configuration file changes (modification time or size),
+/// including editors that save by renaming a new file into place.
+struct FileWatch {
+    path: Option<PathBuf>,
+    seen: Option<(SystemTime, u64)>,
+}
+
+impl FileWatch {
+    fn new(path: Option<PathBuf>) -> FileWatch {
+        let mut w = FileWatch { path, seen: None };
+        w.seen = w.stat();
+        w
+    }
+
+    fn stat(&self) -> Option<(SystemTime, u64)> {
+        let meta = std::fs::metadata(self.path.as_ref()?).ok()?;
+        Some((meta.modified().ok()?, meta.len()))
+    }
+
+    fn changed(&mut self) -> bool {
+        let now = self.stat();
+        if now.is_some() && now != self.seen {
+            self.seen = now;
+            return true;
+        }
+        false
+    }
+}
