@@ -1,2 +1,234 @@
-//! levee-bench (being written).
-fn main() {}
+//! `levee-bench overload`: issue 3's overload benchmark, run by
+//! `bench/overload/run.sh`.
+//!
+//! Starts levee-sim's sample upstream (8 workers × 20 ms by default) in
+//! process and, leg by leg, nginx, HAProxy and Levee in front of it (each on
+//! free loopback ports, configured in a temp dir, stopped by pid), drives
+//! bounded open-loop load through each, and writes the results: a Markdown
+//! section (also into docs/BENCHMARKS.md with `--docs`), and HTML reports.
+//!
+//! Glue only: the upstream, the load and the reports are levee-sim's.
+
+mod leg;
+mod limit;
+mod markdown;
+mod peers;
+mod scenarios;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use levee_sim::report::Report;
+
+use leg::Setup;
+use peers::{Peer, Programs};
+
+#[derive(Debug, Parser)]
+#[command(name = "levee-bench", about = "Levee's macro-benchmarks on loopback.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Issue 3: direct, nginx, HAProxy and Levee under 0.5×–4× load, a capacity change, a noisy tenant.
+    Overload(Args),
+}
+
+#[derive(Debug, clap::Args)]
+struct Args {
+    /// The levee binary (default: target/release/levee if it exists; else the leg is skipped).
+    #[arg(long)]
+    levee: Option<PathBuf>,
+    /// Skip the Levee legs (e.g. when levee does not build).
+    #[arg(long, conflicts_with = "levee")]
+    without_levee: bool,
+    /// The nginx binary (default: found on PATH or in /usr/sbin; else skipped).
+    #[arg(long)]
+    nginx: Option<PathBuf>,
+    /// The haproxy binary (default: found on PATH or in /usr/sbin; else skipped).
+    #[arg(long)]
+    haproxy: Option<PathBuf>,
+    /// Workers of the sample upstream.
+    #[arg(long, default_value_t = 8)]
+    workers: usize,
+    /// Service time of the sample upstream, in milliseconds.
+    #[arg(long, default_value_t = 20)]
+    service_ms: u64,
+    /// HAProxy's `timeout queue`, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    haproxy_queue_ms: u64,
+    /// Seconds per leg in scenario 1.
+    #[arg(long, default_value_t = 10)]
+    levels_seconds: u64,
+    /// Repeats of scenario 1 (figures are medians).
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    /// Seconds of scenario 2 (the service time doubles at half time).
+    #[arg(long, default_value_t = 30)]
+    change_seconds: u64,
+    /// Scenario 2's load, as a multiple of the initial capacity.
+    #[arg(long, default_value_t = 1.5)]
+    change_level: f64,
+    /// Seconds per leg of scenario 3.
+    #[arg(long, default_value_t = 10)]
+    tenants_seconds: u64,
+    /// Scenario 3's total load, as a multiple of capacity.
+    #[arg(long, default_value_t = 2.0)]
+    tenants_level: f64,
+    /// Only scenario 1 (for a quick look).
+    #[arg(long)]
+    levels_only: bool,
+    /// Where to write overload.md and the HTML reports.
+    #[arg(long, default_value = "target/bench/overload")]
+    out: PathBuf,
+    /// Replace the `## Overload (issue 3)` section of this file with the results.
+    #[arg(long)]
+    docs: Option<PathBuf>,
+    /// The command line to cite in the results.
+    #[arg(long, default_value = "bench/overload/run.sh")]
+    cite_command: String,
+    /// The date to cite in the results.
+    #[arg(long, default_value = "2026-11-23")]
+    date: String,
+    /// The machine to cite in the results.
+    #[arg(long, default_value = "2 cores, shared and noisy")]
+    machine: String,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let Command::Overload(args) = Cli::parse().command;
+    match overload(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("levee-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn overload(args: Args) -> anyhow::Result<()> {
+    let programs = Programs {
+        nginx: args.nginx.clone().or_else(|| find("nginx")),
+        haproxy: args.haproxy.clone().or_else(|| find("haproxy")),
+        levee: args
+            .levee
+            .clone()
+            .or_else(|| existing("target/release/levee")),
+        haproxy_queue: Duration::from_millis(args.haproxy_queue_ms),
+    };
+    let mut notes = Vec::new();
+    let all = [Peer::Direct, Peer::Nginx, Peer::Haproxy, Peer::Levee];
+    let peers: Vec<Peer> = all.into_iter().filter(|p| programs.has(*p)).collect();
+    for peer in all.iter().filter(|p| !programs.has(**p)) {
+        let note = format!("{} was not found, so its legs were skipped.", peer.label());
+        eprintln!("levee-bench: {note}");
+        notes.push(note);
+    }
+    notes.push(format!(
+        "HAProxy: `maxconn {}` on the server, `timeout queue {} ms`. nginx: plain `proxy_pass` with upstream keepalive. \
+         Levee: `levee serve --listen … --upstream … --admin …`, no other flag.",
+        args.workers, args.haproxy_queue_ms
+    ));
+    let setup = Setup {
+        programs,
+        workers: args.workers,
+        service_time: Duration::from_millis(args.service_ms),
+        deadline: Duration::from_secs(1),
+    };
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+
+    let levels_for = Duration::from_secs(args.levels_seconds);
+    let levels = scenarios::levels(&setup, &peers, levels_for, args.repeats.max(1)).await?;
+    let mut peak = Report::new("Overload benchmark: 4× capacity").capacity(setup.capacity());
+    for (peer, result) in &levels.at_peak {
+        peak = peak.run(peer.label(), result.run.clone());
+        if !result.limit.is_empty() {
+            peak = peak.extra(
+                "Levee: concurrency limit",
+                peer.label(),
+                result.limit.clone(),
+            );
+        }
+    }
+    write_report(&peak, &args.out.join("levels-4x.html"))?;
+
+    let (mut change, mut tenants) = (Vec::new(), Vec::new());
+    if !args.levels_only {
+        let second = [Peer::Direct, Peer::Haproxy, Peer::Levee];
+        let second: Vec<Peer> = second.into_iter().filter(|p| peers.contains(p)).collect();
+        let span = Duration::from_secs(args.change_seconds);
+        change = scenarios::capacity_change(&setup, &second, span, args.change_level).await?;
+        let mut report = Report::new(format!(
+            "Capacity halves halfway: service time {} → {} ms at {} s, load {}× the initial capacity",
+            args.service_ms,
+            args.service_ms * 2,
+            args.change_seconds / 2,
+            args.change_level
+        ));
+        for c in &change {
+            report = report.run(c.peer.label(), c.result.run.clone());
+            if !c.result.limit.is_empty() {
+                report = report.extra(
+                    "Levee: concurrency limit",
+                    c.peer.label(),
+                    c.result.limit.clone(),
+                );
+            }
+        }
+        write_report(&report, &args.out.join("capacity-change.html"))?;
+        let span = Duration::from_secs(args.tenants_seconds);
+        tenants = scenarios::noisy_tenant(&setup, &second, span, args.tenants_level).await?;
+    }
+
+    let cx = markdown::Context {
+        command: args.cite_command.clone(),
+        date: args.date.clone(),
+        machine: args.machine.clone(),
+        workers: args.workers,
+        service_ms: u128::from(args.service_ms),
+        capacity: setup.capacity(),
+        levels_s: levels_for.as_secs_f64(),
+        repeats: args.repeats.max(1),
+        notes,
+    };
+    let section = markdown::section(&cx, &levels, &change, &tenants);
+    let md = args.out.join("overload.md");
+    std::fs::write(&md, &section).with_context(|| format!("writing {}", md.display()))?;
+    if let Some(docs) = &args.docs {
+        let doc = std::fs::read_to_string(docs).unwrap_or_else(|_| "# Benchmarks\n".to_owned());
+        std::fs::write(docs, markdown::replace_section(&doc, &section))
+            .with_context(|| format!("writing {}", docs.display()))?;
+    }
+    println!("\n{section}");
+    println!("results: {}", md.display());
+    Ok(())
+}
+
+fn write_report(report: &Report, path: &Path) -> anyhow::Result<()> {
+    report
+        .write(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!("report: {}", path.display());
+    Ok(())
+}
+
+/// `name` on PATH, or in /usr/sbin (where Debian puts nginx and haproxy).
+fn find(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/sbin")])
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+fn existing(path: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(path);
+    p.is_file().then_some(p)
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Issue 3's overload benchmark, in one command:
+#   bench/overload/run.sh [levee-bench overload flags…]
+# e.g. `bench/overload/run.sh --repeats 1 --levels-only` for a quick look.
+#
+# Builds in release, installs nginx and HAProxy when missing (apt, as root),
+# then runs `levee-bench overload`: levee-sim's sample upstream (8 workers ×
+# 20 ms) in process, and direct, nginx, HAProxy (maxconn = workers, timeout
+# queue) and Levee (defaults) in front of it on free loopback ports, under
+# open-loop load with a 1 s client deadline. It writes
+# target/bench/overload/{overload.md,levels-4x.html,capacity-change.html} and
+# replaces the "## Overload (issue 3)" section of docs/BENCHMARKS.md.
+# It starts its own nginx/haproxy/levee processes and stops only those, by pid.
+# About 10 minutes on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+target="${CARGO_TARGET_DIR:-target}"
+
+missing=()
+for tool in nginx haproxy; do
+  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "run.sh: installing ${missing[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "run.sh: ${missing[*]} missing and cannot be installed here: those legs are skipped" >&2
+  fi
+fi
+
+cargo build --release -p levee-sim --bin levee-bench
+levee=(--without-levee)
+if cargo build --release -p levee --bin levee; then
+  levee=(--levee "$target/release/levee")
+else
+  echo "run.sh: levee does not build; its legs are skipped" >&2
+fi
+
+# Overload through a plain proxy holds thousands of connections open.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+exec "$target/release/levee-bench" overload "${levee[@]}" --out "$target/bench/overload" --docs docs/BENCHMARKS.md "$@"

@@ -1,0 +1,126 @@
+//! One benchmark leg: a fresh sample upstream, one peer in front of it, one
+//! bounded open-loop run through it, and (for Levee) the limit sampled.
+//!
+//! A fresh upstream per leg keeps one leg's backlog out of the next. This
+//! file only runs legs; the scenarios decide which.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use levee_sim::load::{self, LoadPlan, Run, Stream};
+use levee_sim::upstream::Upstream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::limit;
+use crate::peers::{self, Peer, Programs};
+
+/// The fixed parts of every leg.
+#[derive(Clone, Debug)]
+pub(crate) struct Setup {
+    pub(crate) programs: Programs,
+    pub(crate) workers: usize,
+    pub(crate) service_time: Duration,
+    pub(crate) deadline: Duration,
+}
+
+impl Setup {
+    /// Requests per second the upstream can serve.
+    pub(crate) fn capacity(&self) -> f64 {
+        self.workers as f64 / self.service_time.as_secs_f64()
+    }
+}
+
+/// What to send in one leg, and an optional change of service time during it.
+#[derive(Clone, Debug)]
+pub(crate) struct LegPlan {
+    pub(crate) streams: Vec<Stream>,
+    pub(crate) seed: u64,
+    /// At this offset, the upstream's service time becomes the given one.
+    pub(crate) change: Option<(Duration, Duration)>,
+}
+
+/// The outcome of one leg.
+#[derive(Clone, Debug)]
+pub(crate) struct LegResult {
+    pub(crate) run: Run,
+    /// Levee's limit over time (seconds, limit); empty for other peers.
+    pub(crate) limit: Vec<(f64, f64)>,
+}
+
+/// Runs one leg through `peer`.
+pub(crate) async fn run(setup: &Setup, peer: Peer, plan: LegPlan) -> anyhow::Result<LegResult> {
+    let upstream = Arc::new(
+        Upstream::builder()
+            .workers(setup.workers)
+            .service_time(setup.service_time)
+            .start()
+            .await
+            .context("starting the sample upstream")?,
+    );
+    let running = peers::start(peer, &setup.programs, upstream.addr(), setup.workers).await?;
+    let peak: f64 = plan
+        .streams
+        .iter()
+        .map(|s| {
+            s.schedule()
+                .phases()
+                .iter()
+                .map(|p| p.rate)
+                .fold(0.0, f64::max)
+        })
+        .sum();
+    let mut load_plan = LoadPlan::new(running.addr)
+        .deadline(setup.deadline)
+        .max_connections((peak * setup.deadline.as_secs_f64() * 1.5) as usize + 256)
+        .seed(plan.seed);
+    for stream in plan.streams {
+        load_plan = load_plan.stream(stream);
+    }
+
+    let start = Instant::now();
+    let (stop, stopped) = watch::channel(false);
+    let sampler = running
+        .admin
+        .map(|admin| tokio::spawn(limit::sample(admin, start, stopped)));
+    let changer = plan.change.map(|(at, service_time)| {
+        let upstream = Arc::clone(&upstream);
+        tokio::spawn(async move {
+            tokio::time::sleep_until(start + at).await;
+            upstream.set_service_time(service_time);
+        })
+    });
+    let result = load::run(load_plan).await.context("running the load");
+    stop.send_replace(true);
+    let limit = match sampler {
+        Some(task) => task.await.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    if let Some(task) = changer {
+        task.abort();
+    }
+    running.stop().await;
+    if let Ok(upstream) = Arc::try_unwrap(upstream) {
+        upstream.shutdown().await;
+    }
+    Ok(LegResult {
+        run: result?,
+        limit,
+    })
+}
+
+/// The part of `run` scheduled in [from, to), as a run of its own.
+pub(crate) fn window(run: &Run, from: Duration, to: Duration) -> Run {
+    let records = run
+        .records
+        .iter()
+        .filter(|r| r.at >= from && r.at < to)
+        .copied()
+        .collect();
+    Run {
+        records,
+        duration: to.saturating_sub(from),
+        ..run.clone()
+    }
+}

@@ -1,0 +1,271 @@
+//! The results as the `## Overload (issue 3)` section of docs/BENCHMARKS.md,
+//! and the replacement of that section (only that one) in the file.
+//!
+//! Formatting only: the figures come from `scenarios.rs`.
+
+use std::fmt::Write as _;
+
+use levee_sim::report::{Summary, latency};
+
+use crate::peers::Peer;
+use crate::scenarios::{Change, LEVELS, Levels, Tenants};
+
+/// The section's heading; the section runs to the next `## ` heading.
+pub(crate) const HEADING: &str = "## Overload (issue 3)";
+
+/// What the section says about how it was measured.
+#[derive(Debug)]
+pub(crate) struct Context {
+    pub(crate) command: String,
+    pub(crate) date: String,
+    pub(crate) machine: String,
+    pub(crate) workers: usize,
+    pub(crate) service_ms: u128,
+    pub(crate) capacity: f64,
+    pub(crate) levels_s: f64,
+    pub(crate) repeats: usize,
+    pub(crate) notes: Vec<String>,
+}
+
+/// The median of `values` (upper median; `None` when empty).
+pub(crate) fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied()
+}
+
+fn med(summaries: &[Summary], f: impl Fn(&Summary) -> Option<f64>) -> Option<f64> {
+    median(summaries.iter().filter_map(f).collect())
+}
+
+/// The whole section.
+pub(crate) fn section(
+    cx: &Context,
+    levels: &Levels,
+    change: &[Change],
+    tenants: &[Tenants],
+) -> String {
+    let mut m = String::new();
+    let _ = writeln!(m, "{HEADING}\n");
+    let _ = writeln!(
+        m,
+        "Command: `{}`. Machine: {}. Date: {}.\n\nUpstream: levee-sim's sample upstream, {} workers × {} ms \
+         (≈ {:.0} req/s), a FIFO backlog that keeps serving requests whose client left. Load: open loop, \
+         Poisson arrivals, 1 s client deadline; goodput = 2xx answered within 500 ms of the scheduled send. \
+         Scenario 1 figures are medians of {} runs of {:.0} s each.\n",
+        cx.command,
+        cx.machine,
+        cx.date,
+        cx.workers,
+        cx.service_ms,
+        cx.capacity,
+        cx.repeats,
+        cx.levels_s
+    );
+    for note in &cx.notes {
+        let _ = writeln!(m, "- {note}");
+    }
+    if !cx.notes.is_empty() {
+        m.push('\n');
+    }
+
+    let _ = writeln!(m, "### 1. Load levels\n");
+    let _ = writeln!(
+        m,
+        "| load | peer | goodput/s | p50 2xx | p99 2xx | 503s | p99 503 | timeouts | errors |"
+    );
+    let _ = writeln!(
+        m,
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for level in LEVELS {
+        for (peer, _, runs) in levels.cells.iter().filter(|c| c.1 == level) {
+            let count =
+                |f: fn(&Summary) -> usize| med(runs, |s| Some(f(s) as f64)).map_or(0.0, |v| v);
+            let _ = writeln!(
+                m,
+                "| {level}× | {} | {:.0} | {} | {} | {:.0} | {} | {:.0} | {:.0} |",
+                peer.label(),
+                med(runs, |s| Some(s.goodput_per_s)).unwrap_or(0.0),
+                latency(med(runs, |s| s.p50_success_ms)),
+                latency(med(runs, |s| s.p99_success_ms)),
+                count(|s| s.unavailable),
+                latency(med(runs, |s| s.p99_unavailable_ms)),
+                count(|s| s.timeouts),
+                count(|s| s.failed + s.saturated + s.other_status),
+            );
+        }
+    }
+    m.push('\n');
+    m.push_str(&targets(levels));
+
+    if !change.is_empty() {
+        let _ = writeln!(
+            m,
+            "\n### 2. Capacity halves halfway (service time {} → {} ms)\n",
+            cx.service_ms,
+            cx.service_ms * 2
+        );
+        let _ = writeln!(
+            m,
+            "\"After\" starts 5 s after the change. Limit: median of `levee_admission_limit` before and after; \
+             settled: seconds until it stayed within ±25 % of its final value.\n"
+        );
+        let _ = writeln!(
+            m,
+            "| peer | goodput/s before | goodput/s after | p99 2xx before | p99 2xx after | 503s after | timeouts after | limit before → after | settled |"
+        );
+        let _ = writeln!(
+            m,
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        );
+        for c in change {
+            let end = c.result.run.duration.as_secs_f64();
+            let settled = crate::limit::settling(&c.result.limit, end / 2.0, end);
+            let (limit, settle) = match settled {
+                Some(s) => (
+                    format!("{:.0} → {:.0}", s.before, s.after),
+                    format!("{:.1} s", s.settle_s),
+                ),
+                None => ("-".to_owned(), "-".to_owned()),
+            };
+            let _ = writeln!(
+                m,
+                "| {} | {:.0} | {:.0} | {} | {} | {} | {} | {limit} | {settle} |",
+                c.peer.label(),
+                c.before.goodput_per_s,
+                c.after.goodput_per_s,
+                latency(c.before.p99_success_ms),
+                latency(c.after.p99_success_ms),
+                c.after.unavailable,
+                c.after.timeouts,
+            );
+        }
+    }
+
+    if !tenants.is_empty() {
+        let _ = writeln!(
+            m,
+            "\n### 3. One tenant at 10× the rate of each of three others (`x-tenant`)\n"
+        );
+        let _ = writeln!(
+            m,
+            "| peer | quiet goodput/s alone | with the noisy tenant | ratio | noisy goodput/s | quiet p99 2xx |"
+        );
+        let _ = writeln!(m, "| --- | ---: | ---: | ---: | ---: | ---: |");
+        for t in tenants {
+            let _ = writeln!(
+                m,
+                "| {} | {:.0} | {:.0} | {:.0} % | {:.0} | {} |",
+                t.peer.label(),
+                t.alone,
+                t.with_noisy,
+                100.0 * t.with_noisy / t.alone.max(1e-9),
+                t.noisy,
+                latency(t.quiet_p99_ms)
+            );
+        }
+    }
+    m
+}
+
+/// Issue 3's targets for Levee, checked against scenario 1.
+fn targets(levels: &Levels) -> String {
+    let cell = |peer: Peer, level: f64| {
+        levels
+            .cells
+            .iter()
+            .find(|c| c.0 == peer && c.1 == level)
+            .map(|c| &c.2)
+    };
+    let (Some(direct_1), Some(direct_half), Some(levee_4)) = (
+        cell(Peer::Direct, 1.0),
+        cell(Peer::Direct, 0.5),
+        cell(Peer::Levee, 4.0),
+    ) else {
+        return "Targets: not checked (the Levee leg did not run).\n".to_owned();
+    };
+    let capacity = med(direct_1, |s| Some(s.goodput_per_s)).unwrap_or(0.0);
+    let goodput = med(levee_4, |s| Some(s.goodput_per_s)).unwrap_or(0.0);
+    let unloaded_p99 = med(direct_half, |s| s.p99_success_ms).unwrap_or(0.0);
+    let p99 = med(levee_4, |s| s.p99_success_ms);
+    let shed_p99 = med(levee_4, |s| s.p99_unavailable_ms);
+    let timeouts = med(levee_4, |s| Some(s.timeouts as f64)).unwrap_or(0.0);
+    let mark = |ok: bool| if ok { "met" } else { "**not met**" };
+    let mut t = String::from("Targets for Levee with defaults, at 4×:\n\n");
+    let _ = writeln!(
+        t,
+        "- goodput ≥ 95 % of 1× direct ({capacity:.0}/s): {goodput:.0}/s = {:.0} % — {}",
+        100.0 * goodput / capacity.max(1e-9),
+        mark(goodput >= 0.95 * capacity)
+    );
+    let _ = writeln!(
+        t,
+        "- p99 of 2xx ≤ 2 × unloaded p99 ({}): {} — {}",
+        latency(Some(unloaded_p99)),
+        latency(p99),
+        mark(p99.is_some_and(|p| p <= 2.0 * unloaded_p99))
+    );
+    let _ = writeln!(
+        t,
+        "- p99 of a 503 ≤ 1 ms: {} — {}",
+        latency(shed_p99),
+        mark(shed_p99.is_some_and(|p| p <= 1.0))
+    );
+    let _ = writeln!(
+        t,
+        "- no client timeouts: {timeouts:.0} — {}",
+        mark(timeouts == 0.0)
+    );
+    t
+}
+
+/// `doc` with its `## Overload (issue 3)` section replaced by `section` (or
+/// appended), every other section untouched.
+pub(crate) fn replace_section(doc: &str, section: &str) -> String {
+    let section = section.trim_end();
+    let Some(start) = doc.find(HEADING) else {
+        let sep = if doc.is_empty() || doc.ends_with("\n\n") {
+            ""
+        } else if doc.ends_with('\n') {
+            "\n"
+        } else {
+            "\n\n"
+        };
+        return format!("{doc}{sep}{section}\n");
+    };
+    let after = start + HEADING.len();
+    let end = doc[after..]
+        .find("\n## ")
+        .map_or(doc.len(), |i| after + i + 1);
+    let rest = &doc[end..];
+    let gap = if rest.is_empty() { "\n" } else { "\n\n" };
+    format!("{}{section}{gap}{rest}", &doc[..start])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replacing_the_section_leaves_the_others_alone() {
+        let doc = "# Benchmarks\n\n## Proxy\n\nfast\n\n## Overload (issue 3)\n\nold\n\n## Client\n\nretries\n";
+        let new = replace_section(doc, "## Overload (issue 3)\n\nnew\n");
+        assert_eq!(
+            new,
+            "# Benchmarks\n\n## Proxy\n\nfast\n\n## Overload (issue 3)\n\nnew\n\n## Client\n\nretries\n"
+        );
+        let appended = replace_section("# Benchmarks\n", "## Overload (issue 3)\n\nnew\n");
+        assert_eq!(appended, "# Benchmarks\n\n## Overload (issue 3)\n\nnew\n");
+        let last = replace_section(
+            "## Overload (issue 3)\n\nold\n",
+            "## Overload (issue 3)\n\nnew",
+        );
+        assert_eq!(last, "## Overload (issue 3)\n\nnew\n");
+    }
+
+    #[test]
+    fn median_is_the_middle_value() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![]), None);
+    }
+}

@@ -1,0 +1,255 @@
+//! The proxies a benchmark leg goes through: none (direct), nginx, HAProxy,
+//! Levee. Each is started on a free loopback port with its configuration in
+//! a temporary directory, checked ready by connecting, and stopped by the pid
+//! of the process this program started, never by name.
+//!
+//! It must not touch a process it did not start, nor listen beyond loopback.
+
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::time::Instant;
+
+/// Where a leg sends its traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Peer {
+    /// Straight to the upstream.
+    Direct,
+    /// nginx as a plain reverse proxy.
+    Nginx,
+    /// HAProxy with `maxconn` = workers and `timeout queue`: static shedding.
+    Haproxy,
+    /// `levee serve --listen … --upstream … --admin …` with its defaults.
+    Levee,
+}
+
+impl Peer {
+    /// The name in tables.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::Direct => "direct",
+            Self::Nginx => "nginx",
+            Self::Haproxy => "haproxy",
+            Self::Levee => "levee",
+        }
+    }
+}
+
+/// The programs to run, found by `main`; `None` skips that peer.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Programs {
+    pub(crate) nginx: Option<PathBuf>,
+    pub(crate) haproxy: Option<PathBuf>,
+    pub(crate) levee: Option<PathBuf>,
+    /// HAProxy's `timeout queue`.
+    pub(crate) haproxy_queue: Duration,
+}
+
+impl Programs {
+    /// Whether `peer` can run here.
+    pub(crate) fn has(&self, peer: Peer) -> bool {
+        match peer {
+            Peer::Direct => true,
+            Peer::Nginx => self.nginx.is_some(),
+            Peer::Haproxy => self.haproxy.is_some(),
+            Peer::Levee => self.levee.is_some(),
+        }
+    }
+}
+
+/// A started peer. Stop it with [`Running::stop`]; dropping it kills the
+/// process it started.
+#[derive(Debug)]
+pub(crate) struct Running {
+    /// Where to send traffic.
+    pub(crate) addr: SocketAddr,
+    /// Levee's admin listener (for `/metrics`).
+    pub(crate) admin: Option<SocketAddr>,
+    child: Option<Child>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Starts `peer` in front of `upstream` (with `workers` worker slots).
+pub(crate) async fn start(
+    peer: Peer,
+    programs: &Programs,
+    upstream: SocketAddr,
+    workers: usize,
+) -> anyhow::Result<Running> {
+    if peer == Peer::Direct {
+        return Ok(Running {
+            addr: upstream,
+            admin: None,
+            child: None,
+            _dir: None,
+        });
+    }
+    let dir = tempfile::tempdir().context("creating a temp dir")?;
+    let addr = free_port()?;
+    let mut admin = None;
+    let mut command = match peer {
+        Peer::Direct => unreachable!("handled above"),
+        Peer::Nginx => {
+            let program = programs.nginx.as_ref().context("no nginx")?;
+            let conf = dir.path().join("nginx.conf");
+            std::fs::write(&conf, nginx_conf(dir.path(), addr, upstream))
+                .context("writing nginx.conf")?;
+            let mut c = Command::new(program);
+            c.arg("-p")
+                .arg(dir.path())
+                .arg("-c")
+                .arg(&conf)
+                .arg("-e")
+                .arg(dir.path().join("error.log"));
+            c
+        }
+        Peer::Haproxy => {
+            let program = programs.haproxy.as_ref().context("no haproxy")?;
+            let conf = dir.path().join("haproxy.cfg");
+            let text = haproxy_conf(addr, upstream, workers, programs.haproxy_queue);
+            std::fs::write(&conf, text).context("writing haproxy.cfg")?;
+            let mut c = Command::new(program);
+            c.arg("-db").arg("-f").arg(&conf);
+            c
+        }
+        Peer::Levee => {
+            let program = programs.levee.as_ref().context("no levee")?;
+            let admin_addr = free_port()?;
+            admin = Some(admin_addr);
+            let mut c = Command::new(program);
+            c.arg("serve")
+                .arg("--listen")
+                .arg(addr.to_string())
+                .arg("--upstream")
+                .arg(format!("http://{upstream}"))
+                .arg("--admin")
+                .arg(admin_addr.to_string());
+            c
+        }
+    };
+    let log = std::fs::File::create(dir.path().join("output.log")).context("creating the log")?;
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().context("log")?)
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("starting {}", peer.label()))?;
+    let mut running = Running {
+        addr,
+        admin,
+        child: Some(child),
+        _dir: Some(dir),
+    };
+    running.wait_ready(peer).await?;
+    Ok(running)
+}
+
+impl Running {
+    /// Waits until the listener accepts connections, at most 10 s; fails at
+    /// once if the process exits.
+    async fn wait_ready(&mut self, peer: Peer) -> anyhow::Result<()> {
+        let give_up = Instant::now() + Duration::from_secs(10);
+        loop {
+            if tokio::net::TcpStream::connect(self.addr).await.is_ok() {
+                return Ok(());
+            }
+            if let Some(child) = &mut self.child
+                && let Some(status) = child.try_wait().context("polling the child")?
+            {
+                bail!(
+                    "{} exited at start ({status}): {}",
+                    peer.label(),
+                    self.log()
+                );
+            }
+            if Instant::now() > give_up {
+                bail!(
+                    "{} did not listen on {} within 10 s: {}",
+                    peer.label(),
+                    self.addr,
+                    self.log()
+                );
+            }
+            // A readiness poll, not a guess: try again shortly.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn log(&self) -> String {
+        let Some(dir) = &self._dir else {
+            return String::new();
+        };
+        let text = std::fs::read_to_string(dir.path().join("output.log")).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(5).collect();
+        tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+    }
+
+    /// Asks the process it started (by pid) to stop, then waits up to 10 s
+    /// before killing it.
+    pub(crate) async fn stop(mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let pid = child.id().to_string();
+        // nginx's master stops its workers on TERM; a KILL would orphan them.
+        let _ = Command::new("kill").arg("-TERM").arg(&pid).status();
+        let give_up = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < give_up {
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A loopback port free a moment ago (the OS picks it; we release it for the peer).
+fn free_port() -> anyhow::Result<SocketAddr> {
+    let probe = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("finding a free port")?;
+    probe.local_addr().context("reading the free port")
+}
+
+fn nginx_conf(dir: &Path, listen: SocketAddr, upstream: SocketAddr) -> String {
+    let d = dir.display();
+    let mut c = String::new();
+    let _ = write!(
+        c,
+        "worker_processes auto;\ndaemon off;\npid {d}/nginx.pid;\nworker_rlimit_nofile 16384;\n\
+         events {{ worker_connections 8192; }}\n\
+         http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  \
+         fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  \
+         upstream app {{ server {upstream}; keepalive 64; }}\n  \
+         server {{\n    listen {listen};\n    location / {{\n      proxy_pass http://app;\n      \
+         proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n      proxy_read_timeout 120s;\n    }}\n  }}\n}}\n"
+    );
+    c
+}
+
+fn haproxy_conf(
+    listen: SocketAddr,
+    upstream: SocketAddr,
+    workers: usize,
+    queue: Duration,
+) -> String {
+    format!(
+        "global\n  maxconn 8000\n\ndefaults\n  mode http\n  timeout connect 1s\n  timeout client 30s\n  \
+         timeout server 30s\n  timeout queue {}ms\n\nfrontend fe\n  bind {listen}\n  default_backend be\n\n\
+         backend be\n  server app {upstream} maxconn {workers}\n",
+        queue.as_millis()
+    )
+}
