@@ -167,11 +167,9 @@ impl Report {
     }
 
     fn charts(&self) -> Vec<Chart> {
-        let x_max = self
-            .runs
-            .iter()
-            .map(|(_, r)| r.duration.as_secs_f64())
-            .fold(0.0, f64::max);
+        // Answers come back up to one deadline after the last send.
+        let span = |r: &Run| (r.duration + r.deadline).as_secs_f64();
+        let x_max = self.runs.iter().map(|(_, r)| span(r)).fold(0.0, f64::max);
         let series: Vec<(String, Series)> = self
             .runs
             .iter()

@@ -173,12 +173,16 @@ pub(crate) fn ticks(max: f64) -> (f64, f64) {
 
 /// A number without needless decimals.
 pub(crate) fn number(v: f64) -> String {
-    if v.abs() >= 100.0 || v.fract().abs() < 1e-9 {
+    let text = if v.abs() >= 100.0 {
         format!("{v:.0}")
     } else if v.abs() >= 1.0 {
         format!("{v:.1}")
     } else {
         format!("{v:.2}")
+    };
+    match text.contains('.') {
+        true => text.trim_end_matches('0').trim_end_matches('.').to_owned(),
+        false => text,
     }
 }
 
@@ -193,6 +197,15 @@ pub(crate) fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_drop_needless_decimals() {
+        assert_eq!(number(0.5), "0.5");
+        assert_eq!(number(2.0), "2");
+        assert_eq!(number(12.34), "12.3");
+        assert_eq!(number(1600.4), "1600");
+        assert_eq!(number(0.0), "0");
+    }
 
     #[test]
     fn ticks_are_round_and_cover_the_maximum() {
