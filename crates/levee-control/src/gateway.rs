@@ -134,17 +134,20 @@ impl Gateway {
         &self.drain
     }
 
-    /// Publishes `config` when it builds; otherwise keeps the one in force.
-    /// Listener and admin addresses cannot change without a restart: a
-    /// change there is logged and otherwise ignored.
-    pub fn reload(&mut self, config: Config) -> Result<(), ConfigError> {
-        let runtime = match config.build_runtime(self.metrics.clone()) {
-            Ok(rt) => rt,
-            Err(e) => {
-                self.metrics.config_reload_failures.inc();
-                return Err(e);
-            }
-        };
+    /// Publishes `config` when it was loaded and builds; otherwise keeps the
+    /// one in force (and counts the rejection). Listener and admin addresses
+    /// cannot change without a restart: a change there is logged and
+    /// otherwise ignored.
+    pub fn reload(&mut self, config: Result<Config, ConfigError>) -> Result<(), ConfigError> {
+        let runtime =
+            match config.and_then(|c| c.build_runtime(self.metrics.clone()).map(|rt| (c, rt))) {
+                Ok(pair) => pair,
+                Err(e) => {
+                    self.metrics.config_reload_failures.inc();
+                    return Err(e);
+                }
+            };
+        let (config, runtime) = runtime;
         let old: Vec<SocketAddr> = self.config.listeners.iter().map(|l| l.addr).collect();
         let new: Vec<SocketAddr> = config.listeners.iter().map(|l| l.addr).collect();
         if old != new || self.config.admin != config.admin {

@@ -162,11 +162,13 @@ pub async fn forward(
         *up.uri_mut() = uri;
         *up.version_mut() = version;
         let last_try = !bodyless || tried.len() >= pool.endpoints.len();
-        *up.headers_mut() = if last_try {
-            std::mem::take(&mut parts.headers)
+        if last_try {
+            *up.headers_mut() = std::mem::take(&mut parts.headers);
+            // Extensions carry hyper's record of the original header-name case.
+            *up.extensions_mut() = std::mem::take(&mut parts.extensions);
         } else {
-            parts.headers.clone()
-        };
+            *up.headers_mut() = parts.headers.clone();
+        }
 
         let sent = Instant::now();
         let result = tokio::time::timeout(pool.response_timeout, pool.client.request(up)).await;

@@ -136,6 +136,7 @@ impl Pool {
             .timer(TokioTimer::new())
             .pool_idle_timeout(spec.idle_timeout)
             .pool_max_idle_per_host(spec.max_idle_per_endpoint)
+            .http1_preserve_header_case(true)
             .http2_only(spec.protocol == Protocol::H2c);
         let client = builder.build(connector);
         let endpoints = spec

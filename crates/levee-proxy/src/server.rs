@@ -82,6 +82,7 @@ impl Listener {
             .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(settings.header_read_timeout)
+            .preserve_header_case(true)
             .max_buf_size((settings.max_header_bytes * 2 + 16 * 1024).max(8192))
             .max_headers(settings.max_headers.saturating_mul(2).max(128));
         builder

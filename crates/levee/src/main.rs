@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod config_cmd;
+mod demo;
 mod logging;
 mod serve;
 
@@ -30,6 +31,8 @@ enum Command {
     /// Work with configuration files.
     #[command(subcommand)]
     Config(config_cmd::ConfigCmd),
+    /// A gateway in front of a sample upstream, driven by a traffic surge, with a report.
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Config(cmd) => Ok(config_cmd::run(cmd)),
+            Command::Demo(args) => demo::run(args).await,
         }
     });
     match result {

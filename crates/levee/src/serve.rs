@@ -102,7 +102,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn reload(gateway: &mut Gateway, args: &ServeArgs, why: &str) {
-    let result = args.load().and_then(|cfg| gateway.reload(cfg));
+    let result = gateway.reload(args.load());
     match result {
         Ok(()) => tracing::info!(trigger = why, "configuration reloaded"),
         Err(e) => {

@@ -1,0 +1,340 @@
+//! Every error the gateway makes is a problem that keeps the contract, in
+//! the format the client asked for, and its `type` URI explains itself.
+
+use std::time::Duration;
+
+use http::{Request, Response};
+use http_body_util::BodyExt;
+
+use crate::support::*;
+
+const BROWSER: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
+#[tokio::test]
+async fn no_route_is_a_404_problem_in_each_format() {
+    let up = Upstream::echo().await;
+    let gw = Gw::start(&format!(
+        "[[pools]]\nname = \"api\"\nendpoints = [\"{a}\"]\n[[routes]]\nname = \"api\"\npath_prefix = \"/api/\"\npool = \"api\"\n\
+         [[routes]]\nname = \"env\"\npath_prefix = \"/env/\"\nhost = \"envelope.test\"\npool = \"api\"\nerror_format = \"envelope\"\n",
+        a = up.addr
+    ))
+    .await;
+
+    let got = get(&gw.url("/nothing/here"), &[]).await;
+    let v = assert_problem(&got, 404, "no-route");
+    assert_eq!(v["instance"], "/nothing/here");
+    assert_eq!(v["blame"], "client");
+    assert_eq!(v["retryable"], false);
+    assert!(
+        got.header("retry-after").is_none(),
+        "only 503/429 carry Retry-After"
+    );
+
+    let html = get(&gw.url("/nothing"), &[("accept", BROWSER)]).await;
+    assert_eq!(html.status, 404);
+    assert_eq!(
+        html.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(
+        html.text().contains("<h1>No route for this request</h1>"),
+        "{}",
+        html.text()
+    );
+    assert!(
+        html.text()
+            .contains(html.header("x-request-id").expect("id"))
+    );
+
+    let text = get(&gw.url("/nothing"), &[("accept", "text/plain")]).await;
+    assert_eq!(
+        text.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert!(
+        text.text().starts_with("404 No route for this request\n"),
+        "{}",
+        text.text()
+    );
+    assert!(text.text().contains(&format!(
+        "Request id: {}",
+        text.header("x-request-id").expect("id")
+    )));
+
+    let nothing = get(&gw.url("/nothing"), &[("accept", "image/png")]).await;
+    assert_eq!(
+        nothing.header("content-type"),
+        Some("text/plain; charset=utf-8"),
+        "neither JSON nor HTML acceptable"
+    );
+
+    // The envelope form, on a route that asks for it (here: a 413 on it).
+    let req = Request::post(gw.url("/env/x"))
+        .header("host", "envelope.test")
+        .header("content-length", "1")
+        .body(full("x"));
+    let _ = req;
+    let env_gw = Gw::start(&format!(
+        "[[pools]]\nname = \"api\"\nendpoints = [\"{a}\"]\n[[routes]]\npool = \"api\"\nerror_format = \"envelope\"\nmax_body_size = 4\n",
+        a = up.addr
+    ))
+    .await;
+    let got = send(
+        &h1(),
+        Request::post(env_gw.url("/e"))
+            .body(full("too long"))
+            .expect("req"),
+    )
+    .await;
+    assert_eq!(got.status, 413);
+    assert_eq!(got.header("content-type"), Some("application/json"));
+    let v = got.json();
+    assert_eq!(v["meta"]["requestId"].as_str(), got.header("x-request-id"));
+    assert_eq!(v["error"]["status"], 413);
+    assert!(
+        v["error"]["type"]
+            .as_str()
+            .expect("type")
+            .ends_with("/_levee/problems/payload-too-large")
+    );
+    assert_eq!(v["error"]["title"], "Request body too large");
+    assert!(
+        v["error"]["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("4 bytes")
+    );
+}
+
+#[tokio::test]
+async fn body_limits_give_413_before_and_during_streaming() {
+    let up = Upstream::echo().await;
+    let gw = Gw::start(&format!(
+        "[[pools]]\nname = \"a\"\nendpoints = [\"{}\"]\n[[routes]]\npool = \"a\"\nmax_body_size = \"1KiB\"\n",
+        up.addr
+    ))
+    .await;
+    let got = send(
+        &h1(),
+        Request::post(gw.url("/cl"))
+            .body(full(vec![0u8; 2048]))
+            .expect("req"),
+    )
+    .await;
+    assert_problem(&got, 413, "payload-too-large");
+    assert!(
+        up.seen().is_empty(),
+        "refused by Content-Length before contacting the upstream"
+    );
+
+    let chunks = (0..8)
+        .map(|_| Ok::<_, BoxError>(http_body::Frame::data(bytes::Bytes::from(vec![1u8; 512]))));
+    let body = http_body_util::StreamBody::new(futures_util::stream::iter(chunks)).boxed();
+    let got = send(
+        &h1(),
+        Request::post(gw.url("/chunked")).body(body).expect("req"),
+    )
+    .await;
+    assert_problem(&got, 413, "payload-too-large");
+
+    let ok = send(
+        &h1(),
+        Request::post(gw.url("/small"))
+            .body(full(vec![0u8; 1024]))
+            .expect("req"),
+    )
+    .await;
+    assert_eq!(ok.status, 200, "exactly the limit is accepted");
+}
+
+#[tokio::test]
+async fn header_limits_give_431() {
+    let up = Upstream::echo().await;
+    let gw = Gw::to(
+        up.addr,
+        "[server]\nmax_headers = 20\nmax_header_bytes = \"2KiB\"\n",
+    )
+    .await;
+    let many: Vec<(String, String)> = (0..30)
+        .map(|i| (format!("x-h{i}"), "v".to_owned()))
+        .collect();
+    let refs: Vec<(&str, &str)> = many.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let got = get(&gw.url("/many"), &refs).await;
+    let v = assert_problem(&got, 431, "headers-too-large");
+    assert!(v["detail"].as_str().expect("detail").contains("fields"));
+    let big = "c".repeat(3000);
+    let got = get(&gw.url("/big"), &[("cookie", &big)]).await;
+    let v = assert_problem(&got, 431, "headers-too-large");
+    assert!(v["detail"].as_str().expect("detail").contains("bytes"));
+    assert!(up.seen().is_empty());
+}
+
+#[tokio::test]
+async fn malformed_requests_get_400() {
+    let up = Upstream::echo().await;
+    let gw = Gw::to(up.addr, "").await;
+    for raw in [
+        &b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n"[..],
+        &b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n"[..],
+        &b"GET / HTTP/1.1\r\nHost: bad host\r\nConnection: close\r\n\r\n"[..],
+    ] {
+        let out = raw_exchange(gw.addr, raw).await;
+        assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+        assert!(
+            out.contains("application/problem+json") && out.contains("\"reason\":\"bad-request\""),
+            "{out}"
+        );
+        assert!(
+            out.to_ascii_lowercase().contains("x-request-id: req_"),
+            "{out}"
+        );
+    }
+    assert!(up.seen().is_empty());
+}
+
+#[tokio::test]
+async fn upstream_failures_map_to_502_503_504() {
+    // 503: nothing listens on the endpoint.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr")
+    };
+    let gw = Gw::to(port, "").await;
+    let got = get(&gw.url("/down"), &[]).await;
+    let v = assert_problem(&got, 503, "upstream-unavailable");
+    assert_eq!(v["blame"], "upstream");
+
+    // 502: the upstream answers with something that is not HTTP.
+    let garbage = RawUpstream::start(b"SMTP READY\r\n\r\n").await;
+    let gw = Gw::to(garbage.addr, "").await;
+    let v = assert_problem(&get(&gw.url("/bad"), &[]).await, 502, "bad-gateway");
+    assert_eq!(v["retryable"], true);
+
+    // 502: the upstream closes the connection before answering.
+    let closer = RawUpstream::start(b"").await;
+    let gw = Gw::to(closer.addr, "").await;
+    assert_problem(&get(&gw.url("/closed"), &[]).await, 502, "bad-gateway");
+
+    // 504: the upstream is slower than the pool's response_timeout.
+    let slow = Upstream::start(|_s: Seen| async move {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        Response::new(full("late"))
+    })
+    .await;
+    let gw = Gw::start(&format!(
+        "[[pools]]\nname = \"slow\"\nendpoints = [\"{}\"]\nresponse_timeout = \"200ms\"\n[[routes]]\npool = \"slow\"\n",
+        slow.addr
+    ))
+    .await;
+    let v = assert_problem(&get(&gw.url("/slow"), &[]).await, 504, "gateway-timeout");
+    assert!(v["detail"].as_str().expect("detail").contains("200 ms"));
+}
+
+#[tokio::test]
+async fn breaker_opens_and_retry_after_says_when_the_next_probe_is() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr")
+    };
+    let gw = Gw::start(&format!(
+        "[[pools]]\nname = \"a\"\nendpoints = [\"{port}\"]\nbreaker = {{ consecutive_failures = 2, open_base = \"7s\" }}\n[[routes]]\npool = \"a\"\n"
+    ))
+    .await;
+    for _ in 0..2 {
+        assert_problem(&get(&gw.url("/"), &[]).await, 503, "upstream-unavailable");
+    }
+    let got = get(&gw.url("/"), &[]).await;
+    let v = assert_problem(&got, 503, "upstream-unavailable");
+    let ra = v["retry_after"].as_u64().expect("retry_after");
+    assert!(
+        (6..=7).contains(&ra),
+        "Retry-After {ra} is the time to the next probe (7 s open)"
+    );
+}
+
+#[tokio::test]
+async fn an_upstream_503_always_carries_retry_after() {
+    let up = Upstream::start(|s: Seen| async move {
+        let mut r = Response::builder().status(503);
+        if s.uri.path() == "/own" {
+            r = r.header("retry-after", "42");
+        }
+        r.body(full("busy")).expect("resp")
+    })
+    .await;
+    let gw = Gw::to(up.addr, "").await;
+    let own = get(&gw.url("/own"), &[]).await;
+    assert_eq!(
+        (
+            own.status.as_u16(),
+            own.header("retry-after"),
+            own.text().as_str()
+        ),
+        (503, Some("42"), "busy")
+    );
+    let none = get(&gw.url("/none"), &[]).await;
+    assert_eq!(none.status, 503);
+    assert_eq!(
+        none.header("retry-after"),
+        Some("1"),
+        "added when the upstream forgot"
+    );
+    assert_eq!(none.text(), "busy", "the upstream's body is kept");
+}
+
+#[tokio::test]
+async fn problem_type_uris_serve_their_pages() {
+    let gw = Gw::to("127.0.0.1:9".parse().expect("addr"), "").await;
+    let got = get(&gw.url("/missing"), &[("host", "api.example.test")]).await;
+    let _ = got;
+    let got = get(&gw.url("/"), &[]).await;
+    let v = got.json();
+    let ty = v["type"].as_str().expect("type");
+    assert!(
+        ty.starts_with(&format!("http://{}/_levee/problems/", gw.addr)),
+        "absolute, on this gateway: {ty}"
+    );
+    let page = get(ty, &[]).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let html = page.text();
+    assert!(html.contains("The upstream service is unavailable"));
+    assert!(
+        html.contains("Likely causes") && html.contains("If you are the developer or operator")
+    );
+    let index = get(&gw.url("/_levee/problems/"), &[]).await;
+    for slug in [
+        "overloaded",
+        "maintenance",
+        "upstream-unavailable",
+        "draining",
+        "gateway-timeout",
+        "bad-gateway",
+    ] {
+        assert!(
+            index.text().contains(&format!("/_levee/problems/{slug}")),
+            "{slug}"
+        );
+    }
+    // The admin listener serves them too.
+    assert_eq!(
+        get(&gw.admin_url("/_levee/problems/overloaded"), &[])
+            .await
+            .status,
+        200
+    );
+    // A configured base wins.
+    let gw = Gw::to(
+        "127.0.0.1:9".parse().expect("addr"),
+        "[server]\nproblem_base_url = \"https://errors.example.com/p\"\n",
+    )
+    .await;
+    let v = get(&gw.url("/"), &[]).await.json();
+    assert_eq!(
+        v["type"],
+        "https://errors.example.com/p/upstream-unavailable"
+    );
+}

@@ -1,0 +1,366 @@
+//! The test harness: real upstreams, a real gateway and real clients, all on
+//! 127.0.0.1 with ports chosen by the OS. Nothing sleeps to wait for
+//! readiness: a listener is bound before its address is handed out.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use levee_control::Gateway;
+use levee_control::config::{self, Overrides};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type TestBody = BoxBody<Bytes, BoxError>;
+
+/// A body from bytes.
+pub fn full(b: impl Into<Bytes>) -> TestBody {
+    Full::new(b.into()).map_err(|never| match never {}).boxed()
+}
+
+/// What an upstream saw of one request.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: http::Method,
+    pub uri: http::Uri,
+    pub version: http::Version,
+    pub headers: HeaderMap,
+    pub body_len: u64,
+}
+
+/// A hyper upstream (HTTP/1.1 and h2c) on 127.0.0.1:0 with a handler.
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Upstream {
+    /// Serves with `handler`; the request body is read (and counted) first
+    /// unless the handler wants it, in which case use [`Upstream::raw`].
+    pub async fn start<F, Fut>(handler: F) -> Upstream
+    where
+        F: Fn(Seen) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Response<TestBody>> + Send + 'static,
+    {
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let log = seen.clone();
+        let handler = Arc::new(handler);
+        Upstream::raw(
+            move |req: Request<Incoming>| {
+                let log = log.clone();
+                let handler = handler.clone();
+                async move {
+                    let (parts, mut body) = req.into_parts();
+                    let mut len = 0u64;
+                    while let Some(frame) = body.frame().await {
+                        match frame {
+                            Ok(f) => len += f.data_ref().map_or(0, |d| d.len() as u64),
+                            Err(_) => break,
+                        }
+                    }
+                    let s = Seen {
+                        method: parts.method,
+                        uri: parts.uri,
+                        version: parts.version,
+                        headers: parts.headers,
+                        body_len: len,
+                    };
+                    log.lock().expect("lock").push(s.clone());
+                    handler(s).await
+                }
+            },
+            seen,
+        )
+        .await
+    }
+
+    /// Serves with a handler that gets the raw request (streamed body).
+    pub async fn raw<F, Fut>(handler: F, seen: Arc<Mutex<Vec<Seen>>>) -> Upstream
+    where
+        F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Response<TestBody>> + Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind upstream");
+        let addr = listener.local_addr().expect("addr");
+        let handler = Arc::new(handler);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let handler = handler.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| {
+                        let handler = handler.clone();
+                        async move { Ok::<_, Infallible>(handler(req).await) }
+                    });
+                    let _ = auto::Builder::new(TokioExecutor::new())
+                        .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        Upstream { addr, seen, task }
+    }
+
+    /// Answers every request 200 with a small JSON description of it.
+    pub async fn echo() -> Upstream {
+        Upstream::start(|s: Seen| async move {
+            let body = serde_json::json!({
+                "method": s.method.as_str(),
+                "path": s.uri.path_and_query().map(|p| p.as_str()),
+                "body_len": s.body_len,
+            });
+            Response::builder()
+                .header("content-type", "application/json")
+                .body(full(body.to_string()))
+                .expect("response")
+        })
+        .await
+    }
+
+    /// The requests seen so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().expect("lock").clone()
+    }
+
+    /// `http://addr`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// A TCP upstream that records the raw request head and answers `response`.
+pub struct RawUpstream {
+    pub addr: SocketAddr,
+    pub heads: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RawUpstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RawUpstream {
+    pub async fn start(response: &'static [u8]) -> RawUpstream {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let heads: Arc<Mutex<Vec<String>>> = Arc::default();
+        let log = heads.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let head = read_head(&mut stream).await;
+                    log.lock().expect("lock").push(head);
+                    let _ = stream.write_all(response).await;
+                    let _ = stream.shutdown().await;
+                });
+            }
+        });
+        RawUpstream { addr, heads, task }
+    }
+}
+
+/// Reads until the end of an HTTP head (or EOF).
+pub async fn read_head(stream: &mut TcpStream) -> String {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte).await {
+            Ok(1) => buf.push(byte[0]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// A running in-process gateway.
+pub struct Gw {
+    pub gateway: Gateway,
+    pub addr: SocketAddr,
+    pub admin: SocketAddr,
+}
+
+impl Gw {
+    /// Starts a gateway from a TOML text. The text gets a listener on
+    /// 127.0.0.1:0 and an admin listener on 127.0.0.1:0 unless it has its own.
+    pub async fn start(toml: &str) -> Gw {
+        let mut text = toml.to_owned();
+        if !text.contains("[[listeners]]") {
+            text.push_str("\n[[listeners]]\nlisten = \"127.0.0.1:0\"\n");
+        }
+        if !text.contains("[admin]") {
+            text.push_str("\n[admin]\nlisten = \"127.0.0.1:0\"\n");
+        }
+        let cfg = config::load(
+            &text,
+            std::path::Path::new("test.toml"),
+            &Overrides::default(),
+        )
+        .unwrap_or_else(|e| panic!("test config is invalid:\n{e}\n---\n{text}"));
+        let gateway = Gateway::start(cfg).await.expect("gateway starts");
+        let addr = gateway.addrs()[0];
+        let admin = gateway.admin_addr().expect("admin listener");
+        Gw {
+            gateway,
+            addr,
+            admin,
+        }
+    }
+
+    /// A gateway with one catch-all route to `upstream`, plus `extra` TOML
+    /// for `[server]` and the like.
+    pub async fn to(upstream: SocketAddr, extra: &str) -> Gw {
+        Gw::start(&format!(
+            "{extra}\n[[pools]]\nname = \"app\"\nendpoints = [\"{upstream}\"]\n\n[[routes]]\nname = \"main\"\npool = \"app\"\n"
+        ))
+        .await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.admin, path)
+    }
+}
+
+/// A plain HTTP/1.1 client with keep-alive.
+pub fn h1() -> Client<HttpConnector, TestBody> {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+/// An h2c (prior knowledge) client.
+pub fn h2() -> Client<HttpConnector, TestBody> {
+    Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http()
+}
+
+/// A fully read response.
+#[derive(Debug)]
+pub struct Got {
+    pub status: StatusCode,
+    pub version: http::Version,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Got {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Sends a request and reads the whole response, with a generous bound so a
+/// hang fails the test instead of stalling the suite.
+pub async fn send(client: &Client<HttpConnector, TestBody>, req: Request<TestBody>) -> Got {
+    let resp = tokio::time::timeout(Duration::from_secs(30), client.request(req))
+        .await
+        .expect("response within 30 s")
+        .expect("request succeeds at the HTTP level");
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.expect("body").to_bytes();
+    Got {
+        status: parts.status,
+        version: parts.version,
+        headers: parts.headers,
+        body,
+    }
+}
+
+/// GET `url` with extra headers over HTTP/1.1.
+pub async fn get(url: &str, headers: &[(&str, &str)]) -> Got {
+    let mut b = Request::get(url);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    send(&h1(), b.body(full("")).expect("request")).await
+}
+
+/// Writes raw bytes to `addr` and reads the whole answer until the server closes.
+pub async fn raw_exchange(addr: SocketAddr, bytes: &[u8]) -> String {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(bytes).await.expect("write");
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Asserts the contract every gateway problem keeps, and returns the JSON.
+pub fn assert_problem(got: &Got, status: u16, reason: &str) -> serde_json::Value {
+    assert_eq!(got.status.as_u16(), status, "status; body: {}", got.text());
+    assert_eq!(
+        got.header("content-type"),
+        Some("application/problem+json"),
+        "content-type"
+    );
+    assert_eq!(got.header("cache-control"), Some("no-store"));
+    let v = got.json();
+    assert_eq!(v["status"], status);
+    assert_eq!(v["reason"], reason);
+    let ty = v["type"].as_str().expect("type is a string");
+    assert!(
+        ty.ends_with(&format!("/_levee/problems/{reason}")),
+        "type {ty}"
+    );
+    assert!(v["title"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(v["detail"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(v["instance"].as_str().is_some_and(|t| t.starts_with('/')));
+    let id = v["request_id"].as_str().expect("request_id");
+    assert_eq!(
+        got.header("x-request-id"),
+        Some(id),
+        "the header and the body carry the same id"
+    );
+    if status == 503 || status == 429 {
+        let ra: u64 = got
+            .header("retry-after")
+            .expect("Retry-After on every 503")
+            .parse()
+            .expect("delay-seconds");
+        assert!(ra >= 1);
+        assert_eq!(v["retry_after"], ra);
+    }
+    v
+}

@@ -1,0 +1,10 @@
+//! Integration tests of Levee over real sockets on 127.0.0.1: one test
+//! binary, one module per theme.
+
+mod support;
+
+mod demo;
+mod lifecycle;
+mod problems;
+mod request_id;
+mod transparency;
