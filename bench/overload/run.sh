@@ -30,12 +30,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 
-cargo build --release -p levee-sim --bin levee-bench
-levee=(--without-levee)
-if cargo build --release -p levee --bin levee; then
+# One cargo invocation for both, so that dependencies are built once with
+# the same features; if levee does not build, run without its legs.
+if cargo build --release -p levee-sim --bin levee-bench -p levee --bin levee; then
   levee=(--levee "$target/release/levee")
 else
   echo "run.sh: levee does not build; its legs are skipped" >&2
+  cargo build --release -p levee-sim --bin levee-bench
+  levee=(--without-levee)
 fi
 
 # Overload through a plain proxy holds thousands of connections open.
