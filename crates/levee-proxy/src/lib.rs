@@ -18,6 +18,7 @@ pub mod drain;
 pub mod error;
 pub mod forward;
 pub mod metrics;
+pub mod parse_error;
 pub mod pool;
 pub mod rescue;
 pub mod route;

@@ -27,6 +27,7 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use crate::forward::Peer;
+use crate::parse_error::ParseErrorIo;
 use crate::service::Proxy;
 
 /// A bound listener, ready to serve.
@@ -145,14 +146,19 @@ async fn serve_connection(
     let settings = &rt.settings;
     rt.metrics.connections_open.inc();
     let _open = scopeguard(rt.metrics.connections_open.clone());
+    // Problems for requests hyper cannot parse (see parse_error.rs).
+    let id_header = settings.request_id_header.clone();
     match tls {
-        None => drive(stream, peer, proxy.clone(), &builder, settings.idle_timeout).await,
+        None => {
+            let io = ParseErrorIo::new(stream, id_header);
+            drive(io, peer, proxy.clone(), &builder, settings.idle_timeout).await
+        }
         Some(acceptor) => {
             match tokio::time::timeout(settings.header_read_timeout, acceptor.accept(stream)).await
             {
                 Ok(Ok(tls_stream)) => {
                     drive(
-                        tls_stream,
+                        ParseErrorIo::new(tls_stream, id_header),
                         peer,
                         proxy.clone(),
                         &builder,

@@ -193,6 +193,29 @@ async fn malformed_requests_get_400() {
 }
 
 #[tokio::test]
+async fn requests_hyper_cannot_parse_still_get_problems() {
+    let up = Upstream::echo().await;
+    let gw = Gw::to(up.addr, "").await;
+    let out = raw_exchange(gw.addr, b"GARBAGE\r\n\r\n").await;
+    assert!(out.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{out}");
+    assert!(
+        out.contains("content-type: application/problem+json")
+            && out.contains("\"reason\":\"bad-request\""),
+        "{out}"
+    );
+    assert!(out.contains("x-request-id: req_"), "{out}");
+    let mut many = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+    for i in 0..1000 {
+        many.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+    }
+    many.extend_from_slice(b"\r\n");
+    let out = raw_exchange(gw.addr, &many).await;
+    assert!(out.starts_with("HTTP/1.1 431 "), "{out}");
+    assert!(out.contains("\"reason\":\"headers-too-large\""), "{out}");
+    assert!(up.seen().is_empty());
+}
+
+#[tokio::test]
 async fn upstream_failures_map_to_502_503_504() {
     // 503: nothing listens on the endpoint.
     let port = {
