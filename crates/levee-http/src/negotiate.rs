@@ -4,7 +4,7 @@
 //! weights. Levee offers a problem in JSON (problem+json, or the envelope when
 //! the route asks for it), HTML, or plain text. The rule, in order:
 //!
-//! 1. No `Accept` header (or an unparseable one): JSON — API clients rarely
+//! 1. No `Accept` header (or one that is not UTF-8): JSON — API clients rarely
 //!    send one, and RFC 9110 says a missing `Accept` means "anything".
 //! 2. HTML when `text/html` weighs strictly more than every JSON type (a
 //!    browser: `text/html,…,*/*;q=0.8`).
@@ -88,9 +88,9 @@ pub fn negotiate<'a>(accept: impl IntoIterator<Item = &'a [u8]>, json: JsonStyle
         Format::Html
     } else if jsonq > 0.0 {
         json_format
-    } else if text > 0.0 {
-        Format::Text
     } else {
+        // text/plain when acceptable, and also when nothing is (rule 4).
+        let _ = text;
         Format::Text
     }
 }

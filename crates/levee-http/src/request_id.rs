@@ -112,12 +112,11 @@ mod tests {
     proptest! {
         #[test]
         fn accepted_ids_are_safe(s in "\\PC{0,200}") {
-            if let Ok(v) = HeaderValue::from_str(&s) {
-                if let Some(id) = RequestId::accept(&v) {
+            if let Ok(v) = HeaderValue::from_str(&s)
+                && let Some(id) = RequestId::accept(&v) {
                     prop_assert!(id.as_str().len() <= MAX_LEN);
                     prop_assert!(!id.as_str().contains(['<', '>', '"', ' ', '\n']));
                 }
-            }
         }
     }
 }

@@ -13,6 +13,9 @@
 //! | connection broken or invalid response head | `502 bad-gateway` |
 //! | the client's body passed the route's limit | `413 payload-too-large` |
 //!
+//! Breakers count connect failures, timeouts, broken responses and an
+//! upstream's own 502/504 as failures; any other response is a success.
+//!
 //! An upgrade (WebSocket) that the upstream accepts with `101` is tunnelled
 //! here, byte for byte, until either side closes.
 //!
@@ -69,10 +72,10 @@ pub async fn forward(
 ) -> Result<Forwarded, ProxyError> {
     let pool = &route.pool;
     let limit = route.max_body_size.unwrap_or(u64::MAX);
-    if let Some(len) = content_length(req.headers()) {
-        if len > limit {
-            return Err(ProxyError::BodyTooLarge { limit });
-        }
+    if let Some(len) = content_length(req.headers())
+        && len > limit
+    {
+        return Err(ProxyError::BodyTooLarge { limit });
     }
     let upgrade =
         (req.version() == Version::HTTP_11 && is_upgrade_request(req.headers())).then(|| {
@@ -93,10 +96,10 @@ pub async fn forward(
     remove_hop_by_hop(headers);
     if !headers.contains_key(header::HOST) {
         // HTTP/2 clients send :authority instead of Host; HTTP/1.1 upstreams need Host.
-        if let Some(a) = &authority {
-            if let Ok(v) = HeaderValue::from_str(a.as_str()) {
-                headers.insert(header::HOST, v);
-            }
+        if let Some(a) = &authority
+            && let Ok(v) = HeaderValue::from_str(a.as_str())
+        {
+            headers.insert(header::HOST, v);
         }
     }
     let fwd = ForwardedFor {
@@ -182,17 +185,26 @@ pub async fn forward(
                 });
             }
             Ok(Ok(mut response)) => {
-                endpoint.on_success(now.into_std());
-                if let Some((_, downstream)) = upgrade {
-                    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-                        let upstream = hyper::upgrade::on(&mut response);
-                        tokio::spawn(tunnel(downstream, upstream));
-                        return Ok(Forwarded {
-                            response,
-                            endpoint: endpoint.authority.clone(),
-                            headers_after: now - sent,
-                        });
+                // An upstream's own 502/504 says it cannot serve (its backend
+                // is gone or slow): a breaker failure, as in Envoy's outlier
+                // detection. Its 503 is a deliberate, healthy answer (load
+                // shedding, maintenance) that the client must see, so it is not.
+                match response.status() {
+                    StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT => {
+                        endpoint.on_failure(now.into_std())
                     }
+                    _ => endpoint.on_success(now.into_std()),
+                }
+                if let Some((_, downstream)) = upgrade
+                    && response.status() == StatusCode::SWITCHING_PROTOCOLS
+                {
+                    let upstream = hyper::upgrade::on(&mut response);
+                    tokio::spawn(tunnel(downstream, upstream));
+                    return Ok(Forwarded {
+                        response,
+                        endpoint: endpoint.authority.clone(),
+                        headers_after: now - sent,
+                    });
                 }
                 remove_hop_by_hop(response.headers_mut());
                 return Ok(Forwarded {

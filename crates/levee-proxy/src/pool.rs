@@ -145,7 +145,7 @@ impl Pool {
             .map(|authority| {
                 Ok(Endpoint {
                     authority,
-                    breaker: Mutex::new(Breaker::new(spec.breaker.clone())?),
+                    breaker: Mutex::new(Breaker::new(spec.breaker)?),
                 })
             })
             .collect::<Result<_, levee_policy::ConfigError>>()?;

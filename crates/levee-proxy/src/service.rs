@@ -130,12 +130,11 @@ impl Proxy {
             return Err(fail(log, &cx, err));
         }
         // The pages that problem `type` URIs point at.
-        if req.method() == Method::GET || req.method() == Method::HEAD {
-            if let Some(page) =
+        if (req.method() == Method::GET || req.method() == Method::HEAD)
+            && let Some(page) =
                 problem_page(req.uri().path(), request_id, &settings.request_id_header)
-            {
-                return Ok(page);
-            }
+        {
+            return Ok(page);
         }
         check_header_limits(&req, settings).map_err(|e| fail(log, &cx, e))?;
         let host = request_host(&req).map_err(|e| fail(log, &cx, e))?;

@@ -1,4 +1,4 @@
-//! Logging: human or JSON lines on stdout, written off the request path.
+//! Logging: human or JSON lines, written off the request path.
 //!
 //! The filter comes from `LEVEE_LOG` (e.g. `info`, `levee::access=off`),
 //! default `info`. Lines go through a non-blocking writer so a slow terminal
@@ -7,6 +7,7 @@
 
 use std::io::IsTerminal as _;
 
+use tracing_appender::non_blocking::{NonBlocking, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
 /// Output format of log lines.
@@ -18,23 +19,26 @@ pub(crate) enum LogFormat {
     Json,
 }
 
-/// Installs the global subscriber; keep the guard alive until exit so the
-/// last lines are flushed.
-pub(crate) fn init(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
-    let filter = EnvFilter::try_from_env("LEVEE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+/// Logs to stdout at `info` (the gateway); keep the guard alive until exit
+/// so the last lines are flushed.
+pub(crate) fn init_stdout(format: LogFormat) -> WorkerGuard {
     let (writer, guard) = tracing_appender::non_blocking(std::io::stdout());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer)
-        .with_target(true)
-        .with_ansi(std::io::stdout().is_terminal());
+    install(format, writer, std::io::stdout().is_terminal(), "info");
+    guard
+}
+
+/// Logs to stderr at `warn` (every command whose stdout is its output).
+pub(crate) fn init_stderr(format: LogFormat) -> WorkerGuard {
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    install(format, writer, std::io::stderr().is_terminal(), "warn");
+    guard
+}
+
+fn install(format: LogFormat, writer: NonBlocking, ansi: bool, default: &str) {
+    let filter = EnvFilter::try_from_env("LEVEE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_target(true).with_ansi(ansi);
     let _ = match format {
         LogFormat::Human => builder.try_init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
     };
-    guard
 }

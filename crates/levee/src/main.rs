@@ -8,8 +8,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod check;
 mod config_cmd;
 mod demo;
+mod fetch;
 mod logging;
 mod serve;
 
@@ -33,11 +35,20 @@ enum Command {
     Config(config_cmd::ConfigCmd),
     /// A gateway in front of a sample upstream, driven by a traffic surge, with a report.
     Demo(demo::DemoArgs),
+    /// Fetch a URL like curl, retrying the right way (Retry-After, backoff, budget).
+    Fetch(fetch::FetchArgs),
+    /// Probe a URL's error behaviour against the 503 contract.
+    Check(check::CheckArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let _log = logging::init(cli.log_format);
+    // The gateway logs to stdout; every other command keeps stdout for its
+    // own output (a fetched body, a report) and logs only warnings, to stderr.
+    let _log = match cli.command {
+        Command::Serve(_) => logging::init_stdout(cli.log_format),
+        _ => logging::init_stderr(cli.log_format),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -53,6 +64,8 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Config(cmd) => Ok(config_cmd::run(cmd)),
             Command::Demo(args) => demo::run(args).await,
+            Command::Fetch(args) => Ok(fetch::run(args).await),
+            Command::Check(args) => Ok(check::run(args).await),
         }
     });
     match result {

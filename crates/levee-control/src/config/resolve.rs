@@ -385,7 +385,7 @@ fn resolve_pool(p: &PoolSection, c: &mut Collector<'_>) -> Option<PoolSpec> {
             probes: b.probes.unwrap_or(d.probes),
             ..d
         };
-        if let Err(e) = levee_policy::breaker::Breaker::new(spec.breaker.clone()) {
+        if let Err(e) = levee_policy::breaker::Breaker::new(spec.breaker) {
             c.at(
                 Some(p.name.span()),
                 format!("pool `{}`: invalid breaker: {e}", p.name.get_ref()),
