@@ -3,7 +3,9 @@
 
 mod support;
 
+mod check;
 mod demo;
+mod fetch;
 mod lifecycle;
 mod problems;
 mod request_id;
