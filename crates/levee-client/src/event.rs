@@ -75,7 +75,7 @@ pub(crate) fn secs(d: Duration) -> String {
     let millis = d.as_millis();
     if millis < 1000 {
         format!("{millis} ms")
-    } else if millis < 10_000 && millis % 1000 != 0 {
+    } else if millis < 10_000 && !millis.is_multiple_of(1000) {
         format!("{:.1} s", d.as_secs_f64())
     } else if d.as_secs() < 120 {
         format!("{} s", d.as_secs())
