@@ -71,11 +71,11 @@ pub(crate) fn section(
     let _ = writeln!(m, "### 1. Load levels\n");
     let _ = writeln!(
         m,
-        "| load | peer | goodput/s | p50 2xx | p99 2xx | 503s | p99 503 | timeouts | errors |"
+        "| load | peer | goodput/s | 2xx/s | p50 2xx | p99 2xx | 503s | p99 503 | timeouts | errors |"
     );
     let _ = writeln!(
         m,
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     for level in LEVELS {
         for (peer, _, runs) in levels.cells.iter().filter(|c| c.1 == level) {
@@ -83,9 +83,10 @@ pub(crate) fn section(
                 |f: fn(&Summary) -> usize| med(runs, |s| Some(f(s) as f64)).map_or(0.0, |v| v);
             let _ = writeln!(
                 m,
-                "| {level}× | {} | {:.0} | {} | {} | {:.0} | {} | {:.0} | {:.0} |",
+                "| {level}× | {} | {:.0} | {:.0} | {} | {} | {:.0} | {} | {:.0} | {:.0} |",
                 peer.label(),
                 med(runs, |s| Some(s.goodput_per_s)).unwrap_or(0.0),
+                med(runs, |s| Some(s.success as f64 / s.duration_s.max(1e-9))).unwrap_or(0.0),
                 latency(med(runs, |s| s.p50_success_ms)),
                 latency(med(runs, |s| s.p99_success_ms)),
                 count(|s| s.unavailable),
@@ -96,7 +97,8 @@ pub(crate) fn section(
         }
     }
     m.push('\n');
-    m.push_str(&targets(levels));
+    m.push_str(&generator(levels));
+    m.push_str(&targets(levels, cx.capacity));
 
     if !change.is_empty() {
         let _ = writeln!(
@@ -168,8 +170,23 @@ pub(crate) fn section(
     m
 }
 
-/// Issue 3's targets for Levee, checked against scenario 1.
-fn targets(levels: &Levels) -> String {
+/// Whether the load generator kept up, over every leg of scenario 1.
+fn generator(levels: &Levels) -> String {
+    let all = levels.cells.iter().flat_map(|c| c.2.iter());
+    let (lag, saturated) = all.fold((0.0_f64, 0), |(l, n), s| {
+        (l.max(s.lag_p99_ms), n + s.saturated)
+    });
+    format!(
+        "goodput/s: 2xx within 500 ms per second; 2xx/s: all 2xx per second. The load generator's p99 \
+         lateness was at most {lag:.1} ms in any leg, and {saturated} requests went unsent for want of a \
+         connection. At exactly 1× the upstream's queue random-walks (Poisson arrivals at full load), so \
+         the 1× rows vary from run to run.\n\n"
+    )
+}
+
+/// Issue 3's targets for Levee, checked against scenario 1 and the
+/// upstream's nominal `capacity` (workers ÷ service time).
+fn targets(levels: &Levels, capacity: f64) -> String {
     let cell = |peer: Peer, level: f64| {
         levels
             .cells
@@ -177,14 +194,10 @@ fn targets(levels: &Levels) -> String {
             .find(|c| c.0 == peer && c.1 == level)
             .map(|c| &c.2)
     };
-    let (Some(direct_1), Some(direct_half), Some(levee_4)) = (
-        cell(Peer::Direct, 1.0),
-        cell(Peer::Direct, 0.5),
-        cell(Peer::Levee, 4.0),
-    ) else {
+    let (Some(direct_half), Some(levee_4)) = (cell(Peer::Direct, 0.5), cell(Peer::Levee, 4.0))
+    else {
         return "Targets: not checked (the Levee leg did not run).\n".to_owned();
     };
-    let capacity = med(direct_1, |s| Some(s.goodput_per_s)).unwrap_or(0.0);
     let goodput = med(levee_4, |s| Some(s.goodput_per_s)).unwrap_or(0.0);
     let unloaded_p99 = med(direct_half, |s| s.p99_success_ms).unwrap_or(0.0);
     let p99 = med(levee_4, |s| s.p99_success_ms);
@@ -194,7 +207,7 @@ fn targets(levels: &Levels) -> String {
     let mut t = String::from("Targets for Levee with defaults, at 4×:\n\n");
     let _ = writeln!(
         t,
-        "- goodput ≥ 95 % of 1× direct ({capacity:.0}/s): {goodput:.0}/s = {:.0} % — {}",
+        "- goodput ≥ 95 % of capacity ({capacity:.0}/s): {goodput:.0}/s = {:.0} % — {}",
         100.0 * goodput / capacity.max(1e-9),
         mark(goodput >= 0.95 * capacity)
     );
