@@ -17,10 +17,10 @@
 //! | [`backoff`] | how long to wait before retry number *n* (exponential, jittered) |
 //! | [`budget`] | whether a retry may be spent (a fraction of requests plus a floor per second) |
 //! | [`breaker`] | whether an endpoint may be tried (closed, open, half-open) |
-//! | `limit` (next) | how many requests may be in flight to an upstream (fixed, AIMD, Gradient2, Vegas) |
-//! | `codel` (next) | whether the gateway's wait queue is congested (switch to LIFO) |
-//! | `drain` (next) | the `Retry-After` to give a shed request (queued work ÷ drain rate) |
-//! | `gcra` (next) | whether a tenant is over its rate (429), with the `RateLimit` header values |
+//! | [`limit`] | how many requests may be in flight to an upstream (fixed, AIMD, Gradient2, Vegas) |
+//! | [`codel`] | whether the gateway's wait queue is congested (switch to LIFO) |
+//! | [`drain`] | the `Retry-After` to give a shed request (queued work ÷ drain rate) |
+//! | [`gcra`] | whether a tenant is over its rate (429), with the `RateLimit` header values |
 //!
 //! Types that are shared by many requests ([`budget::TpsBudget`],
 //! [`budget::RetryThrottle`]) take `&self` and synchronise internally; the others
@@ -30,7 +30,11 @@
 pub mod backoff;
 pub mod breaker;
 pub mod budget;
+pub mod codel;
+pub mod drain;
 mod error;
+pub mod gcra;
+pub mod limit;
 
 pub use error::ConfigError;
 

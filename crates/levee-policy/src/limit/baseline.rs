@@ -1,0 +1,340 @@
+//! The no-load RTT: what a request costs the upstream when it does not queue; and
+//! the recent RTT, averaged over about one round trip.
+//!
+//! Shared by [`Gradient2`](super::Gradient2) and [`Vegas`](super::Vegas), which
+//! differ only in how they turn "recent RTT vs. no-load RTT" into a limit.
+//!
+//! # Recent RTT
+//!
+//! An EWMA whose weight is `1/limit`, so it averages about one round trip of
+//! samples, as TCP Vegas averages the RTTs acknowledged in the last round trip.
+//! Judging each sample alone (as Netflix's limiters do) is biased: the clamped
+//! gradient and Vegas's "+beta when nothing queues" react more to a fast sample
+//! than to a slow one, and the limit creeps above capacity.
+//!
+//! # No-load RTT
+//!
+//! The hard part is not averaging but *what* to average. Under sustained overload
+//! every sample includes queueing; an estimate that learns from them drifts up with
+//! the queue, and the limit drifts up with it. So this estimate learns only from
+//! samples taken at low concurrency:
+//!
+//! - **app-limited samples**: the request was sent with at most half the limit in
+//!   flight, so the upstream was not the bottleneck;
+//! - **probes**: the limit is halved for a few round trips and the RTT measured
+//!   there. The first probe runs at the initial limit, before the limiter knows
+//!   anything. Later ones run when sustained load has left the estimate unrefreshed
+//!   for a probe interval, or early (but at most every `MIN_INTERVAL_RTTS`) when
+//!   the estimate looks wrong: the limit has halved since its peak (latency rose
+//!   and stayed up: was it queueing, or did the upstream get slower?), or the
+//!   recent RTT is well below the no-load RTT (the upstream got faster; with
+//!   enough samples per round trip, the recent RTT replaces the estimate at once).
+//!
+//! A probe first waits `SETTLE` mean RTTs for the queue to drain, then averages every
+//! sample completing over the next `MEASURE` mean RTTs. Averaging a time window, not
+//! "the first k samples", matters: the first samples to complete after a change are
+//! the fastest ones, which would bias the estimate low.
+//!
+//! If the upstream lost more than half its capacity, a probe at half the limit
+//! still queues and measures too high; the next limit is then at most
+//! `tolerance × PROBE_RATIO` (< 1) of the last, so successive probes converge.
+
+use std::time::{Duration, Instant};
+
+/// Mean RTTs to wait, after a probe starts, for the upstream's queue to drain.
+const SETTLE: f64 = 2.0;
+/// Mean RTTs over which the probe averages samples.
+const MEASURE: f64 = 4.0;
+/// A probe needs at least this many samples, however long it takes.
+const MIN_PROBE_SAMPLES: u32 = 10;
+/// App-limited samples that make a probe unnecessary for another interval.
+const FRESH_SAMPLES: u32 = 50;
+/// Weight of one app-limited sample in the estimate (an EWMA over ~500 samples).
+const APP_LIMITED_ALPHA: f64 = 2.0 / 501.0;
+/// Weight of one sample in the mean of all RTTs (an EWMA over ~100 samples).
+const MEAN_ALPHA: f64 = 2.0 / 101.0;
+/// Probes are at least this many no-load RTTs apart, so even a slow upstream spends
+/// under ~3% of its time probing.
+const MIN_INTERVAL_RTTS: f64 = 100.0;
+/// A recent RTT below this fraction of the no-load RTT means the estimate is stale.
+const STALE_RATIO: f64 = 0.8;
+/// Below this limit, a round trip has too few samples for a stale estimate to be
+/// replaced by the recent RTT directly (a probe decides instead).
+const STALE_MIN_LIMIT: f64 = 50.0;
+/// Probes are at most this far apart (also keeps `now + interval` representable).
+pub(super) const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
+/// A probe runs at this fraction of the limit; `tolerance × PROBE_RATIO < 1` is what
+/// makes successive probes converge.
+pub(super) const PROBE_RATIO: f64 = 0.5;
+
+/// The RTT estimates and the probe schedule.
+#[derive(Debug, Clone)]
+pub(super) struct NoLoadRtt {
+    interval: Duration,
+    min_limit: usize,
+    /// Seconds; `None` until the first probe ends.
+    rtt: Option<f64>,
+    /// EWMA of every latency sample, queueing included (seconds): the probe's clock.
+    mean: Option<f64>,
+    /// Samples seen, up to `u32::MAX`.
+    samples: u32,
+    /// RTT averaged over about one round trip (seconds).
+    recent: Option<f64>,
+    phase: Phase,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    /// The limit is pinned to `limit` while the RTT is measured.
+    Probing {
+        limit: usize,
+        /// When the probe began; for the first probe, when its first request was sent.
+        start: Option<Instant>,
+        /// The longest mean RTT seen during the probe (seconds): the probe's time unit.
+        unit: f64,
+        sum: f64,
+        count: u32,
+    },
+    /// Following app-limited samples; a probe is due at `due`.
+    Tracking {
+        due: Instant,
+        fresh: u32,
+        /// When the last probe ended, to space out early probes.
+        probed: Instant,
+        /// The highest limit since the last probe.
+        peak: f64,
+    },
+}
+
+impl NoLoadRtt {
+    pub(super) fn new(initial_limit: usize, min_limit: usize, interval: Duration) -> Self {
+        Self {
+            interval,
+            min_limit,
+            rtt: None,
+            mean: None,
+            samples: 0,
+            recent: None,
+            phase: Phase::Probing {
+                limit: initial_limit,
+                start: None,
+                unit: 0.0,
+                sum: 0.0,
+                count: 0,
+            },
+        }
+    }
+
+    /// The no-load RTT in seconds, once the first probe has ended.
+    pub(super) fn get(&self) -> Option<f64> {
+        self.rtt
+    }
+
+    /// The no-load RTT as a `Duration`, for diagnostics.
+    pub(super) fn duration(&self) -> Option<Duration> {
+        self.rtt.and_then(|s| Duration::try_from_secs_f64(s).ok())
+    }
+
+    /// The RTT averaged over about the last round trip, in seconds.
+    pub(super) fn recent(&self) -> Option<f64> {
+        self.recent
+    }
+
+    /// The concurrency to hold to while a probe runs.
+    pub(super) fn probe_limit(&self) -> Option<usize> {
+        match self.phase {
+            Phase::Probing { limit, .. } => Some(limit),
+            Phase::Tracking { .. } => None,
+        }
+    }
+
+    /// Learns from a latency sample (`rtt` in seconds, not a drop). `limit` is the
+    /// limiter's current (unpinned) limit.
+    pub(super) fn on_sample(&mut self, now: Instant, rtt: f64, inflight: usize, limit: f64) {
+        // A plain average for the first 1/MEAN_ALPHA samples, then an EWMA: an EWMA
+        // seeded with the first sample would stay near it (the fastest) for long.
+        self.samples = self.samples.saturating_add(1);
+        let weight = MEAN_ALPHA.max(1.0 / f64::from(self.samples));
+        let mean = ewma(self.mean, rtt, weight);
+        self.mean = Some(mean);
+        let recent = ewma(self.recent, rtt, 1.0 / limit.max(1.0));
+        self.recent = Some(recent);
+        match &mut self.phase {
+            Phase::Probing {
+                limit: probe_limit,
+                start,
+                unit,
+                sum,
+                count,
+            } => {
+                let sent = now.checked_sub(secs(rtt)).unwrap_or(now);
+                let start = *start.get_or_insert(sent);
+                *unit = unit.max(mean);
+                let elapsed = now.saturating_duration_since(start).as_secs_f64();
+                if inflight <= *probe_limit && elapsed >= SETTLE * *unit {
+                    *sum += rtt;
+                    *count += 1;
+                }
+                if elapsed >= (SETTLE + MEASURE) * *unit && *count >= MIN_PROBE_SAMPLES {
+                    let measured = *sum / f64::from(*count);
+                    self.rtt = Some(measured);
+                    self.mean = Some(measured);
+                    self.recent = Some(measured);
+                    self.phase = Phase::Tracking {
+                        due: later(now, probe_interval(self.interval, measured, rtt)),
+                        fresh: 0,
+                        probed: now,
+                        peak: limit,
+                    };
+                }
+            }
+            Phase::Tracking {
+                due,
+                fresh,
+                probed,
+                peak,
+            } => {
+                let Some(base) = self.rtt.as_mut() else {
+                    return; // unreachable: tracking starts only after a probe
+                };
+                if (inflight as f64) * 2.0 <= limit {
+                    *base += APP_LIMITED_ALPHA * (rtt - *base);
+                    *fresh += 1;
+                    if *fresh >= FRESH_SAMPLES {
+                        *fresh = 0;
+                        *due = later(now, probe_interval(self.interval, *base, rtt));
+                    }
+                    return;
+                }
+                *peak = peak.max(limit);
+                let spaced = now.saturating_duration_since(*probed).as_secs_f64()
+                    >= MIN_INTERVAL_RTTS * *base;
+                let stale = recent < STALE_RATIO * *base;
+                if stale && limit >= STALE_MIN_LIMIT {
+                    // A round trip's average, queueing included, is an upper bound on
+                    // the no-load RTT; with this many samples it is not noise. Take it
+                    // now rather than let the limit balloon until the next probe.
+                    *base = recent;
+                }
+                let suspect = stale || limit * 2.0 <= *peak;
+                if now >= *due || (spaced && suspect) {
+                    let unit = mean.max(*base);
+                    self.phase = Phase::Probing {
+                        limit: ((limit * PROBE_RATIO) as usize).max(self.min_limit),
+                        start: Some(now),
+                        unit,
+                        sum: 0.0,
+                        count: 0,
+                    };
+                }
+            }
+        }
+    }
+}
+
+fn ewma(prev: Option<f64>, sample: f64, weight: f64) -> f64 {
+    match prev {
+        Some(p) => p + weight * (sample - p),
+        None => sample,
+    }
+}
+
+/// `now + d`, saturating at a day (the longest interval used here).
+fn later(now: Instant, d: Duration) -> Instant {
+    now + d.min(MAX_INTERVAL)
+}
+
+/// The probe interval, at least `MIN_INTERVAL_RTTS` no-load RTTs, jittered by ±25%
+/// so limiters started together do not probe together. The jitter is a hash of the
+/// latest RTT: deterministic for tests, different across limiters.
+fn probe_interval(configured: Duration, base: f64, rtt: f64) -> Duration {
+    let interval = configured.as_secs_f64().max(MIN_INTERVAL_RTTS * base);
+    let jitter = 0.75 + 0.5 * unit_hash(rtt.to_bits());
+    secs(interval * jitter).min(MAX_INTERVAL)
+}
+
+/// Seconds to a `Duration`, saturating (RTTs are finite and non-negative here).
+fn secs(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)
+}
+
+/// A SplitMix64 finaliser mapped to `[0, 1)`.
+fn unit_hash(x: u64) -> f64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{ms, t0};
+
+    #[test]
+    fn first_probe_averages_a_window_not_the_first_fast_samples() {
+        let mut b = NoLoadRtt::new(10, 1, Duration::from_secs(30));
+        let start = t0();
+        // Ten requests sent at 0; the fast ones complete first.
+        for i in 1..=10u64 {
+            b.on_sample(start + ms(i * 2), (i * 2) as f64 / 1000.0, 10, 10.0);
+        }
+        assert_eq!(b.get(), None, "too early: the window has not been measured");
+        // Then a steady 20 ms for a while.
+        for i in 0..200u64 {
+            b.on_sample(start + ms(40 + i), 0.020, 10, 10.0);
+        }
+        assert!((b.get().expect("probe ended") - 0.020).abs() < 1e-9);
+        assert_eq!(b.probe_limit(), None);
+    }
+
+    #[test]
+    fn sustained_load_triggers_a_probe_at_half_the_limit() {
+        let mut b = NoLoadRtt::new(10, 1, Duration::from_secs(30));
+        let mut now = t0();
+        while b.probe_limit().is_some() {
+            now += ms(1);
+            b.on_sample(now, 0.010, 10, 10.0);
+        }
+        // Loaded: every sample sent at the full limit of 100, RTT doubled.
+        for _ in 0..60_000 {
+            now += ms(1);
+            b.on_sample(now, 0.020, 100, 100.0);
+            if b.probe_limit().is_some() {
+                break;
+            }
+        }
+        assert_eq!(b.probe_limit(), Some(50));
+        assert!(
+            (b.get().expect("estimate kept") - 0.010).abs() < 1e-9,
+            "queued samples never feed the estimate"
+        );
+    }
+
+    #[test]
+    fn app_limited_samples_postpone_probes() {
+        let mut b = NoLoadRtt::new(10, 1, Duration::from_secs(30));
+        let mut now = t0();
+        while b.probe_limit().is_some() {
+            now += ms(1);
+            b.on_sample(now, 0.010, 10, 10.0);
+        }
+        for _ in 0..120_000 {
+            now += ms(1);
+            b.on_sample(now, 0.012, 10, 100.0);
+            assert_eq!(b.probe_limit(), None);
+        }
+        assert!(
+            (b.get().expect("estimate kept") - 0.012).abs() < 1e-4,
+            "learned the new no-load RTT"
+        );
+    }
+
+    #[test]
+    fn unit_hash_is_in_unit_interval() {
+        for x in [0, 1, u64::MAX, 0.02f64.to_bits()] {
+            assert!((0.0..1.0).contains(&unit_hash(x)));
+        }
+    }
+}
