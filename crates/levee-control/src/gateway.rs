@@ -54,7 +54,7 @@ impl Gateway {
     /// Binds and serves `config`.
     pub async fn start(config: Config) -> Result<Gateway, StartError> {
         let metrics = Arc::new(Metrics::new());
-        let runtime = RuntimeHandle::new(config.build_runtime(metrics.clone())?);
+        let runtime = RuntimeHandle::new(config.build_runtime(metrics.clone(), None)?);
         let drain = Drain::new();
         let proxy = Proxy::new(runtime.clone(), drain.clone());
         let mut tasks = JoinSet::new();
@@ -129,6 +129,13 @@ impl Gateway {
         &self.config
     }
 
+    /// The current admission limit of the route named `route`, if it has admission.
+    pub fn admission_limit(&self, route: &str) -> Option<usize> {
+        let rt = self.runtime.load();
+        let found = rt.routes.iter().find(|r| &*r.name == route)?;
+        found.admission.as_ref().map(|a| a.limit())
+    }
+
     /// The drain signal.
     pub fn drain(&self) -> &Drain {
         &self.drain
@@ -139,14 +146,17 @@ impl Gateway {
     /// cannot change without a restart: a change there is logged and
     /// otherwise ignored.
     pub fn reload(&mut self, config: Result<Config, ConfigError>) -> Result<(), ConfigError> {
-        let runtime =
-            match config.and_then(|c| c.build_runtime(self.metrics.clone()).map(|rt| (c, rt))) {
-                Ok(pair) => pair,
-                Err(e) => {
-                    self.metrics.config_reload_failures.inc();
-                    return Err(e);
-                }
-            };
+        let previous = self.runtime.load();
+        let runtime = match config.and_then(|c| {
+            c.build_runtime(self.metrics.clone(), Some(&previous))
+                .map(|rt| (c, rt))
+        }) {
+            Ok(pair) => pair,
+            Err(e) => {
+                self.metrics.config_reload_failures.inc();
+                return Err(e);
+            }
+        };
         let (config, runtime) = runtime;
         let old: Vec<SocketAddr> = self.config.listeners.iter().map(|l| l.addr).collect();
         let new: Vec<SocketAddr> = config.listeners.iter().map(|l| l.addr).collect();

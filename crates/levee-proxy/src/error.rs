@@ -62,6 +62,14 @@ pub enum ProxyError {
         /// What went wrong.
         cause: String,
     },
+    /// Admission control shed the request to protect the upstream.
+    #[error("shed: {}", cause.as_str())]
+    Overloaded {
+        /// Why it was shed.
+        cause: crate::admission::ShedCause,
+        /// When to come back.
+        retry_in: Duration,
+    },
     /// The gateway is shutting down.
     #[error("the gateway is draining")]
     Draining {
@@ -82,6 +90,7 @@ impl ProxyError {
             ProxyError::Timeout { .. } => Reason::GatewayTimeout,
             ProxyError::BadGateway { .. } => Reason::BadGateway,
             ProxyError::Draining { .. } => Reason::Draining,
+            ProxyError::Overloaded { .. } => Reason::Overloaded,
         }
     }
 
@@ -125,6 +134,12 @@ impl ProxyError {
             ProxyError::Draining { .. } => {
                 "This gateway instance is shutting down; retry on a new connection.".to_owned()
             }
+            ProxyError::Overloaded { cause, .. } => match cause {
+                crate::admission::ShedCause::Deadline => {
+                    "The service is at capacity and could not answer before your deadline; the request was not sent to it.".to_owned()
+                }
+                _ => "The service is at capacity; the request was not sent to it. Retry after the delay in Retry-After.".to_owned(),
+            },
         }
     }
 }

@@ -3,7 +3,8 @@
 //! This crate owns everything a request touches between the client's socket
 //! and the upstream's: [`server`] (listeners, TLS, HTTP/1.1 and HTTP/2
 //! connections, slowloris and idle deadlines, drain), [`service`] (the
-//! handler, read top to bottom), [`route`] (which pool), [`pool`] (endpoints,
+//! handler, read top to bottom), [`route`] (which pool), [`admission`]
+//! (forward, queue or shed), [`pool`] (endpoints,
 //! breakers, the pooled client), [`forward`] (the upstream exchange and
 //! WebSocket tunnels), [`body`] (streaming bodies with limits and completion
 //! hooks), [`rescue`] (the one place errors become problems) and [`metrics`].
@@ -13,7 +14,9 @@
 //! must not parse configuration files or touch durable storage: its
 //! Cargo.toml cannot name toml, SQLite or Redis.
 
+pub mod admission;
 pub mod body;
+pub mod cidr;
 pub mod drain;
 pub mod error;
 pub mod forward;

@@ -50,6 +50,7 @@ pub struct Metrics {
     duration: Family<RouteClass, Histogram, fn() -> Histogram>,
     upstream_headers: Family<PoolLabel, Histogram, fn() -> Histogram>,
     gateway_errors: Family<ReasonLabel, Counter>,
+    admission: crate::admission::metrics::AdmissionFamilies,
     /// Client connections currently open.
     pub connections_open: Gauge<i64, AtomicI64>,
     /// Requests currently being handled (response body not yet finished).
@@ -107,6 +108,7 @@ impl Metrics {
             "Responses the gateway made itself (problems), by reason",
             gateway_errors.clone(),
         );
+        let admission = crate::admission::metrics::AdmissionFamilies::new(&mut registry);
         let connections_open = Gauge::default();
         registry.register(
             "connections_open",
@@ -143,6 +145,7 @@ impl Metrics {
             duration,
             upstream_headers,
             gateway_errors,
+            admission,
             connections_open,
             requests_in_flight,
             draining,
@@ -167,6 +170,11 @@ impl Metrics {
         RouteMetrics {
             classes: Arc::new(classes),
         }
+    }
+
+    /// Admission metric handles for one route.
+    pub fn admission(&self, route: &str) -> crate::admission::AdmissionMetrics {
+        crate::admission::AdmissionMetrics::new(&self.admission, route)
     }
 
     /// The histogram of upstream response-head latency for a pool.

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use levee_http::JsonStyle;
 
+use crate::admission::{Admission, Priority};
 use crate::metrics::RouteMetrics;
 use crate::pool::Pool;
 
@@ -77,6 +78,10 @@ pub struct Route {
     pub json_style: JsonStyle,
     /// Pre-registered metric handles, so the hot path does no label lookup.
     pub metrics: RouteMetrics,
+    /// Admission control; `None` when the route opted out.
+    pub admission: Option<Arc<Admission>>,
+    /// The priority of requests that do not carry a trusted priority header.
+    pub priority: Priority,
 }
 
 /// The routes of one snapshot, sorted most specific first.

@@ -42,6 +42,10 @@ pub struct Settings {
     pub idle_timeout: Duration,
     /// Write one access-log line per request (default on).
     pub access_log: bool,
+    /// The header a client may set its priority with (default `x-priority`).
+    pub priority_header: HeaderName,
+    /// Clients whose priority header is believed (default: loopback only).
+    pub trusted_networks: Vec<crate::cidr::Cidr>,
 }
 
 impl Default for Settings {
@@ -57,6 +61,11 @@ impl Default for Settings {
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             access_log: true,
+            priority_header: HeaderName::from_static("x-priority"),
+            trusted_networks: vec![
+                crate::cidr::Cidr::parse("127.0.0.0/8").expect("a valid literal network"),
+                crate::cidr::Cidr::parse("::1/128").expect("a valid literal network"),
+            ],
         }
     }
 }

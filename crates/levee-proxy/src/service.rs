@@ -20,6 +20,7 @@ use hyper::body::Incoming;
 use levee_http::{Reason, RequestId};
 use tokio::time::Instant;
 
+use crate::admission::{Permit, Priority};
 use crate::body::{Completion, OnComplete, ProxyBody};
 use crate::drain::{Drain, InFlightGuard};
 use crate::error::ProxyError;
@@ -84,6 +85,7 @@ impl Proxy {
             upstream: None,
             headers_after: None,
             reason: None,
+            permit: None,
             rt: rt.clone(),
             conn: conn.clone(),
             _guard: guard,
@@ -148,10 +150,49 @@ impl Proxy {
         log.route = Some(route.name.clone());
         log.metrics = Some(route.metrics.clone());
 
+        // Admission: forward now, wait briefly, or shed without touching the upstream.
+        let mut permit = match &route.admission {
+            Some(admission) => {
+                let priority = request_priority(&req, route, settings, peer);
+                match admission.acquire(priority, None).await {
+                    Ok(permit) => Some(permit),
+                    Err(shed) => {
+                        let err = ProxyError::Overloaded {
+                            cause: shed.cause,
+                            retry_in: shed.retry_after,
+                        };
+                        return Err(fail(log, &cx, err));
+                    }
+                }
+            }
+            None => None,
+        };
+
         // `cx` borrows the request; keep what rescue needs before it moves.
         let head = ErrorHead::of(&req);
+        let sent = Instant::now();
         let result = forward(req, route, peer, request_id, settings).await;
         let cx = head.context(request_id, peer.tls, route.json_style, settings);
+        if let Some(permit) = permit.as_mut() {
+            // The limiter's signal: time to the response head, and whether the
+            // upstream dropped the request (error, timeout, its own 503).
+            match &result {
+                Ok(fwd) => permit.record(
+                    fwd.headers_after,
+                    fwd.response.status() == http::StatusCode::SERVICE_UNAVAILABLE,
+                ),
+                Err(
+                    ProxyError::Timeout { .. }
+                    | ProxyError::BadGateway { .. }
+                    | ProxyError::Unavailable { .. },
+                ) => {
+                    permit.record(sent.elapsed(), true);
+                }
+                Err(_) => {}
+            }
+        }
+        // The permit is released when the response body ends.
+        log.permit = permit;
         match result {
             Ok(fwd) => {
                 log.upstream = Some(fwd.endpoint);
@@ -219,6 +260,28 @@ impl ErrorHead {
             settings,
         }
     }
+}
+
+/// The request's priority: its priority header when the client is in a
+/// trusted network and the value is valid, else the route's.
+fn request_priority<B>(
+    req: &Request<B>,
+    route: &crate::route::Route,
+    settings: &crate::runtime::Settings,
+    peer: Peer,
+) -> Priority {
+    let trusted = || {
+        settings
+            .trusted_networks
+            .iter()
+            .any(|n| n.contains(peer.client.ip()))
+    };
+    req.headers()
+        .get(&settings.priority_header)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Priority::parse)
+        .filter(|_| trusted())
+        .unwrap_or(route.priority)
 }
 
 fn check_header_limits<B>(
@@ -300,6 +363,7 @@ struct Exchange {
     upstream: Option<http::uri::Authority>,
     headers_after: Option<Duration>,
     reason: Option<Reason>,
+    permit: Option<Permit>,
     rt: Arc<Runtime>,
     conn: Arc<ConnState>,
     _guard: InFlightGuard,

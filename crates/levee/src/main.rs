@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod check;
 mod config_cmd;
 mod demo;
+mod demo_gateway;
 mod fetch;
 mod logging;
 mod serve;

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod admission;
 mod check;
 mod demo;
 mod fetch;

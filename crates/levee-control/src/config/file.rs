@@ -59,6 +59,10 @@ pub struct ServerSection {
     pub drain_retry_after: Option<ConfigDuration>,
     /// One access-log line per request (default true).
     pub access_log: Option<bool>,
+    /// Header a client may set its priority with (default `x-priority`).
+    pub priority_header: Option<Spanned<String>>,
+    /// Networks whose priority header is believed (default loopback only).
+    pub trusted_networks: Option<Vec<Spanned<String>>>,
 }
 
 /// `[admin]`: the admin listener (health, readiness, metrics).
@@ -109,6 +113,48 @@ pub struct RouteSection {
     pub max_body_size: Option<ByteSize>,
     /// `problem` (RFC 9457, default) or `envelope`.
     pub error_format: Option<ErrorFormat>,
+    /// Admission control (on by default).
+    pub admission: Option<AdmissionSection>,
+    /// Priority of requests without a trusted priority header (default `default`).
+    pub priority: Option<Spanned<String>>,
+}
+
+/// `admission = { ... }` on a route.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AdmissionSection {
+    /// Set false to forward everything (default true).
+    pub enabled: Option<bool>,
+    /// `gradient2` (default), `aimd`, `vegas` or `fixed`.
+    pub limiter: Option<LimiterName>,
+    /// The limit of the `fixed` limiter (required with it).
+    pub limit: Option<usize>,
+    /// Starting limit of an adaptive limiter (default 20).
+    pub initial_limit: Option<usize>,
+    /// Lowest limit (default 4).
+    pub min_limit: Option<usize>,
+    /// Highest limit (default 1000).
+    pub max_limit: Option<usize>,
+    /// Most requests waiting for a slot (default 256).
+    pub max_queue: Option<usize>,
+    /// Longest wait for a slot (default `50ms`).
+    pub max_queue_time: Option<ConfigDuration>,
+    /// Longest `Retry-After` given when shedding (default `30s`).
+    pub retry_after_max: Option<ConfigDuration>,
+}
+
+/// Limiter names.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LimiterName {
+    /// Netflix Gradient2.
+    Gradient2,
+    /// Additive increase, multiplicative decrease.
+    Aimd,
+    /// TCP Vegas-style queue estimate.
+    Vegas,
+    /// A constant limit.
+    Fixed,
 }
 
 /// The JSON shape of a route's errors.

@@ -18,13 +18,17 @@ use http::HeaderName;
 use http::uri::Authority;
 use levee_http::JsonStyle;
 use levee_policy::breaker::BreakerConfig;
+use levee_policy::limit::{AimdConfig, Bounds, Gradient2Config, LimiterConfig, VegasConfig};
+use levee_proxy::admission::{Admission, AdmissionSpec, Priority};
 use levee_proxy::metrics::Metrics;
 use levee_proxy::pool::{Pool, PoolSpec, Protocol};
 use levee_proxy::route::{HostMatch, Route, RouteTable};
 use levee_proxy::{Runtime, Settings};
 
 use super::error::{Collector, ConfigError};
-use super::file::{ErrorFormat, FileConfig, PoolSection, ProtocolName};
+use super::file::{
+    AdmissionSection, ErrorFormat, FileConfig, LimiterName, PoolSection, ProtocolName,
+};
 
 /// Values given on the command line; they win over the file.
 #[derive(Debug, Clone, Default)]
@@ -74,6 +78,10 @@ pub struct RouteSpec {
     pub max_body_size: Option<u64>,
     /// Error JSON style.
     pub json_style: JsonStyle,
+    /// Admission control; `None` when off.
+    pub admission: Option<AdmissionSpec>,
+    /// Default priority.
+    pub priority: Priority,
 }
 
 /// A validated configuration.
@@ -173,6 +181,27 @@ fn resolve(
             .map_or(defaults.header_read_timeout, |d| d.0),
         idle_timeout: s.idle_timeout.map_or(defaults.idle_timeout, |d| d.0),
         access_log: s.access_log.unwrap_or(defaults.access_log),
+        priority_header: match &s.priority_header {
+            Some(h) => HeaderName::from_bytes(h.get_ref().as_bytes()).unwrap_or_else(|_| {
+                c.at(
+                    Some(h.span()),
+                    format!("invalid header name `{}`", h.get_ref()),
+                );
+                defaults.priority_header.clone()
+            }),
+            None => defaults.priority_header.clone(),
+        },
+        trusted_networks: match &s.trusted_networks {
+            Some(nets) => nets
+                .iter()
+                .filter_map(|n| {
+                    levee_proxy::cidr::Cidr::parse(n.get_ref())
+                        .map_err(|e| c.at(Some(n.span()), e))
+                        .ok()
+                })
+                .collect(),
+            None => defaults.trusted_networks.clone(),
+        },
     };
     if settings.max_headers == 0 {
         c.at(None, "server.max_headers must be at least 1");
@@ -273,6 +302,8 @@ fn resolve(
                 pool: "default".to_owned(),
                 max_body_size: None,
                 json_style: JsonStyle::Problem,
+                admission: resolve_admission(None, &mut c),
+                priority: Priority::Default,
             });
         }
     }
@@ -317,6 +348,20 @@ fn resolve(
                 Some(ErrorFormat::Envelope) => JsonStyle::Envelope,
                 _ => JsonStyle::Problem,
             },
+            admission: resolve_admission(r.admission.as_ref(), &mut c),
+            priority: match &r.priority {
+                Some(p) => Priority::parse(p.get_ref()).unwrap_or_else(|| {
+                    c.at(
+                        Some(p.span()),
+                        format!(
+                            "invalid priority `{}`: expected critical, default or sheddable",
+                            p.get_ref()
+                        ),
+                    );
+                    Priority::Default
+                }),
+                None => Priority::Default,
+            },
         });
     }
     if routes.is_empty() && c.is_empty() {
@@ -337,6 +382,57 @@ fn resolve(
         routes,
         pools,
     })
+}
+
+/// Admission settings of a route: on by default, Gradient2 with its defaults.
+fn resolve_admission(a: Option<&AdmissionSection>, c: &mut Collector<'_>) -> Option<AdmissionSpec> {
+    let d = AdmissionSection::default();
+    let a = a.unwrap_or(&d);
+    if a.enabled == Some(false) {
+        return None;
+    }
+    let defaults = AdmissionSpec::default();
+    let bounds_default = Bounds::default();
+    let bounds = Bounds {
+        initial: a.initial_limit.unwrap_or(bounds_default.initial),
+        min: a.min_limit.unwrap_or(bounds_default.min),
+        max: a.max_limit.unwrap_or(bounds_default.max),
+    };
+    let limiter = match a.limiter.unwrap_or(LimiterName::Gradient2) {
+        LimiterName::Gradient2 => LimiterConfig::Gradient2(Gradient2Config {
+            bounds,
+            ..Gradient2Config::default()
+        }),
+        LimiterName::Aimd => LimiterConfig::Aimd(AimdConfig {
+            bounds,
+            ..AimdConfig::default()
+        }),
+        LimiterName::Vegas => LimiterConfig::Vegas(VegasConfig {
+            bounds,
+            ..VegasConfig::default()
+        }),
+        LimiterName::Fixed => match a.limit {
+            Some(n) => LimiterConfig::Fixed(n),
+            None => {
+                c.at(None, "admission: the fixed limiter needs `limit = N`");
+                LimiterConfig::Fixed(1)
+            }
+        },
+    };
+    if let Err(e) = limiter.validate() {
+        c.at(None, format!("admission: {e}"));
+    }
+    let spec = AdmissionSpec {
+        limiter,
+        max_queue: a.max_queue.unwrap_or(defaults.max_queue),
+        max_queue_time: a.max_queue_time.map_or(defaults.max_queue_time, |d| d.0),
+        retry_after_max: a.retry_after_max.map_or(defaults.retry_after_max, |d| d.0),
+        ..defaults
+    };
+    if spec.retry_after_max < spec.retry_after_min {
+        c.at(None, "admission: retry_after_max must be at least 1s");
+    }
+    Some(spec)
 }
 
 fn resolve_pool(p: &PoolSection, c: &mut Collector<'_>) -> Option<PoolSpec> {
@@ -431,7 +527,13 @@ pub fn parse_endpoint(s: &str) -> Result<Authority, String> {
 
 impl Config {
     /// Builds the data-path snapshot; pools get fresh clients and breakers.
-    pub fn build_runtime(&self, metrics: Arc<Metrics>) -> Result<Runtime, ConfigError> {
+    /// A route whose admission settings did not change keeps its controller
+    /// from `previous` (its learned limit and its permits in flight).
+    pub fn build_runtime(
+        &self,
+        metrics: Arc<Metrics>,
+        previous: Option<&Runtime>,
+    ) -> Result<Runtime, ConfigError> {
         let mut pools: HashMap<&str, Arc<Pool>> = HashMap::new();
         let mut c = Collector::new("");
         for spec in &self.pools {
@@ -451,7 +553,28 @@ impl Config {
                 );
                 continue;
             };
+            let admission = match &r.admission {
+                None => None,
+                Some(spec) => {
+                    let kept = previous
+                        .and_then(|rt| rt.routes.iter().find(|old| *old.name == *r.name))
+                        .and_then(|old| old.admission.clone())
+                        .filter(|a| a.spec() == spec);
+                    match kept {
+                        Some(a) => Some(a),
+                        None => match Admission::new(spec.clone(), metrics.admission(&r.name)) {
+                            Ok(a) => Some(Arc::new(a)),
+                            Err(e) => {
+                                c.at(None, format!("route `{}`: admission: {e}", r.name));
+                                None
+                            }
+                        },
+                    }
+                }
+            };
             routes.push(Arc::new(Route {
+                admission,
+                priority: r.priority,
                 name: Arc::from(r.name.as_str()),
                 host: r.host.clone(),
                 path_prefix: r.path_prefix.clone(),

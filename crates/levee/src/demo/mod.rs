@@ -14,7 +14,7 @@
 //! run unbounded: every leg ends by its schedule plus its client deadline.
 
 mod args;
-mod gateway;
+
 mod progress;
 
 use std::path::Path;
@@ -27,9 +27,9 @@ use levee_sim::report::{self, Report, Summary};
 use levee_sim::upstream::Upstream;
 use tokio::time::Instant;
 
+use crate::demo_gateway::start_gateway;
 pub(crate) use args::DemoArgs;
 use args::Settings;
-use gateway::start_gateway;
 use progress::{Meter, Style};
 
 /// The goodput objective: a 2xx counts only if it arrives within this.

@@ -61,11 +61,10 @@ async fn print(mut rx: mpsc::UnboundedReceiver<Event>, level: Narration, live: b
                 if countdown.take().is_some() {
                     clear_line();
                 }
-                let show = match (&event, level) {
-                    (_, Narration::Silent) => false,
-                    (Event::Sending { .. }, Narration::Retries) => false,
-                    _ => true,
-                };
+                let show = !matches!(
+                    (&event, level),
+                    (_, Narration::Silent) | (Event::Sending { .. }, Narration::Retries)
+                );
                 if show {
                     eprintln!("levee: {event}");
                 }

@@ -1,0 +1,387 @@
+//! Admission control: forward, queue, or shed — decided in microseconds.
+//!
+//! Each route with admission has one [`Admission`]: a concurrency limit set by
+//! an adaptive limiter (from `levee-policy`), a short wait queue in front of
+//! it, and the shedding rule. A request either gets a [`Permit`] at once
+//! (fewer than `limit` in flight and nobody waiting), waits in the queue for a
+//! bounded time, or is shed with a `Retry-After` computed from how fast the
+//! queue actually drains (queued work ÷ recent completion rate).
+//!
+//! The queue has one lane per [`Priority`]; a released slot goes to the
+//! highest non-empty lane. When the queue is full, a newcomer evicts the
+//! newest waiter of a *lower* lane, so `sheddable` goes first and `critical`
+//! only when nothing else is left. Within a lane the order is FIFO, switched
+//! to LIFO while the queue is congested in the CoDel sense (the minimum time
+//! spent queued over an interval exceeds a target): under a standing queue
+//! the freshest requests, whose clients are still waiting, are served, and
+//! the stale ones time out and are shed.
+//!
+//! The [`Permit`] releases its slot on drop. It rides inside the response
+//! body (see `body.rs`), so a streaming response still counts against the
+//! limit; its latency sample (time to response head, and whether the answer
+//! was a drop: an error, a timeout or an upstream 503) feeds the limiter.
+//!
+//! Locking: one short mutex per route, never held across an await and never
+//! global. This module must not know about HTTP beyond the priority.
+
+pub(crate) mod metrics;
+mod queue;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+pub use metrics::AdmissionMetrics;
+use queue::{Queue, Waiter};
+
+use levee_policy::codel::{Codel, CodelConfig};
+use levee_policy::drain::{DrainConfig, DrainRate};
+use levee_policy::limit::{Limiter, LimiterConfig, Sample};
+
+/// A request's class; lower classes are shed first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Priority {
+    /// Shed only when nothing else is left (health checks, payments).
+    Critical = 0,
+    /// Everything not marked otherwise.
+    #[default]
+    Default = 1,
+    /// Shed first (batch jobs, prefetches, analytics).
+    Sheddable = 2,
+}
+
+impl Priority {
+    /// Parses `critical`, `default` or `sheddable` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Priority> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "critical" => Some(Priority::Critical),
+            "default" => Some(Priority::Default),
+            "sheddable" => Some(Priority::Sheddable),
+            _ => None,
+        }
+    }
+
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Critical => "critical",
+            Priority::Default => "default",
+            Priority::Sheddable => "sheddable",
+        }
+    }
+}
+
+/// Why a request was shed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ShedCause {
+    /// The queue was full and held nothing of lower priority.
+    QueueFull,
+    /// It waited its maximum queue time.
+    QueueTimeout,
+    /// A higher-priority request took its place in a full queue.
+    Evicted,
+    /// Its caller's deadline would pass before it could be served.
+    Deadline,
+}
+
+impl ShedCause {
+    /// The label used in metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShedCause::QueueFull => "queue_full",
+            ShedCause::QueueTimeout => "queue_timeout",
+            ShedCause::Evicted => "evicted",
+            ShedCause::Deadline => "deadline",
+        }
+    }
+}
+
+/// A request turned away; answered `503 overloaded`.
+#[derive(Debug, Clone, Copy)]
+pub struct Shed {
+    /// Why.
+    pub cause: ShedCause,
+    /// When to come back (whole seconds, jittered, within the configured bounds).
+    pub retry_after: Duration,
+}
+
+/// Admission settings of one route.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdmissionSpec {
+    /// The route's limiter and its settings (validated by the control plane).
+    pub limiter: LimiterConfig,
+    /// Most requests waiting (default 256).
+    pub max_queue: usize,
+    /// Longest a request waits for a slot (default 50 ms).
+    pub max_queue_time: Duration,
+    /// Shortest `Retry-After` given to a shed request (default 1 s).
+    pub retry_after_min: Duration,
+    /// Longest `Retry-After` given to a shed request (default 30 s).
+    pub retry_after_max: Duration,
+    /// CoDel target sojourn (default 5 ms).
+    pub codel_target: Duration,
+    /// CoDel interval (default 100 ms).
+    pub codel_interval: Duration,
+}
+
+impl Default for AdmissionSpec {
+    fn default() -> AdmissionSpec {
+        AdmissionSpec {
+            limiter: LimiterConfig::default(),
+            max_queue: 256,
+            max_queue_time: Duration::from_millis(50),
+            retry_after_min: Duration::from_secs(1),
+            retry_after_max: Duration::from_secs(30),
+            codel_target: Duration::from_millis(5),
+            codel_interval: Duration::from_millis(100),
+        }
+    }
+}
+
+struct State {
+    limiter: Box<dyn Limiter>,
+    in_flight: usize,
+    queue: Queue,
+    codel: Codel,
+    drain: DrainRate,
+}
+
+/// One route's admission controller.
+pub struct Admission {
+    state: Mutex<State>,
+    spec: AdmissionSpec,
+    metrics: AdmissionMetrics,
+}
+
+impl std::fmt::Debug for Admission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admission")
+            .field("limit", &self.limit())
+            .field("in_flight", &self.in_flight())
+            .finish()
+    }
+}
+
+impl Admission {
+    /// A controller for one route; fails when the limiter's settings are out of range.
+    pub fn new(
+        spec: AdmissionSpec,
+        metrics: AdmissionMetrics,
+    ) -> Result<Admission, levee_policy::ConfigError> {
+        let limiter = spec.limiter.build()?;
+        metrics.limit.set(limiter.limit() as i64);
+        let state = State {
+            limiter,
+            in_flight: 0,
+            queue: Queue::default(),
+            codel: Codel::new(CodelConfig {
+                target: spec.codel_target,
+                interval: spec.codel_interval,
+            })?,
+            drain: DrainRate::new(DrainConfig::default())?,
+        };
+        Ok(Admission {
+            state: Mutex::new(state),
+            spec,
+            metrics,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // State stays consistent under a panic elsewhere: every update is a
+        // few integer operations that cannot unwind halfway.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The settings this controller was built with.
+    pub fn spec(&self) -> &AdmissionSpec {
+        &self.spec
+    }
+
+    /// The current concurrency limit.
+    pub fn limit(&self) -> usize {
+        self.lock().limiter.limit()
+    }
+
+    /// Requests holding a permit.
+    pub fn in_flight(&self) -> usize {
+        self.lock().in_flight
+    }
+
+    /// Admits, queues or sheds. `deadline` is when the caller gives up, if known.
+    pub async fn acquire(
+        self: &Arc<Self>,
+        priority: Priority,
+        deadline: Option<Instant>,
+    ) -> Result<Permit, Shed> {
+        let now = Instant::now();
+        let rx = {
+            let mut s = self.lock();
+            if s.in_flight < s.limiter.limit() && s.queue.is_empty() {
+                s.in_flight += 1;
+                self.metrics.in_flight.set(s.in_flight as i64);
+                self.metrics.admitted(priority);
+                return Ok(Permit::new(self.clone(), now));
+            }
+            // The wait is bounded by max_queue_time, and by CoDel's target
+            // while a standing queue persists: then waiting only adds latency.
+            let bound = if s.codel.is_congested(now.into_std()) {
+                self.spec.max_queue_time.min(self.spec.codel_target)
+            } else {
+                self.spec.max_queue_time
+            };
+            let wait_until = now + bound;
+            if let Some(d) = deadline
+                && d <= now + self.expected_wait(&s, now) {
+                    return Err(self.shed(&mut s, now, ShedCause::Deadline, priority));
+                }
+            if s.queue.len() >= self.spec.max_queue {
+                match s.queue.evict_below(priority) {
+                    Some(victim) => {
+                        // Dropping its sender tells the victim it was evicted.
+                        let victim_priority = victim.priority;
+                        drop(victim);
+                        self.metrics.shed(ShedCause::Evicted, victim_priority);
+                    }
+                    None => return Err(self.shed(&mut s, now, ShedCause::QueueFull, priority)),
+                }
+            }
+            let (tx, rx) = oneshot::channel();
+            let until = deadline.map_or(wait_until, |d| d.min(wait_until));
+            s.queue.push(Waiter {
+                tx,
+                enqueued: now,
+                priority,
+            });
+            self.metrics.queue_depth.set(s.queue.len() as i64);
+            (rx, until)
+        };
+        let (mut rx, until) = rx;
+        match tokio::time::timeout_at(until, &mut rx).await {
+            Ok(Ok(())) => {
+                self.metrics.admitted(priority);
+                Ok(Permit::new(self.clone(), Instant::now()))
+            }
+            Ok(Err(_evicted)) => {
+                let mut s = self.lock();
+                let retry_after = self.retry_after(&mut s, Instant::now());
+                Err(Shed {
+                    cause: ShedCause::Evicted,
+                    retry_after,
+                })
+            }
+            Err(_timeout) => {
+                // A permit may have been granted just as the timer fired.
+                rx.close();
+                if rx.try_recv().is_ok() {
+                    self.metrics.admitted(priority);
+                    return Ok(Permit::new(self.clone(), Instant::now()));
+                }
+                let mut s = self.lock();
+                s.queue.remove_closed();
+                self.metrics.queue_depth.set(s.queue.len() as i64);
+                let now = Instant::now();
+                Err(self.shed(&mut s, now, ShedCause::QueueTimeout, priority))
+            }
+        }
+    }
+
+    /// The wait a newcomer can expect: the queue ahead of it at the current
+    /// completion rate (zero while no rate is known yet).
+    fn expected_wait(&self, s: &State, now: Instant) -> Duration {
+        let rate = s.drain.rate(now.into_std());
+        if rate > 0.0 {
+            Duration::try_from_secs_f64((s.queue.len() + 1) as f64 / rate).unwrap_or(Duration::MAX)
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    fn retry_after(&self, s: &mut State, now: Instant) -> Duration {
+        let jitter: f64 = rand::random();
+        let d = s.drain.retry_after(
+            now.into_std(),
+            s.queue.len(),
+            self.spec.retry_after_min,
+            self.spec.retry_after_max,
+            jitter,
+        );
+        self.metrics.retry_after.observe(d.as_secs_f64());
+        d
+    }
+
+    fn shed(&self, s: &mut State, now: Instant, cause: ShedCause, priority: Priority) -> Shed {
+        self.metrics.shed(cause, priority);
+        Shed {
+            cause,
+            retry_after: self.retry_after(s, now),
+        }
+    }
+
+    /// Releases one slot, feeds the sample to the limiter, and hands freed
+    /// slots to waiters.
+    fn release(&self, sample: Option<(Duration, bool)>) {
+        let now = Instant::now();
+        let mut s = self.lock();
+        let in_flight = s.in_flight;
+        s.in_flight = s.in_flight.saturating_sub(1);
+        s.drain.on_complete(now.into_std());
+        if let Some((rtt, dropped)) = sample {
+            s.limiter.on_sample(
+                now.into_std(),
+                Sample {
+                    rtt,
+                    inflight: in_flight,
+                    dropped,
+                },
+            );
+            self.metrics.limit.set(s.limiter.limit() as i64);
+        }
+        let congested = s.codel.is_congested(now.into_std());
+        while s.in_flight < s.limiter.limit() {
+            let Some(w) = s.queue.pop(congested) else {
+                s.codel.on_empty(now.into_std());
+                break;
+            };
+            let sojourn = now.saturating_duration_since(w.enqueued);
+            if w.tx.send(()).is_ok() {
+                s.in_flight += 1;
+                s.codel.on_dequeue(now.into_std(), sojourn);
+                self.metrics.queue_time.observe(sojourn.as_secs_f64());
+            }
+        }
+        self.metrics.in_flight.set(s.in_flight as i64);
+        self.metrics.queue_depth.set(s.queue.len() as i64);
+    }
+}
+
+/// One admitted request's slot; released on drop.
+#[derive(Debug)]
+pub struct Permit {
+    admission: Arc<Admission>,
+    sample: Option<(Duration, bool)>,
+}
+
+impl Permit {
+    fn new(admission: Arc<Admission>, _granted: Instant) -> Permit {
+        Permit {
+            admission,
+            sample: None,
+        }
+    }
+
+    /// Records the upstream's answer: time to the response head, and whether
+    /// it was a drop (error, timeout, upstream 503). Without a sample (the
+    /// request failed before reaching the upstream) the limiter learns nothing.
+    pub fn record(&mut self, rtt: Duration, dropped: bool) {
+        self.sample = Some((rtt, dropped));
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.admission.release(self.sample.take());
+    }
+}

@@ -1,0 +1,263 @@
+//! Admission control over real sockets: shed what cannot be served in time,
+//! immediately, with a problem and a Retry-After; never exceed the limit;
+//! shed lower priorities first; hold the slot while a body streams.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use http::{Request, Response};
+use http_body_util::BodyExt;
+
+use crate::support::*;
+
+/// An upstream that holds each request for `hold` and tracks its peak concurrency.
+async fn holding(hold: Duration) -> (Upstream, Arc<AtomicUsize>) {
+    let now = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let (n, p) = (now.clone(), peak.clone());
+    let up = Upstream::start(move |_s: Seen| {
+        let (n, p) = (n.clone(), p.clone());
+        async move {
+            let c = n.fetch_add(1, Ordering::SeqCst) + 1;
+            p.fetch_max(c, Ordering::SeqCst);
+            tokio::time::sleep(hold).await;
+            n.fetch_sub(1, Ordering::SeqCst);
+            Response::new(full("ok"))
+        }
+    })
+    .await;
+    (up, peak)
+}
+
+fn route(up: &Upstream, admission: &str, extra: &str) -> String {
+    format!(
+        "{extra}\n[[pools]]\nname = \"a\"\nendpoints = [\"{}\"]\n[[routes]]\nname = \"r\"\npool = \"a\"\nadmission = {{ {admission} }}\n",
+        up.addr
+    )
+}
+
+async fn burst(gw: &Gw, n: usize, headers: &'static [(&'static str, &'static str)]) -> Vec<Got> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let url = gw.url("/work");
+            tokio::spawn(async move { get(&url, headers).await })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.expect("task"));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_is_shed_at_once_and_the_limit_is_never_exceeded() {
+    let (up, peak) = holding(Duration::from_millis(300)).await;
+    let gw = Gw::start(&route(
+        &up,
+        "limiter = \"fixed\", limit = 2, max_queue = 2, max_queue_time = \"5s\"",
+        "",
+    ))
+    .await;
+    let got = burst(&gw, 10, &[]).await;
+    let ok = got.iter().filter(|g| g.status == 200).count();
+    let shed: Vec<&Got> = got.iter().filter(|g| g.status == 503).collect();
+    assert_eq!(
+        (ok, shed.len()),
+        (4, 6),
+        "2 in flight + 2 queued are served, the rest shed"
+    );
+    assert_eq!(
+        peak.load(Ordering::SeqCst),
+        2,
+        "the upstream never saw more than the limit"
+    );
+    for g in shed {
+        let v = assert_problem(g, 503, "overloaded");
+        let ra = v["retry_after"].as_u64().expect("retry_after");
+        assert!(
+            (1..=30).contains(&ra),
+            "Retry-After {ra} within [1, retry_after_max]"
+        );
+        assert_eq!(v["blame"], "gateway");
+    }
+    assert_eq!(
+        up.seen().len(),
+        4,
+        "shed requests never reached the upstream"
+    );
+    let metrics = get(&gw.admin_url("/metrics"), &[]).await.text();
+    assert!(
+        metrics.contains("levee_admission_limit{route=\"r\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "levee_admission_shed_total{route=\"r\",cause=\"queue_full\",priority=\"default\"} 6"
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.contains("levee_admission_admitted_total{route=\"r\",priority=\"default\"} 4"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_waits_too_long_is_shed() {
+    let (up, _) = holding(Duration::from_millis(800)).await;
+    let gw = Gw::start(&route(
+        &up,
+        "limiter = \"fixed\", limit = 1, max_queue = 8, max_queue_time = \"100ms\"",
+        "",
+    ))
+    .await;
+    let got = burst(&gw, 2, &[]).await;
+    let statuses: Vec<u16> = got.iter().map(|g| g.status.as_u16()).collect();
+    assert!(
+        statuses.contains(&200) && statuses.contains(&503),
+        "{statuses:?}"
+    );
+    let shed = got.iter().find(|g| g.status == 503).expect("one shed");
+    assert_problem(shed, 503, "overloaded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lower_priorities_are_shed_first_and_only_trusted_clients_choose() {
+    let (up, _) = holding(Duration::from_millis(400)).await;
+    let gw = Gw::start(&route(
+        &up,
+        "limiter = \"fixed\", limit = 1, max_queue = 1, max_queue_time = \"5s\"",
+        "",
+    ))
+    .await;
+    // Occupy the slot, queue a sheddable request, then a critical one arrives.
+    let first = tokio::spawn(get_owned(gw.url("/work"), vec![]));
+    wait_for(|| up.seen().len() == 1).await;
+    let sheddable = tokio::spawn(get_owned(
+        gw.url("/work"),
+        vec![("x-priority", "sheddable")],
+    ));
+    queue_depth_is(&gw, 1).await;
+    let critical = tokio::spawn(get_owned(gw.url("/work"), vec![("x-priority", "critical")]));
+    let (first, sheddable, critical) = (
+        first.await.expect("t"),
+        sheddable.await.expect("t"),
+        critical.await.expect("t"),
+    );
+    assert_eq!(first.status, 200);
+    assert_eq!(critical.status, 200, "critical took the queued place");
+    assert_problem(&sheddable, 503, "overloaded");
+    let metrics = get(&gw.admin_url("/metrics"), &[]).await.text();
+    assert!(
+        metrics.contains(
+            "levee_admission_shed_total{route=\"r\",cause=\"evicted\",priority=\"sheddable\"} 1"
+        ),
+        "{metrics}"
+    );
+
+    // From an untrusted network the header is ignored: both are `default`,
+    // so the newcomer finds the queue full and is shed itself.
+    let gw = Gw::start(&route(
+        &up,
+        "limiter = \"fixed\", limit = 1, max_queue = 1, max_queue_time = \"5s\"",
+        "[server]\ntrusted_networks = [\"10.0.0.0/8\"]\n",
+    ))
+    .await;
+    let before = up.seen().len();
+    let first = tokio::spawn(get_owned(gw.url("/work"), vec![]));
+    wait_for(|| up.seen().len() == before + 1).await;
+    let queued = tokio::spawn(get_owned(
+        gw.url("/work"),
+        vec![("x-priority", "sheddable")],
+    ));
+    queue_depth_is(&gw, 1).await;
+    let claims_critical = get(&gw.url("/work"), &[("x-priority", "critical")]).await;
+    assert_problem(&claims_critical, 503, "overloaded");
+    assert_eq!(first.await.expect("t").status, 200);
+    assert_eq!(queued.await.expect("t").status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_can_opt_out() {
+    let (up, peak) = holding(Duration::from_millis(100)).await;
+    let gw = Gw::start(&route(&up, "enabled = false", "")).await;
+    let got = burst(&gw, 30, &[]).await;
+    assert!(got.iter().all(|g| g.status == 200));
+    assert!(peak.load(Ordering::SeqCst) > 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_slot_is_held_until_the_response_body_ends() {
+    // The head comes at once; the body trickles for 400 ms.
+    let up = Upstream::start(|_s: Seen| async move {
+        let stream = futures_util::stream::unfold(0u8, |i| async move {
+            if i == 4 {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Some((
+                Ok::<_, BoxError>(http_body::Frame::data(bytes::Bytes::from_static(b"chunk"))),
+                i + 1,
+            ))
+        });
+        Response::new(http_body_util::StreamBody::new(stream).boxed())
+    })
+    .await;
+    let gw = Gw::start(&route(
+        &up,
+        "limiter = \"fixed\", limit = 1, max_queue = 0",
+        "",
+    ))
+    .await;
+    let resp = h1()
+        .request(Request::get(gw.url("/stream")).body(full("")).expect("req"))
+        .await
+        .expect("head");
+    assert_eq!(resp.status(), 200);
+    // The first body is still streaming: its slot is taken.
+    let second = get(&gw.url("/other"), &[]).await;
+    assert_problem(&second, 503, "overloaded");
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    assert_eq!(body.len(), 20);
+    wait_for_async(&gw).await;
+}
+
+async fn wait_for_async(gw: &Gw) {
+    // Once the body has ended the slot is free again.
+    for _ in 0..250 {
+        if get(&gw.url("/again"), &[]).await.status == 200 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the slot was never released");
+}
+
+/// Waits until the route's queue holds `n` requests, as its gauge says.
+async fn queue_depth_is(gw: &Gw, n: usize) {
+    let want = format!("levee_admission_queue_depth{{route=\"r\"}} {n}\n");
+    for _ in 0..500 {
+        if get(&gw.admin_url("/metrics"), &[])
+            .await
+            .text()
+            .contains(&want)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the queue never held {n}");
+}
+
+async fn get_owned(url: String, headers: Vec<(&'static str, &'static str)>) -> Got {
+    get(&url, &headers).await
+}
+
+async fn wait_for(mut f: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("condition not met within 5 s");
+}
