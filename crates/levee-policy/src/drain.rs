@@ -60,6 +60,13 @@ impl Default for DrainConfig {
     }
 }
 
+impl DrainConfig {
+    /// Checks that `window` is non-zero.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_nonzero("window", self.window)
+    }
+}
+
 /// The measured completion rate of one queue. See the [module docs](self).
 #[derive(Debug, Clone)]
 pub struct DrainRate {
@@ -73,7 +80,7 @@ pub struct DrainRate {
 impl DrainRate {
     /// An estimator that has seen nothing yet.
     pub fn new(config: DrainConfig) -> Result<Self, ConfigError> {
-        check_nonzero("window", config.window)?;
+        config.validate()?;
         Ok(Self {
             tau: config.window.as_secs_f64(),
             raw: 0.0,

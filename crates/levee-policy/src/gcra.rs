@@ -64,8 +64,49 @@ pub struct GcraConfig {
     /// nanoseconds.
     pub period: Duration,
     /// Requests allowed at once by a tenant that has been quiet. At least 1 (no
-    /// bursting: strictly one every `period / quota`), at most 1 000 000.
+    /// bursting: strictly one every `period / quota`), at most 1 000 000, and
+    /// refilled within a year (`burst × period / quota`).
     pub burst: u32,
+}
+
+impl GcraConfig {
+    /// Checks every field against its documented range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_nonzero("quota", self.quota)?;
+        check_nonzero("burst", self.burst)?;
+        if self.burst > MAX_BURST {
+            return Err(ConfigError::new(
+                "burst",
+                self.burst,
+                "must be at most 1000000",
+            ));
+        }
+        if self.period > MAX_PERIOD {
+            return Err(ConfigError::new(
+                "period",
+                self.period,
+                "must be at most a year",
+            ));
+        }
+        let emission = self.period / self.quota;
+        if emission.is_zero() {
+            return Err(ConfigError::new(
+                "period",
+                self.period,
+                "must be at least quota nanoseconds",
+            ));
+        }
+        // The refill window bounds how far ahead a TAT can be, so `TAT + T` stays
+        // representable whatever the traffic.
+        if emission * self.burst > MAX_PERIOD {
+            return Err(ConfigError::new(
+                "burst",
+                self.burst,
+                "burst × period / quota must be at most a year",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// What [`Gcra::check`] decided.
@@ -111,30 +152,8 @@ pub struct Gcra {
 impl Gcra {
     /// A limiter for `config`, or the first out-of-range field.
     pub fn new(config: GcraConfig) -> Result<Self, ConfigError> {
-        check_nonzero("quota", config.quota)?;
-        check_nonzero("burst", config.burst)?;
-        if config.burst > MAX_BURST {
-            return Err(ConfigError::new(
-                "burst",
-                config.burst,
-                "must be at most 1000000",
-            ));
-        }
-        if config.period > MAX_PERIOD {
-            return Err(ConfigError::new(
-                "period",
-                config.period,
-                "must be at most a year",
-            ));
-        }
+        config.validate()?;
         let emission = config.period / config.quota;
-        if emission.is_zero() {
-            return Err(ConfigError::new(
-                "period",
-                config.period,
-                "must be at least quota nanoseconds",
-            ));
-        }
         Ok(Self {
             emission,
             tolerance: emission * (config.burst - 1),
@@ -168,8 +187,16 @@ impl Gcra {
         let reset = ahead + self.emission;
         // Each further request moves the TAT by T; it is allowed while the TAT is
         // at most τ ahead, so `(τ + T − reset) / T` more fit right now.
-        let room = (self.tolerance + self.emission).saturating_sub(reset);
-        let remaining = room.as_nanos() / self.emission.as_nanos();
+        let room = (self.tolerance + self.emission)
+            .saturating_sub(reset)
+            .as_nanos();
+        let emission = self.emission.as_nanos();
+        // u64 division when it fits (always, unless bursts span centuries): u128
+        // division costs as much as the rest of the check.
+        let remaining = match (u64::try_from(room), u64::try_from(emission)) {
+            (Ok(room), Ok(emission)) => u128::from(room / emission),
+            _ => room / emission,
+        };
         Decision::Allow {
             new_tat,
             remaining: u32::try_from(remaining).unwrap_or(u32::MAX),
@@ -305,6 +332,13 @@ mod tests {
             })
             .is_err()
         );
+        let year = Duration::from_secs(86_400 * 365);
+        let slow_refill = GcraConfig {
+            quota: 1,
+            period: year,
+            burst: 2,
+        };
+        assert!(Gcra::new(slow_refill).is_err(), "a two-year refill window");
     }
 
     proptest! {
