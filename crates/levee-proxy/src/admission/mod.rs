@@ -76,7 +76,9 @@ impl Priority {
 /// Why a request was shed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ShedCause {
-    /// The queue was full and held nothing of lower priority.
+    /// The queue was full (`max_queue`, or more waiting than can be served
+    /// within the wait bound at the measured completion rate) and held
+    /// nothing of lower priority.
     QueueFull,
     /// It waited its maximum queue time.
     QueueTimeout,
@@ -223,7 +225,7 @@ impl Admission {
                 s.in_flight += 1;
                 self.metrics.in_flight.set(s.in_flight as i64);
                 self.metrics.admitted(priority);
-                return Ok(Permit::new(self.clone(), now));
+                return Ok(Permit::new(self.clone(), s.in_flight));
             }
             // The wait is bounded by max_queue_time, and by CoDel's target
             // while a standing queue persists: then waiting only adds latency.
@@ -233,10 +235,17 @@ impl Admission {
                 self.spec.max_queue_time
             };
             let wait_until = now + bound;
+            // Queue only what can be served within the bound: a request that
+            // would time out in the queue is told so now, in microseconds,
+            // instead of after waiting for nothing.
+            if self.expected_wait(&s, now, priority) > bound {
+                return Err(self.shed(&mut s, now, ShedCause::QueueFull, priority));
+            }
             if let Some(d) = deadline
-                && d <= now + self.expected_wait(&s, now) {
-                    return Err(self.shed(&mut s, now, ShedCause::Deadline, priority));
-                }
+                && d <= now + self.expected_wait(&s, now, priority)
+            {
+                return Err(self.shed(&mut s, now, ShedCause::Deadline, priority));
+            }
             if s.queue.len() >= self.spec.max_queue {
                 match s.queue.evict_below(priority) {
                     Some(victim) => {
@@ -260,9 +269,9 @@ impl Admission {
         };
         let (mut rx, until) = rx;
         match tokio::time::timeout_at(until, &mut rx).await {
-            Ok(Ok(())) => {
+            Ok(Ok(in_flight)) => {
                 self.metrics.admitted(priority);
-                Ok(Permit::new(self.clone(), Instant::now()))
+                Ok(Permit::new(self.clone(), in_flight))
             }
             Ok(Err(_evicted)) => {
                 let mut s = self.lock();
@@ -275,9 +284,9 @@ impl Admission {
             Err(_timeout) => {
                 // A permit may have been granted just as the timer fired.
                 rx.close();
-                if rx.try_recv().is_ok() {
+                if let Ok(in_flight) = rx.try_recv() {
                     self.metrics.admitted(priority);
-                    return Ok(Permit::new(self.clone(), Instant::now()));
+                    return Ok(Permit::new(self.clone(), in_flight));
                 }
                 let mut s = self.lock();
                 s.queue.remove_closed();
@@ -288,12 +297,14 @@ impl Admission {
         }
     }
 
-    /// The wait a newcomer can expect: the queue ahead of it at the current
-    /// completion rate (zero while no rate is known yet).
-    fn expected_wait(&self, s: &State, now: Instant) -> Duration {
+    /// The wait a newcomer of `priority` can expect: the waiters that will be
+    /// served before it (same or higher priority) at the current completion
+    /// rate (zero while no rate is known yet).
+    fn expected_wait(&self, s: &State, now: Instant, priority: Priority) -> Duration {
         let rate = s.drain.rate(now.into_std());
         if rate > 0.0 {
-            Duration::try_from_secs_f64((s.queue.len() + 1) as f64 / rate).unwrap_or(Duration::MAX)
+            Duration::try_from_secs_f64((s.queue.ahead_of(priority) + 1) as f64 / rate)
+                .unwrap_or(Duration::MAX)
         } else {
             Duration::ZERO
         }
@@ -322,10 +333,9 @@ impl Admission {
 
     /// Releases one slot, feeds the sample to the limiter, and hands freed
     /// slots to waiters.
-    fn release(&self, sample: Option<(Duration, bool)>) {
+    fn release(&self, sample: Option<(Duration, bool)>, in_flight: usize) {
         let now = Instant::now();
         let mut s = self.lock();
-        let in_flight = s.in_flight;
         s.in_flight = s.in_flight.saturating_sub(1);
         s.drain.on_complete(now.into_std());
         if let Some((rtt, dropped)) = sample {
@@ -346,7 +356,7 @@ impl Admission {
                 break;
             };
             let sojourn = now.saturating_duration_since(w.enqueued);
-            if w.tx.send(()).is_ok() {
+            if w.tx.send(s.in_flight + 1).is_ok() {
                 s.in_flight += 1;
                 s.codel.on_dequeue(now.into_std(), sojourn);
                 self.metrics.queue_time.observe(sojourn.as_secs_f64());
@@ -362,13 +372,16 @@ impl Admission {
 pub struct Permit {
     admission: Arc<Admission>,
     sample: Option<(Duration, bool)>,
+    /// Requests in flight when this one was admitted, itself included.
+    inflight: usize,
 }
 
 impl Permit {
-    fn new(admission: Arc<Admission>, _granted: Instant) -> Permit {
+    fn new(admission: Arc<Admission>, inflight: usize) -> Permit {
         Permit {
             admission,
             sample: None,
+            inflight,
         }
     }
 
@@ -382,6 +395,6 @@ impl Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        self.admission.release(self.sample.take());
+        self.admission.release(self.sample.take(), self.inflight);
     }
 }

@@ -12,8 +12,9 @@ use super::Priority;
 /// A request waiting for a slot.
 #[derive(Debug)]
 pub(super) struct Waiter {
-    /// Fires when a slot is granted; dropped to evict.
-    pub(super) tx: oneshot::Sender<()>,
+    /// Fires when a slot is granted, with the in-flight count it makes;
+    /// dropped to evict.
+    pub(super) tx: oneshot::Sender<usize>,
     /// When it joined the queue.
     pub(super) enqueued: Instant,
     /// Its class.
@@ -34,6 +35,14 @@ impl Queue {
 
     pub(super) fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Waiters that will be served before a newcomer of `priority`.
+    pub(super) fn ahead_of(&self, priority: Priority) -> usize {
+        self.lanes[..=priority as usize]
+            .iter()
+            .map(VecDeque::len)
+            .sum()
     }
 
     pub(super) fn push(&mut self, w: Waiter) {
@@ -78,7 +87,7 @@ impl Queue {
 mod tests {
     use super::*;
 
-    fn waiter(p: Priority) -> (Waiter, oneshot::Receiver<()>) {
+    fn waiter(p: Priority) -> (Waiter, oneshot::Receiver<usize>) {
         let (tx, rx) = oneshot::channel();
         (
             Waiter {
@@ -105,6 +114,9 @@ mod tests {
             q.push(w);
         }
         assert_eq!(q.len(), 4);
+        assert_eq!(q.ahead_of(Priority::Critical), 1);
+        assert_eq!(q.ahead_of(Priority::Default), 3);
+        assert_eq!(q.ahead_of(Priority::Sheddable), 4);
         assert_eq!(q.pop(false).map(|w| w.priority), Some(Priority::Critical));
         let first = q.pop(false).expect("default");
         assert_eq!(first.priority, Priority::Default);
