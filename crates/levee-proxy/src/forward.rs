@@ -9,7 +9,7 @@
 //! | --- | --- |
 //! | could not connect (refused, unreachable, connect timeout) | next endpoint if the request has no body, else `503 upstream-unavailable` |
 //! | every breaker open | `503 upstream-unavailable`, `Retry-After` = time to the next probe |
-//! | no response head within `response_timeout` | `504 gateway-timeout` |
+//! | no response head within `response_timeout` (or the caller's deadline) | `504 gateway-timeout` |
 //! | connection broken or invalid response head | `502 bad-gateway` |
 //! | the client's body passed the route's limit | `413 payload-too-large` |
 //!
@@ -69,6 +69,7 @@ pub async fn forward(
     peer: Peer,
     request_id: &RequestId,
     settings: &Settings,
+    deadline: Option<Instant>,
 ) -> Result<Forwarded, ProxyError> {
     let pool = &route.pool;
     let limit = route.max_body_size.unwrap_or(u64::MAX);
@@ -174,14 +175,30 @@ pub async fn forward(
         }
 
         let sent = Instant::now();
-        let result = tokio::time::timeout(pool.response_timeout, pool.client.request(up)).await;
+        // The wait for the response head is the pool's limit, or what is left
+        // of the caller's deadline if that is sooner; the rest is passed on.
+        let timeout = match deadline {
+            Some(d) => {
+                let remaining = d.saturating_duration_since(sent);
+                crate::deadline::pass_on(up.headers_mut(), &settings.deadline_header, remaining);
+                pool.response_timeout.min(remaining)
+            }
+            None => pool.response_timeout,
+        };
+        let result = tokio::time::timeout(timeout, pool.client.request(up)).await;
         let now = Instant::now();
         match result {
             Err(_elapsed) => {
-                endpoint.on_failure(now.into_std());
+                // Only the pool's own limit says the endpoint is slow; a
+                // caller's short deadline says nothing about it.
+                if timeout == pool.response_timeout {
+                    endpoint.on_failure(now.into_std());
+                } else {
+                    endpoint.on_success(now.into_std());
+                }
                 return Err(ProxyError::Timeout {
                     endpoint: endpoint.authority.to_string(),
-                    timeout: pool.response_timeout,
+                    timeout,
                 });
             }
             Ok(Ok(mut response)) => {

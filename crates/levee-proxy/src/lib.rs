@@ -17,6 +17,7 @@
 pub mod admission;
 pub mod body;
 pub mod cidr;
+pub mod deadline;
 pub mod drain;
 pub mod error;
 pub mod forward;

@@ -46,6 +46,9 @@ pub struct Settings {
     pub priority_header: HeaderName,
     /// Clients whose priority header is believed (default: loopback only).
     pub trusted_networks: Vec<crate::cidr::Cidr>,
+    /// Header holding the caller's remaining time in milliseconds (default
+    /// `x-request-timeout-ms`; `grpc-timeout` is always read too).
+    pub deadline_header: HeaderName,
 }
 
 impl Default for Settings {
@@ -66,6 +69,7 @@ impl Default for Settings {
                 crate::cidr::Cidr::parse("127.0.0.0/8").expect("a valid literal network"),
                 crate::cidr::Cidr::parse("::1/128").expect("a valid literal network"),
             ],
+            deadline_header: HeaderName::from_static("x-request-timeout-ms"),
         }
     }
 }

@@ -150,11 +150,15 @@ impl Proxy {
         log.route = Some(route.name.clone());
         log.metrics = Some(route.metrics.clone());
 
+        // The caller's deadline, if it told us one (grpc-timeout or the ms header).
+        let deadline = crate::deadline::budget(req.headers(), &settings.deadline_header)
+            .map(|b| log.start + b);
+
         // Admission: forward now, wait briefly, or shed without touching the upstream.
         let mut permit = match &route.admission {
             Some(admission) => {
                 let priority = request_priority(&req, route, settings, peer);
-                match admission.acquire(priority, None).await {
+                match admission.acquire(priority, deadline).await {
                     Ok(permit) => Some(permit),
                     Err(shed) => {
                         let err = ProxyError::Overloaded {
@@ -171,7 +175,7 @@ impl Proxy {
         // `cx` borrows the request; keep what rescue needs before it moves.
         let head = ErrorHead::of(&req);
         let sent = Instant::now();
-        let result = forward(req, route, peer, request_id, settings).await;
+        let result = forward(req, route, peer, request_id, settings, deadline).await;
         let cx = head.context(request_id, peer.tls, route.json_style, settings);
         if let Some(permit) = permit.as_mut() {
             // The limiter's signal: time to the response head, and whether the

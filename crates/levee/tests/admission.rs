@@ -261,3 +261,64 @@ async fn wait_for(mut f: impl FnMut() -> bool) {
     }
     panic!("condition not met within 5 s");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_callers_deadline_is_passed_on_and_bounds_the_wait() {
+    let slow = Upstream::start(|s: Seen| async move {
+        if s.uri.path() == "/slow" {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+        }
+        Response::new(full("ok"))
+    })
+    .await;
+    let gw = Gw::to(slow.addr, "").await;
+    // The remaining budget reaches the upstream, in both forms.
+    get(
+        &gw.url("/fast"),
+        &[("x-request-timeout-ms", "5000"), ("grpc-timeout", "4S")],
+    )
+    .await;
+    let seen = slow.seen().pop().expect("seen");
+    let ms: u64 = seen.headers["x-request-timeout-ms"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("ms");
+    assert!(
+        (3000..=4000).contains(&ms),
+        "the shorter budget (4 s) minus time spent: {ms}"
+    );
+    let grpc = seen.headers["grpc-timeout"].to_str().expect("ascii");
+    assert!(
+        grpc.ends_with('m') && grpc.trim_end_matches('m').parse::<u64>().expect("n") <= 4000,
+        "{grpc}"
+    );
+    // A caller that will wait 300 ms gets its 504 then, not after the pool's 30 s.
+    let started = tokio::time::Instant::now();
+    let got = get(&gw.url("/slow"), &[("x-request-timeout-ms", "300")]).await;
+    assert_problem(&got, 504, "gateway-timeout");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "answered at the caller's deadline"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_request_is_shed_when_its_callers_deadline_passes() {
+    let (up, _) = holding(Duration::from_secs(2)).await;
+    let gw = Gw::start(&route(
+        &up,
+        "limiter = \"fixed\", limit = 1, max_queue = 8, max_queue_time = \"10s\"",
+        "",
+    ))
+    .await;
+    let first = tokio::spawn(get_owned(gw.url("/work"), vec![]));
+    wait_for(|| !up.seen().is_empty()).await;
+    let got = get(&gw.url("/work"), &[("x-request-timeout-ms", "200")]).await;
+    assert_problem(&got, 503, "overloaded");
+    assert!(
+        !first.is_finished(),
+        "shed at its deadline, long before the slot freed up"
+    );
+    assert_eq!(first.await.expect("t").status, 200);
+}

@@ -63,6 +63,8 @@ pub struct ServerSection {
     pub priority_header: Option<Spanned<String>>,
     /// Networks whose priority header is believed (default loopback only).
     pub trusted_networks: Option<Vec<Spanned<String>>>,
+    /// Header with the caller's remaining time in ms (default `x-request-timeout-ms`).
+    pub deadline_header: Option<Spanned<String>>,
 }
 
 /// `[admin]`: the admin listener (health, readiness, metrics).

@@ -24,6 +24,7 @@ use levee_proxy::metrics::Metrics;
 use levee_proxy::pool::{Pool, PoolSpec, Protocol};
 use levee_proxy::route::{HostMatch, Route, RouteTable};
 use levee_proxy::{Runtime, Settings};
+use serde_spanned::Spanned;
 
 use super::error::{Collector, ConfigError};
 use super::file::{
@@ -146,16 +147,11 @@ fn resolve(
     let defaults = Settings::default();
     let s = &file.server;
 
-    let request_id_header = match &s.request_id_header {
-        Some(h) => HeaderName::from_bytes(h.get_ref().as_bytes()).unwrap_or_else(|_| {
-            c.at(
-                Some(h.span()),
-                format!("invalid header name `{}`", h.get_ref()),
-            );
-            defaults.request_id_header.clone()
-        }),
-        None => defaults.request_id_header.clone(),
-    };
+    let request_id_header = header_name(
+        s.request_id_header.as_ref(),
+        &defaults.request_id_header,
+        &mut c,
+    );
     let problem_base_url = s.problem_base_url.as_ref().map(|u| {
         let v = u.get_ref().trim_end_matches('/').to_owned();
         let ok = v.parse::<http::Uri>().is_ok_and(|uri| uri.scheme().is_some() && uri.authority().is_some());
@@ -181,16 +177,16 @@ fn resolve(
             .map_or(defaults.header_read_timeout, |d| d.0),
         idle_timeout: s.idle_timeout.map_or(defaults.idle_timeout, |d| d.0),
         access_log: s.access_log.unwrap_or(defaults.access_log),
-        priority_header: match &s.priority_header {
-            Some(h) => HeaderName::from_bytes(h.get_ref().as_bytes()).unwrap_or_else(|_| {
-                c.at(
-                    Some(h.span()),
-                    format!("invalid header name `{}`", h.get_ref()),
-                );
-                defaults.priority_header.clone()
-            }),
-            None => defaults.priority_header.clone(),
-        },
+        priority_header: header_name(
+            s.priority_header.as_ref(),
+            &defaults.priority_header,
+            &mut c,
+        ),
+        deadline_header: header_name(
+            s.deadline_header.as_ref(),
+            &defaults.deadline_header,
+            &mut c,
+        ),
         trusted_networks: match &s.trusted_networks {
             Some(nets) => nets
                 .iter()
@@ -381,6 +377,22 @@ fn resolve(
         settings,
         routes,
         pools,
+    })
+}
+
+/// A header name from the file, or the default (with a located error when invalid).
+fn header_name(
+    v: Option<&Spanned<String>>,
+    default: &HeaderName,
+    c: &mut Collector<'_>,
+) -> HeaderName {
+    let Some(v) = v else { return default.clone() };
+    HeaderName::from_bytes(v.get_ref().as_bytes()).unwrap_or_else(|_| {
+        c.at(
+            Some(v.span()),
+            format!("invalid header name `{}`", v.get_ref()),
+        );
+        default.clone()
     })
 }
 
