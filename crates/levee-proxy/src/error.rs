@@ -70,6 +70,9 @@ pub enum ProxyError {
         /// When to come back.
         retry_in: Duration,
     },
+    /// The request's tenant is over its own rate (a 429, not a 503).
+    #[error("tenant over its rate limit")]
+    RateLimited(crate::ratelimit::RateLimited),
     /// The gateway is shutting down.
     #[error("the gateway is draining")]
     Draining {
@@ -91,6 +94,7 @@ impl ProxyError {
             ProxyError::BadGateway { .. } => Reason::BadGateway,
             ProxyError::Draining { .. } => Reason::Draining,
             ProxyError::Overloaded { .. } => Reason::Overloaded,
+            ProxyError::RateLimited(_) => Reason::RateLimited,
         }
     }
 
@@ -100,6 +104,8 @@ impl ProxyError {
             ProxyError::Unavailable { retry_in, .. } | ProxyError::Draining { retry_in } => {
                 Some(*retry_in)
             }
+            ProxyError::Overloaded { retry_in, .. } => Some(*retry_in),
+            ProxyError::RateLimited(r) => Some(r.retry_after),
             _ => None,
         }
     }
@@ -130,6 +136,9 @@ impl ProxyError {
             }
             ProxyError::BadGateway { .. } => {
                 "The service closed the connection or sent an invalid response.".to_owned()
+            }
+            ProxyError::RateLimited(_) => {
+                "You have sent more requests than your rate limit allows; the request was not sent to the service. Retry after the delay in Retry-After; RateLimit-Policy states the limit.".to_owned()
             }
             ProxyError::Draining { .. } => {
                 "This gateway instance is shutting down; retry on a new connection.".to_owned()

@@ -4,7 +4,8 @@
 //! and the upstream's: [`server`] (listeners, TLS, HTTP/1.1 and HTTP/2
 //! connections, slowloris and idle deadlines, drain), [`service`] (the
 //! handler, read top to bottom), [`route`] (which pool), [`admission`]
-//! (forward, queue or shed), [`pool`] (endpoints,
+//! (forward, queue or shed), [`tenant`] (whose request) and [`ratelimit`]
+//! (per-tenant rates), [`pool`] (endpoints,
 //! breakers, the pooled client), [`forward`] (the upstream exchange and
 //! WebSocket tunnels), [`body`] (streaming bodies with limits and completion
 //! hooks), [`rescue`] (the one place errors become problems) and [`metrics`].
@@ -24,11 +25,13 @@ pub mod forward;
 pub mod metrics;
 pub mod parse_error;
 pub mod pool;
+pub mod ratelimit;
 pub mod rescue;
 pub mod route;
 pub mod runtime;
 pub mod server;
 pub mod service;
+pub mod tenant;
 
 pub use drain::Drain;
 pub use error::ProxyError;

@@ -51,6 +51,8 @@ pub struct Metrics {
     upstream_headers: Family<PoolLabel, Histogram, fn() -> Histogram>,
     gateway_errors: Family<ReasonLabel, Counter>,
     admission: crate::admission::metrics::AdmissionFamilies,
+    rate_limited: Family<crate::admission::metrics::RouteLabel, Counter>,
+    rate_untracked: Family<crate::admission::metrics::RouteLabel, Counter>,
     /// Client connections currently open.
     pub connections_open: Gauge<i64, AtomicI64>,
     /// Requests currently being handled (response body not yet finished).
@@ -109,6 +111,18 @@ impl Metrics {
             gateway_errors.clone(),
         );
         let admission = crate::admission::metrics::AdmissionFamilies::new(&mut registry);
+        let rate_limited = Family::default();
+        registry.register(
+            "rate_limited",
+            "Requests answered 429 rate-limited: their tenant was over its rate",
+            rate_limited.clone(),
+        );
+        let rate_untracked = Family::default();
+        registry.register(
+            "rate_limit_untracked",
+            "Requests let through without rate tracking because the tenant table was full",
+            rate_untracked.clone(),
+        );
         let connections_open = Gauge::default();
         registry.register(
             "connections_open",
@@ -146,6 +160,8 @@ impl Metrics {
             upstream_headers,
             gateway_errors,
             admission,
+            rate_limited,
+            rate_untracked,
             connections_open,
             requests_in_flight,
             draining,
@@ -175,6 +191,17 @@ impl Metrics {
     /// Admission metric handles for one route.
     pub fn admission(&self, route: &str) -> crate::admission::AdmissionMetrics {
         crate::admission::AdmissionMetrics::new(&self.admission, route)
+    }
+
+    /// Rate-limit metric handles for one route.
+    pub fn rate_limit(&self, route: &str) -> crate::ratelimit::RateLimitMetrics {
+        let r = crate::admission::metrics::RouteLabel {
+            route: route.to_owned(),
+        };
+        crate::ratelimit::RateLimitMetrics {
+            limited: self.rate_limited.get_or_create(&r).clone(),
+            untracked: self.rate_untracked.get_or_create(&r).clone(),
+        }
     }
 
     /// The histogram of upstream response-head latency for a pool.

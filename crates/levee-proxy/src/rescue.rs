@@ -63,8 +63,20 @@ impl<'a> ErrorContext<'a> {
 /// The response for an error.
 pub fn rescue(err: &ProxyError, cx: &ErrorContext<'_>) -> Response<ProxyBody> {
     let reason = err.reason();
-    problem_response(reason, Some(err.detail()), err.retry_in(), cx)
+    let mut resp = problem_response(reason, Some(err.detail()), err.retry_in(), cx);
+    if let ProxyError::RateLimited(r) = err {
+        // draft-ietf-httpapi-ratelimit-headers: the policy and the (empty) allowance.
+        let h = resp.headers_mut();
+        h.insert(RATELIMIT_POLICY, r.policy.clone());
+        h.insert(RATELIMIT, r.limit.clone());
+    }
+    resp
 }
+
+/// `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers).
+pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+/// `RateLimit` (draft-ietf-httpapi-ratelimit-headers).
+pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
 /// A problem response for `reason`.
 pub fn problem_response(

@@ -82,6 +82,10 @@ pub struct Route {
     pub admission: Option<Arc<Admission>>,
     /// The priority of requests that do not carry a trusted priority header.
     pub priority: Priority,
+    /// Where the tenant key comes from; `None` for a route without tenants.
+    pub tenant: Option<crate::tenant::TenantSource>,
+    /// Per-tenant rate limit (requires `tenant`); `None` for none.
+    pub rate_limit: Option<Arc<crate::ratelimit::RateLimiter>>,
 }
 
 /// The routes of one snapshot, sorted most specific first.

@@ -26,6 +26,7 @@ use crate::drain::{Drain, InFlightGuard};
 use crate::error::ProxyError;
 use crate::forward::{Peer, forward};
 use crate::metrics::RouteMetrics;
+use crate::ratelimit::RateDecision;
 use crate::rescue::{ErrorContext, problem_page, rescue};
 use crate::runtime::{Runtime, RuntimeHandle};
 use crate::server::ConnState;
@@ -154,11 +155,27 @@ impl Proxy {
         let deadline = crate::deadline::budget(req.headers(), &settings.deadline_header)
             .map(|b| log.start + b);
 
+        // Whose request: the unit of fairness and of rate limits (hashed).
+        let tenant = route
+            .tenant
+            .as_ref()
+            .map(|src| src.key(req.headers(), peer.client.ip()));
+        // A tenant over its own rate gets 429 before admission: it never takes a slot.
+        let rate_fields = match (&route.rate_limit, tenant) {
+            (Some(limiter), Some(t)) => match limiter.check(t, Instant::now().into_std()) {
+                RateDecision::Allow { limit } => Some((limiter.policy().clone(), limit)),
+                RateDecision::Deny(denied) => {
+                    return Err(fail(log, &cx, ProxyError::RateLimited(denied)));
+                }
+            },
+            _ => None,
+        };
+
         // Admission: forward now, wait briefly, or shed without touching the upstream.
         let mut permit = match &route.admission {
             Some(admission) => {
                 let priority = request_priority(&req, route, settings, peer);
-                match admission.acquire(priority, deadline).await {
+                match admission.acquire(priority, deadline, tenant).await {
                     Ok(permit) => Some(permit),
                     Err(shed) => {
                         let err = ProxyError::Overloaded {
@@ -211,6 +228,13 @@ impl Proxy {
                     settings.request_id_header.clone(),
                     request_id.header_value().clone(),
                 );
+                // The upstream's own rate-limit fields, if any, win over ours.
+                if let Some((policy, limit)) =
+                    rate_fields.filter(|_| !h.contains_key(crate::rescue::RATELIMIT))
+                {
+                    h.insert(crate::rescue::RATELIMIT_POLICY, policy);
+                    h.insert(crate::rescue::RATELIMIT, limit);
+                }
                 if is_503 && !h.contains_key(header::RETRY_AFTER) {
                     // The contract: every 503 that leaves Levee says when to come back.
                     h.insert(header::RETRY_AFTER, HeaderValue::from(1u64));

@@ -10,4 +10,5 @@ mod fetch;
 mod lifecycle;
 mod problems;
 mod request_id;
+mod tenants;
 mod transparency;

@@ -119,6 +119,33 @@ pub struct RouteSection {
     pub admission: Option<AdmissionSection>,
     /// Priority of requests without a trusted priority header (default `default`).
     pub priority: Option<Spanned<String>>,
+    /// Whom a request belongs to, for fairness and rate limits (default none).
+    pub tenant: Option<Spanned<TenantSection>>,
+    /// Per-tenant rate limit (default none; requires `tenant`).
+    pub rate_limit: Option<Spanned<RateLimitSection>>,
+}
+
+/// `tenant = { from = "header", header = "x-api-key" }` or
+/// `tenant = { from = "client_ip" }` on a route.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSection {
+    /// `header` or `client_ip`.
+    pub from: Spanned<String>,
+    /// The header holding the key (required with `from = "header"`).
+    pub header: Option<Spanned<String>>,
+}
+
+/// `rate_limit = { quota = 100, period = "1s", burst = 20 }` on a route.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSection {
+    /// Requests per period per tenant, sustained.
+    pub quota: u32,
+    /// The period: whole seconds (default `1s`).
+    pub period: Option<ConfigDuration>,
+    /// Requests a quiet tenant may send at once beyond `quota` (default 0).
+    pub burst: Option<u32>,
 }
 
 /// `admission = { ... }` on a route.

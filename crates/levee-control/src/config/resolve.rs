@@ -22,13 +22,16 @@ use levee_policy::limit::{AimdConfig, Bounds, Gradient2Config, LimiterConfig, Ve
 use levee_proxy::admission::{Admission, AdmissionSpec, Priority};
 use levee_proxy::metrics::Metrics;
 use levee_proxy::pool::{Pool, PoolSpec, Protocol};
+use levee_proxy::ratelimit::{DEFAULT_MAX_TENANTS, RateLimitSpec, RateLimiter};
 use levee_proxy::route::{HostMatch, Route, RouteTable};
+use levee_proxy::tenant::TenantSource;
 use levee_proxy::{Runtime, Settings};
 use serde_spanned::Spanned;
 
 use super::error::{Collector, ConfigError};
 use super::file::{
     AdmissionSection, ErrorFormat, FileConfig, LimiterName, PoolSection, ProtocolName,
+    RateLimitSection, TenantSection,
 };
 
 /// Values given on the command line; they win over the file.
@@ -83,6 +86,10 @@ pub struct RouteSpec {
     pub admission: Option<AdmissionSpec>,
     /// Default priority.
     pub priority: Priority,
+    /// Where the tenant key comes from; `None` without tenants.
+    pub tenant: Option<TenantSource>,
+    /// Per-tenant rate limit; `None` for none.
+    pub rate_limit: Option<RateLimitSpec>,
 }
 
 /// A validated configuration.
@@ -300,6 +307,8 @@ fn resolve(
                 json_style: JsonStyle::Problem,
                 admission: resolve_admission(None, &mut c),
                 priority: Priority::Default,
+                tenant: None,
+                rate_limit: None,
             });
         }
     }
@@ -334,7 +343,19 @@ fn resolve(
             Some(p) => p.get_ref().clone(),
             None => "/".to_owned(),
         };
+        let tenant = r.tenant.as_ref().and_then(|t| resolve_tenant(t, &mut c));
+        let rate_limit = r.rate_limit.as_ref().and_then(|rl| {
+            if r.tenant.is_none() {
+                c.at(
+                    Some(rl.span()),
+                    "rate_limit needs a tenant key: add tenant = { from = \"header\", header = \"x-api-key\" } or tenant = { from = \"client_ip\" }",
+                );
+            }
+            resolve_rate_limit(rl, &mut c)
+        });
         routes.push(RouteSpec {
+            tenant,
+            rate_limit,
             name: r.name.clone().unwrap_or_else(|| format!("route-{i}")),
             host: HostMatch::parse(r.host.as_deref().unwrap_or("*")),
             path_prefix,
@@ -394,6 +415,74 @@ fn header_name(
         );
         default.clone()
     })
+}
+
+/// A route's tenant source.
+fn resolve_tenant(t: &Spanned<TenantSection>, c: &mut Collector<'_>) -> Option<TenantSource> {
+    let t = t.get_ref();
+    match (t.from.get_ref().as_str(), &t.header) {
+        ("header", Some(h)) => match HeaderName::from_bytes(h.get_ref().as_bytes()) {
+            Ok(name) => Some(TenantSource::Header(name)),
+            Err(_) => {
+                c.at(
+                    Some(h.span()),
+                    format!("invalid header name `{}`", h.get_ref()),
+                );
+                None
+            }
+        },
+        ("header", None) => {
+            c.at(
+                Some(t.from.span()),
+                "tenant from a header needs header = \"NAME\", e.g. header = \"x-api-key\"",
+            );
+            None
+        }
+        ("client_ip", None) => Some(TenantSource::ClientIp),
+        ("client_ip", Some(h)) => {
+            c.at(
+                Some(h.span()),
+                "tenant = { from = \"client_ip\" } takes no header",
+            );
+            None
+        }
+        (other, _) => {
+            c.at(
+                Some(t.from.span()),
+                format!("invalid tenant source `{other}`: expected header or client_ip"),
+            );
+            None
+        }
+    }
+}
+
+/// A route's per-tenant rate limit.
+fn resolve_rate_limit(
+    rl: &Spanned<RateLimitSection>,
+    c: &mut Collector<'_>,
+) -> Option<RateLimitSpec> {
+    let span = rl.span();
+    let rl = rl.get_ref();
+    let spec = RateLimitSpec {
+        quota: rl.quota,
+        period: rl.period.map_or(Duration::from_secs(1), |d| d.0),
+        burst: rl.burst.unwrap_or(0),
+    };
+    if spec.period.is_zero() || spec.period.subsec_nanos() != 0 {
+        c.at(
+            Some(span),
+            format!(
+                "rate_limit: period must be a whole number of seconds, at least 1s (RateLimit-Policy states it in seconds), not {:?}",
+                spec.period
+            ),
+        );
+        return None;
+    }
+    if let Err(e) = spec.gcra().validate() {
+        c.at(Some(span), format!("rate_limit: {e}"));
+        return None;
+    }
+    Some(spec)
 }
 
 /// Admission settings of a route: on by default, Gradient2 with its defaults.
@@ -584,7 +673,33 @@ impl Config {
                     }
                 }
             };
+            let rate_limit = match &r.rate_limit {
+                None => None,
+                Some(spec) => {
+                    // An unchanged limit keeps its tenants' state over a reload.
+                    let kept = previous
+                        .and_then(|rt| rt.routes.iter().find(|old| *old.name == *r.name))
+                        .and_then(|old| old.rate_limit.clone())
+                        .filter(|l| l.spec() == spec);
+                    match kept {
+                        Some(l) => Some(l),
+                        None => match RateLimiter::new(
+                            *spec,
+                            DEFAULT_MAX_TENANTS,
+                            metrics.rate_limit(&r.name),
+                        ) {
+                            Ok(l) => Some(Arc::new(l)),
+                            Err(e) => {
+                                c.at(None, format!("route `{}`: rate_limit: {e}", r.name));
+                                None
+                            }
+                        },
+                    }
+                }
+            };
             routes.push(Arc::new(Route {
+                tenant: r.tenant.clone(),
+                rate_limit,
                 admission,
                 priority: r.priority,
                 name: Arc::from(r.name.as_str()),

@@ -111,7 +111,7 @@ pub struct AdmissionMetrics {
     pub(crate) queue_time: Histogram,
     pub(crate) retry_after: Histogram,
     admitted: [Counter; 3],
-    shed: [[Counter; 3]; 4],
+    shed: [[Counter; 3]; 5],
 }
 
 impl AdmissionMetrics {
@@ -133,6 +133,7 @@ impl AdmissionMetrics {
             ShedCause::QueueTimeout,
             ShedCause::Evicted,
             ShedCause::Deadline,
+            ShedCause::FairShare,
         ];
         let shed = causes.map(|c| {
             [Priority::Critical, Priority::Default, Priority::Sheddable].map(|p| {

@@ -21,9 +21,38 @@
 //! limit; its latency sample (time to response head, and whether the answer
 //! was a drop: an error, a timeout or an upstream 503) feeds the limiter.
 //!
+//! # Tenant fairness
+//!
+//! On a route with a tenant key (see [`crate::tenant`]), each request
+//! carries its tenant, and the state counts, per tenant, the slots it holds
+//! and the requests it has waiting (a small map; an entry is removed when
+//! both reach zero, so it only ever holds the tenants competing right now).
+//! Fairness applies under congestion only — while a slot is free and nobody
+//! waits, anyone is admitted, so one tenant alone may use the whole limit:
+//!
+//! - **On arrival**, a tenant whose held + waiting requests already reach its
+//!   fair share, `⌈limit / active tenants⌉` (itself counted), is shed at once
+//!   ([`ShedCause::FairShare`]) instead of queueing. So a noisy tenant's
+//!   excess never fills the queue in front of the others, and it absorbs the
+//!   shedding its own load causes.
+//! - **On release**, the freed slot goes to the highest non-empty lane as
+//!   before, and within that lane to the waiter whose tenant holds the fewest
+//!   slots (ties in the lane's FIFO/LIFO order). A quiet tenant's request
+//!   therefore jumps a noisy tenant's queue, and holdings converge on equal
+//!   shares. Priority still comes first: fairness never serves a
+//!   `sheddable` request before a `default` one.
+//!
+//! Weights are left out: every tenant's share is equal. The choice scans one
+//! lane (at most `max_queue` entries) under the route's mutex; without
+//! tenants the first candidate wins at once, so routes without a tenant key
+//! pay nothing. Per-tenant *rates* are a separate check that runs before
+//! admission (see [`crate::ratelimit`]).
+//!
 //! Locking: one short mutex per route, never held across an await and never
-//! global. This module must not know about HTTP beyond the priority.
+//! global. This module must not know about HTTP beyond the priority and an
+//! opaque tenant key.
 
+mod fair;
 pub(crate) mod metrics;
 mod queue;
 
@@ -39,6 +68,8 @@ use queue::{Queue, Waiter};
 use levee_policy::codel::{Codel, CodelConfig};
 use levee_policy::drain::{DrainConfig, DrainRate};
 use levee_policy::limit::{Limiter, LimiterConfig, Sample};
+
+use crate::tenant::TenantKey;
 
 /// A request's class; lower classes are shed first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -86,6 +117,9 @@ pub enum ShedCause {
     Evicted,
     /// Its caller's deadline would pass before it could be served.
     Deadline,
+    /// Under congestion, its tenant already held or awaited its fair share
+    /// of the limit.
+    FairShare,
 }
 
 impl ShedCause {
@@ -96,6 +130,7 @@ impl ShedCause {
             ShedCause::QueueTimeout => "queue_timeout",
             ShedCause::Evicted => "evicted",
             ShedCause::Deadline => "deadline",
+            ShedCause::FairShare => "fair_share",
         }
     }
 }
@@ -148,6 +183,7 @@ struct State {
     queue: Queue,
     codel: Codel,
     drain: DrainRate,
+    tenants: fair::Tenants,
 }
 
 /// One route's admission controller.
@@ -183,6 +219,7 @@ impl Admission {
                 interval: spec.codel_interval,
             })?,
             drain: DrainRate::new(DrainConfig::default())?,
+            tenants: fair::Tenants::default(),
         };
         Ok(Admission {
             state: Mutex::new(state),
@@ -212,20 +249,33 @@ impl Admission {
         self.lock().in_flight
     }
 
-    /// Admits, queues or sheds. `deadline` is when the caller gives up, if known.
+    /// Admits, queues or sheds. `deadline` is when the caller gives up, if
+    /// known; `tenant` is whom the request belongs to, on a route with
+    /// tenants (see the module doc on fairness).
     pub async fn acquire(
         self: &Arc<Self>,
         priority: Priority,
         deadline: Option<Instant>,
+        tenant: Option<TenantKey>,
     ) -> Result<Permit, Shed> {
         let now = Instant::now();
         let rx = {
             let mut s = self.lock();
-            if s.in_flight < s.limiter.limit() && s.queue.is_empty() {
+            let limit = s.limiter.limit();
+            if s.in_flight < limit && s.queue.is_empty() {
                 s.in_flight += 1;
+                if let Some(t) = tenant {
+                    s.tenants.admitted(t);
+                }
                 self.metrics.in_flight.set(s.in_flight as i64);
                 self.metrics.admitted(priority);
-                return Ok(Permit::new(self.clone(), s.in_flight));
+                return Ok(Permit::new(self.clone(), s.in_flight, tenant));
+            }
+            // Congested: a tenant at its fair share gives way to the others.
+            if let Some(t) = tenant
+                && s.tenants.over_share(t, limit)
+            {
+                return Err(self.shed(&mut s, now, ShedCause::FairShare, priority));
             }
             // The wait is bounded by max_queue_time, and by CoDel's target
             // while a standing queue persists: then waiting only adds latency.
@@ -251,6 +301,9 @@ impl Admission {
                     Some(victim) => {
                         // Dropping its sender tells the victim it was evicted.
                         let victim_priority = victim.priority;
+                        if let Some(t) = victim.tenant {
+                            s.tenants.dequeued(t, false);
+                        }
                         drop(victim);
                         self.metrics.shed(ShedCause::Evicted, victim_priority);
                     }
@@ -263,7 +316,11 @@ impl Admission {
                 tx,
                 enqueued: now,
                 priority,
+                tenant,
             });
+            if let Some(t) = tenant {
+                s.tenants.queued(t);
+            }
             self.metrics.queue_depth.set(s.queue.len() as i64);
             (rx, until)
         };
@@ -271,7 +328,7 @@ impl Admission {
         match tokio::time::timeout_at(until, &mut rx).await {
             Ok(Ok(in_flight)) => {
                 self.metrics.admitted(priority);
-                Ok(Permit::new(self.clone(), in_flight))
+                Ok(Permit::new(self.clone(), in_flight, tenant))
             }
             Ok(Err(_evicted)) => {
                 let mut s = self.lock();
@@ -286,13 +343,19 @@ impl Admission {
                 rx.close();
                 if let Ok(in_flight) = rx.try_recv() {
                     self.metrics.admitted(priority);
-                    return Ok(Permit::new(self.clone(), in_flight));
+                    return Ok(Permit::new(self.clone(), in_flight, tenant));
                 }
                 let mut s = self.lock();
-                s.queue.remove_closed();
+                let s = &mut *s;
+                let tenants = &mut s.tenants;
+                s.queue.remove_closed(|t| {
+                    if let Some(t) = t {
+                        tenants.dequeued(t, false);
+                    }
+                });
                 self.metrics.queue_depth.set(s.queue.len() as i64);
                 let now = Instant::now();
-                Err(self.shed(&mut s, now, ShedCause::QueueTimeout, priority))
+                Err(self.shed(s, now, ShedCause::QueueTimeout, priority))
             }
         }
     }
@@ -333,10 +396,19 @@ impl Admission {
 
     /// Releases one slot, feeds the sample to the limiter, and hands freed
     /// slots to waiters.
-    fn release(&self, sample: Option<(Duration, bool)>, in_flight: usize) {
+    fn release(
+        &self,
+        sample: Option<(Duration, bool)>,
+        in_flight: usize,
+        tenant: Option<TenantKey>,
+    ) {
         let now = Instant::now();
         let mut s = self.lock();
+        let s = &mut *s;
         s.in_flight = s.in_flight.saturating_sub(1);
+        if let Some(t) = tenant {
+            s.tenants.released(t);
+        }
         s.drain.on_complete(now.into_std());
         if let Some((rtt, dropped)) = sample {
             s.limiter.on_sample(
@@ -351,12 +423,16 @@ impl Admission {
         }
         let congested = s.codel.is_congested(now.into_std());
         while s.in_flight < s.limiter.limit() {
-            let Some(w) = s.queue.pop(congested) else {
+            let Some(w) = s.queue.pop_fair(congested, &s.tenants) else {
                 s.codel.on_empty(now.into_std());
                 break;
             };
             let sojourn = now.saturating_duration_since(w.enqueued);
-            if w.tx.send(s.in_flight + 1).is_ok() {
+            let granted = w.tx.send(s.in_flight + 1).is_ok();
+            if let Some(t) = w.tenant {
+                s.tenants.dequeued(t, granted);
+            }
+            if granted {
                 s.in_flight += 1;
                 s.codel.on_dequeue(now.into_std(), sojourn);
                 self.metrics.queue_time.observe(sojourn.as_secs_f64());
@@ -374,14 +450,16 @@ pub struct Permit {
     sample: Option<(Duration, bool)>,
     /// Requests in flight when this one was admitted, itself included.
     inflight: usize,
+    tenant: Option<TenantKey>,
 }
 
 impl Permit {
-    fn new(admission: Arc<Admission>, inflight: usize) -> Permit {
+    fn new(admission: Arc<Admission>, inflight: usize, tenant: Option<TenantKey>) -> Permit {
         Permit {
             admission,
             sample: None,
             inflight,
+            tenant,
         }
     }
 
@@ -395,6 +473,7 @@ impl Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        self.admission.release(self.sample.take(), self.inflight);
+        self.admission
+            .release(self.sample.take(), self.inflight, self.tenant);
     }
 }

@@ -8,6 +8,8 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::Priority;
+use super::fair::{Tenants, least_loaded};
+use crate::tenant::TenantKey;
 
 /// A request waiting for a slot.
 #[derive(Debug)]
@@ -19,6 +21,8 @@ pub(super) struct Waiter {
     pub(super) enqueued: Instant,
     /// Its class.
     pub(super) priority: Priority,
+    /// Its tenant, on a route that has tenants.
+    pub(super) tenant: Option<TenantKey>,
 }
 
 /// Three lanes: critical, default, sheddable.
@@ -52,6 +56,7 @@ impl Queue {
 
     /// The next waiter: highest lane first; oldest first, or newest first
     /// when `lifo` (the queue is congested).
+    #[cfg(test)]
     pub(super) fn pop(&mut self, lifo: bool) -> Option<Waiter> {
         let lane = self.lanes.iter_mut().find(|l| !l.is_empty())?;
         let w = if lifo {
@@ -59,6 +64,24 @@ impl Queue {
         } else {
             lane.pop_front()
         };
+        self.len -= usize::from(w.is_some());
+        w
+    }
+
+    /// The next waiter under fairness: highest lane first; within it, the
+    /// waiter whose tenant holds the fewest slots, ties broken in the
+    /// lane's order (oldest first, or newest first when `lifo`). Without
+    /// tenants this is the plain lane order. O(lane length), bounded by `max_queue`.
+    pub(super) fn pop_fair(&mut self, lifo: bool, tenants: &Tenants) -> Option<Waiter> {
+        let lane = self.lanes.iter_mut().find(|l| !l.is_empty())?;
+        let n = lane.len();
+        let i = if lifo {
+            let i = least_loaded(lane.iter().rev().map(|w| w.tenant), tenants)?;
+            n - 1 - i
+        } else {
+            least_loaded(lane.iter().map(|w| w.tenant), tenants)?
+        };
+        let w = lane.remove(i);
         self.len -= usize::from(w.is_some());
         w
     }
@@ -75,9 +98,16 @@ impl Queue {
     }
 
     /// Drops waiters whose requester is gone (timed out or disconnected).
-    pub(super) fn remove_closed(&mut self) {
+    /// Calls `gone` with each removed waiter's tenant.
+    pub(super) fn remove_closed(&mut self, mut gone: impl FnMut(Option<TenantKey>)) {
         for lane in &mut self.lanes {
-            lane.retain(|w| !w.tx.is_closed());
+            lane.retain(|w| {
+                let open = !w.tx.is_closed();
+                if !open {
+                    gone(w.tenant);
+                }
+                open
+            });
         }
         self.len = self.lanes.iter().map(VecDeque::len).sum();
     }
@@ -94,6 +124,7 @@ mod tests {
                 tx,
                 enqueued: Instant::now(),
                 priority: p,
+                tenant: None,
             },
             rx,
         )
@@ -145,6 +176,25 @@ mod tests {
     }
 
     #[test]
+    fn the_least_loaded_tenant_goes_first_within_a_lane() {
+        let mut q = Queue::default();
+        let mut keep = Vec::new();
+        for t in [1, 1, 2] {
+            let (mut w, rx) = waiter(Priority::Default);
+            w.tenant = Some(t);
+            keep.push(rx);
+            q.push(w);
+        }
+        let mut tenants = Tenants::default();
+        tenants.admitted(1);
+        assert_eq!(q.pop_fair(false, &tenants).and_then(|w| w.tenant), Some(2));
+        tenants.admitted(2);
+        tenants.admitted(2);
+        assert_eq!(q.pop_fair(true, &tenants).and_then(|w| w.tenant), Some(1));
+        assert_eq!(q.len(), 1);
+    }
+
+    #[test]
     fn closed_waiters_are_removed() {
         let mut q = Queue::default();
         let (w, rx) = waiter(Priority::Default);
@@ -152,7 +202,7 @@ mod tests {
         let (w, _keep) = waiter(Priority::Default);
         q.push(w);
         drop(rx);
-        q.remove_closed();
+        q.remove_closed(|_| {});
         assert_eq!(q.len(), 1);
     }
 }
