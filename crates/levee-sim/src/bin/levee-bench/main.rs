@@ -132,7 +132,7 @@ async fn overload(args: Args) -> anyhow::Result<()> {
     }
     notes.push(format!(
         "HAProxy: `maxconn {}` on the server, `timeout queue {} ms`. nginx: plain `proxy_pass` with upstream keepalive. \
-         Levee: `levee serve --listen … --upstream … --admin …`, no other flag.",
+         Levee: `levee serve` with default settings; its route names `x-tenant` as the tenant header.",
         args.workers, args.haproxy_queue_ms
     ));
     let setup = Setup {

@@ -23,7 +23,7 @@ pub(crate) enum Peer {
     Nginx,
     /// HAProxy with `maxconn` = workers and `timeout queue`: static shedding.
     Haproxy,
-    /// `levee serve --listen … --upstream … --admin …` with its defaults.
+    /// `levee serve` with its defaults and the tenant header `x-tenant`.
     Levee,
 }
 
@@ -120,14 +120,19 @@ pub(crate) async fn start(
             let program = programs.levee.as_ref().context("no levee")?;
             let admin_addr = free_port()?;
             admin = Some(admin_addr);
+            // Defaults, plus the one thing Levee cannot guess: which header
+            // names the tenant (scenario 3). Requests without it share one
+            // anonymous tenant, so the other scenarios see plain defaults.
+            let conf = dir.path().join("levee.toml");
+            let text = format!(
+                "[admin]\nlisten = \"{admin_addr}\"\n\n[[listeners]]\nlisten = \"{addr}\"\n\n\
+                 [[pools]]\nname = \"app\"\nendpoints = [\"{upstream}\"]\n\n\
+                 [[routes]]\nname = \"default\"\npool = \"app\"\n\
+                 tenant = {{ from = \"header\", header = \"x-tenant\" }}\n"
+            );
+            std::fs::write(&conf, text).context("writing levee.toml")?;
             let mut c = Command::new(program);
-            c.arg("serve")
-                .arg("--listen")
-                .arg(addr.to_string())
-                .arg("--upstream")
-                .arg(format!("http://{upstream}"))
-                .arg("--admin")
-                .arg(admin_addr.to_string());
+            c.arg("serve").arg("--config").arg(&conf);
             c
         }
     };
