@@ -277,13 +277,7 @@ impl Admission {
             {
                 return Err(self.shed(&mut s, now, ShedCause::FairShare, priority));
             }
-            // The wait is bounded by max_queue_time, and by CoDel's target
-            // while a standing queue persists: then waiting only adds latency.
-            let bound = if s.codel.is_congested(now.into_std()) {
-                self.spec.max_queue_time.min(self.spec.codel_target)
-            } else {
-                self.spec.max_queue_time
-            };
+            let bound = self.wait_bound(&s, now);
             let wait_until = now + bound;
             // Queue only what can be served within the bound: a request that
             // would time out in the queue is told so now, in microseconds,
@@ -357,6 +351,25 @@ impl Admission {
                 let now = Instant::now();
                 Err(self.shed(s, now, ShedCause::QueueTimeout, priority))
             }
+        }
+    }
+
+    /// How long a request may wait for a slot: half the upstream's no-load
+    /// latency as the limiter learned it (queueing longer than the service
+    /// itself takes only adds latency; the queue is there to bridge gaps
+    /// between arrivals, not to hold a backlog), within [CoDel's target,
+    /// `max_queue_time`]; and only CoDel's target while a standing queue
+    /// persists.
+    fn wait_bound(&self, s: &State, now: Instant) -> Duration {
+        let target = self.spec.codel_target.min(self.spec.max_queue_time);
+        let base = match s.limiter.no_load_rtt() {
+            Some(rtt) => (rtt / 2).clamp(target, self.spec.max_queue_time),
+            None => self.spec.max_queue_time,
+        };
+        if s.codel.is_congested(now.into_std()) {
+            target
+        } else {
+            base
         }
     }
 
