@@ -53,6 +53,8 @@ pub struct PoolSpec {
     pub max_idle_per_endpoint: usize,
     /// The breaker each endpoint sits behind.
     pub breaker: BreakerConfig,
+    /// Keep the case of HTTP/1 header names (from `server.preserve_header_case`).
+    pub preserve_header_case: bool,
 }
 
 impl PoolSpec {
@@ -67,6 +69,7 @@ impl PoolSpec {
             idle_timeout: Duration::from_secs(90),
             max_idle_per_endpoint: 256,
             breaker: BreakerConfig::default(),
+            preserve_header_case: false,
         }
     }
 }
@@ -136,7 +139,7 @@ impl Pool {
             .timer(TokioTimer::new())
             .pool_idle_timeout(spec.idle_timeout)
             .pool_max_idle_per_host(spec.max_idle_per_endpoint)
-            .http1_preserve_header_case(true)
+            .http1_preserve_header_case(spec.preserve_header_case)
             .http2_only(spec.protocol == Protocol::H2c);
         let client = builder.build(connector);
         let endpoints = spec

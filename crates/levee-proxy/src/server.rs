@@ -83,7 +83,7 @@ impl Listener {
             .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(settings.header_read_timeout)
-            .preserve_header_case(true)
+            .preserve_header_case(settings.preserve_header_case)
             .max_buf_size((settings.max_header_bytes * 2 + 16 * 1024).max(8192))
             .max_headers(settings.max_headers.saturating_mul(2).max(128));
         builder

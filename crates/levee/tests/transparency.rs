@@ -55,12 +55,12 @@ async fn methods_statuses_paths_and_queries_pass_through() {
 }
 
 #[tokio::test]
-async fn headers_round_trip_with_duplicates_and_case() {
+async fn headers_round_trip_with_duplicates_and_case_when_asked() {
     let up = RawUpstream::start(
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Mixed-Case: A\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\nok",
     )
     .await;
-    let gw = Gw::to(up.addr, "").await;
+    let gw = Gw::to(up.addr, "[server]\npreserve_header_case = true\n").await;
     let mut s = TcpStream::connect(gw.addr).await.expect("connect");
     s.write_all(b"GET /h HTTP/1.1\r\nHost: example.test\r\nX-Custom-Case: 1\r\nX-Dup: first\r\nX-Dup: second\r\nConnection: close\r\n\r\n")
         .await

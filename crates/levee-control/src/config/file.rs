@@ -59,6 +59,8 @@ pub struct ServerSection {
     pub drain_retry_after: Option<ConfigDuration>,
     /// One access-log line per request (default true).
     pub access_log: Option<bool>,
+    /// Keep HTTP/1 header-name case (default false).
+    pub preserve_header_case: Option<bool>,
     /// Header a client may set its priority with (default `x-priority`).
     pub priority_header: Option<Spanned<String>>,
     /// Networks whose priority header is believed (default loopback only).

@@ -184,6 +184,9 @@ fn resolve(
             .map_or(defaults.header_read_timeout, |d| d.0),
         idle_timeout: s.idle_timeout.map_or(defaults.idle_timeout, |d| d.0),
         access_log: s.access_log.unwrap_or(defaults.access_log),
+        preserve_header_case: s
+            .preserve_header_case
+            .unwrap_or(defaults.preserve_header_case),
         priority_header: header_name(
             s.priority_header.as_ref(),
             &defaults.priority_header,
@@ -388,6 +391,9 @@ fn resolve(
         );
     }
 
+    for p in &mut pools {
+        p.preserve_header_case = settings.preserve_header_case;
+    }
     let drain_timeout = s.drain_timeout.map_or(Duration::from_secs(30), |d| d.0);
     c.finish(path.to_owned())?;
     Ok(Config {
