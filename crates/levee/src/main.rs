@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod admin_cli;
 mod check;
 mod config_cmd;
 mod demo;
@@ -46,6 +47,14 @@ enum Command {
     Fetch(fetch::FetchArgs),
     /// Probe a URL's error behaviour against the 503 contract.
     Check(check::CheckArgs),
+    /// Maintenance windows: start, list, show, extend, end, delete (admin API).
+    Maint(admin_cli::MaintArgs),
+    /// Take an endpoint out of rotation; in-flight requests finish (admin API).
+    Drain(admin_cli::DrainArgs),
+    /// Put a drained endpoint back in rotation (admin API).
+    Undrain(admin_cli::UndrainArgs),
+    /// Read the admin audit log (admin API).
+    Audit(admin_cli::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +82,10 @@ fn main() -> ExitCode {
             Command::Demo(args) => demo::run(args).await,
             Command::Fetch(args) => Ok(fetch::run(args).await),
             Command::Check(args) => Ok(check::run(args).await),
+            Command::Maint(args) => Ok(admin_cli::maint(args).await),
+            Command::Drain(args) => Ok(admin_cli::drain(args).await),
+            Command::Undrain(args) => Ok(admin_cli::undrain(args).await),
+            Command::Audit(args) => Ok(admin_cli::audit(args).await),
         }
     });
     match result {
