@@ -21,6 +21,7 @@ use tokio::task::JoinSet;
 
 use crate::admin::{self, AdminState};
 use crate::config::{Config, ConfigError};
+use crate::control::Control;
 
 /// Why a gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,9 @@ pub enum StartError {
     /// The configuration could not be built into a runtime.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The state store could not be opened.
+    #[error("cannot open the state store: {0}")]
+    Store(#[from] levee_store::StoreError),
     /// A listener could not bind.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -47,17 +51,31 @@ pub struct Gateway {
     config: Config,
     addrs: Vec<SocketAddr>,
     admin_addr: Option<SocketAddr>,
+    control: Arc<Control>,
     tasks: JoinSet<()>,
 }
 
 impl Gateway {
-    /// Binds and serves `config`.
+    /// Binds and serves `config`, with durable state in `config.data_dir`
+    /// (in memory when it is `None`).
     pub async fn start(config: Config) -> Result<Gateway, StartError> {
         let metrics = Arc::new(Metrics::new());
         let runtime = RuntimeHandle::new(config.build_runtime(metrics.clone(), None)?);
+        let store = match &config.data_dir {
+            Some(dir) => levee_store::Store::open(dir)?,
+            None => levee_store::Store::in_memory()?,
+        };
+        tracing::info!(path = %store.path().display(), "state store open");
+        let control = Arc::new(Control::open(
+            Arc::new(store),
+            metrics.clone(),
+            config.windows.clone(),
+            config.topology(),
+        )?);
         let drain = Drain::new();
-        let proxy = Proxy::new(runtime.clone(), drain.clone());
+        let proxy = Proxy::new(runtime.clone(), drain.clone(), control.handle().clone());
         let mut tasks = JoinSet::new();
+        tasks.spawn(control.clone().run_scheduler());
         let mut addrs = Vec::new();
         let mut bound = Vec::new();
         for l in &config.listeners {
@@ -89,6 +107,8 @@ impl Gateway {
                     AdminState {
                         metrics: metrics.clone(),
                         drain: drain.clone(),
+                        control: control.clone(),
+                        tokens: config.admin_tokens.clone(),
                     },
                 ));
                 Some(local)
@@ -105,6 +125,7 @@ impl Gateway {
             config,
             addrs,
             admin_addr,
+            control,
             tasks,
         })
     }
@@ -136,6 +157,11 @@ impl Gateway {
         found.admission.as_ref().map(|a| a.limit())
     }
 
+    /// Maintenance windows and drains.
+    pub fn control(&self) -> &Arc<Control> {
+        &self.control
+    }
+
     /// The drain signal.
     pub fn drain(&self) -> &Drain {
         &self.drain
@@ -163,6 +189,11 @@ impl Gateway {
         if old != new || self.config.admin != config.admin {
             tracing::warn!("listener addresses changed; they take effect at the next restart");
         }
+        if self.config.data_dir != config.data_dir {
+            tracing::warn!("data_dir changed; it takes effect at the next restart");
+        }
+        self.control
+            .set_config(config.windows.clone(), config.topology());
         self.runtime.publish(runtime);
         self.config = config;
         self.metrics.config_reloads.inc();

@@ -4,13 +4,15 @@
 //! errors, build runtime snapshots, reload), TLS material, the admin listener
 //! and the lifecycle of a running [`gateway::Gateway`]. It publishes
 //! immutable snapshots to the data path (`levee-proxy`) and is never awaited
-//! by a request. Later issues add the store (SQLite, Redis), maintenance
-//! windows, incidents and the status page here.
+//! by a request. It owns maintenance windows and drains ([`control`]), made
+//! durable by `levee-store`, and the admin API that changes them
+//! ([`admin`]). Later issues add incidents and the status page here.
 //!
 //! It must not sit on the request path: nothing here runs per request.
 
 pub mod admin;
 pub mod config;
+pub mod control;
 pub mod gateway;
 pub mod tls;
 

@@ -4,14 +4,15 @@
 //! "not now": the catalogue of [`reason::Reason`]s, the RFC 9457
 //! [`problem::Problem`] body and its renderings, [`retry_after::RetryAfter`]
 //! in both grammars of RFC 9110 §10.2.3, [`request_id::RequestId`], the
-//! hop-by-hop header rules of RFC 9110 §7.6.1, content negotiation, and the
-//! pages that problem `type` URIs dereference to.
+//! hop-by-hop header rules of RFC 9110 §7.6.1, content negotiation, the
+//! pages that problem `type` URIs dereference to, and the maintenance page.
 //!
 //! It must not do I/O: no sockets, no files, no clock reads, no tokio, no
 //! hyper server. Time is always an argument.
 
 pub mod headers;
 pub mod html;
+pub mod maintenance;
 pub mod negotiate;
 pub mod pages;
 pub mod problem;

@@ -44,6 +44,17 @@ pub enum Reason {
     Unauthorized,
     /// 404: no route matches the request's host and path.
     NoRoute,
+    /// 404: the admin API has no such object (window, drain) or path.
+    NotFound,
+    /// 405: the admin API path exists, but not with this method.
+    MethodNotAllowed,
+    /// 409: the object cannot be changed this way (e.g. a window owned by
+    /// the config file).
+    Conflict,
+    /// 415: the admin API was sent a body that is not JSON.
+    UnsupportedMediaType,
+    /// 422: the admin API was sent JSON whose content is invalid.
+    InvalidInput,
     /// 413: the request body exceeds the route's limit.
     PayloadTooLarge,
     /// 429: one tenant exceeded its own rate limit.
@@ -83,6 +94,11 @@ impl Reason {
         Reason::PayloadTooLarge,
         Reason::HeadersTooLarge,
         Reason::Unauthorized,
+        Reason::NotFound,
+        Reason::MethodNotAllowed,
+        Reason::Conflict,
+        Reason::UnsupportedMediaType,
+        Reason::InvalidInput,
         Reason::Internal,
     ];
 
@@ -148,6 +164,11 @@ impl Reason {
             Reason::BadRequest => &BAD_REQUEST,
             Reason::Unauthorized => &UNAUTHORIZED,
             Reason::NoRoute => &NO_ROUTE,
+            Reason::NotFound => &NOT_FOUND,
+            Reason::MethodNotAllowed => &METHOD_NOT_ALLOWED,
+            Reason::Conflict => &CONFLICT,
+            Reason::UnsupportedMediaType => &UNSUPPORTED_MEDIA_TYPE,
+            Reason::InvalidInput => &INVALID_INPUT,
             Reason::PayloadTooLarge => &PAYLOAD_TOO_LARGE,
             Reason::RateLimited => &RATE_LIMITED,
             Reason::HeadersTooLarge => &HEADERS_TOO_LARGE,
@@ -230,6 +251,81 @@ static NO_ROUTE: Entry = Entry {
         "List the configured routes (`levee config check levee.toml`) and compare their host and path_prefix with the request.",
         "Add a catch-all route (path_prefix = \"/\") if every request should reach a default pool.",
     ],
+    blame: Blame::Client,
+    retryable: false,
+};
+
+static NOT_FOUND: Entry = Entry {
+    slug: "not-found",
+    status: StatusCode::NOT_FOUND,
+    title: "No such object",
+    summary: "The admin API has no object at this path: no such maintenance window, drain, or endpoint.",
+    causes: &[
+        "The id is mistyped, or the object was deleted.",
+        "The path is not one of the admin API's (see /openapi.json).",
+    ],
+    visitor_fix: "Check the address.",
+    developer_fix: &[
+        "List what exists (`levee maint list --all`, `levee drain --list`) and use an id from there.",
+    ],
+    blame: Blame::Client,
+    retryable: false,
+};
+
+static METHOD_NOT_ALLOWED: Entry = Entry {
+    slug: "method-not-allowed",
+    status: StatusCode::METHOD_NOT_ALLOWED,
+    title: "Method not allowed here",
+    summary: "The path exists, but not with this HTTP method. The Allow header lists the methods it takes.",
+    causes: &["A client used the wrong method, e.g. POST where PATCH was meant."],
+    visitor_fix: "Check the address.",
+    developer_fix: &[
+        "Use one of the methods in the Allow header; /openapi.json describes every operation.",
+    ],
+    blame: Blame::Client,
+    retryable: false,
+};
+
+static CONFLICT: Entry = Entry {
+    slug: "conflict",
+    status: StatusCode::CONFLICT,
+    title: "Cannot change this object here",
+    summary: "The request conflicts with who owns the object: a maintenance window declared in the configuration file can only be changed in that file.",
+    causes: &[
+        "The window's id starts with `config:`: it comes from [[maintenance.windows]] in the config file.",
+    ],
+    visitor_fix: "Ask the operator.",
+    developer_fix: &[
+        "Edit the window in the configuration file and reload (SIGHUP), or create an API window instead.",
+    ],
+    blame: Blame::Client,
+    retryable: false,
+};
+
+static UNSUPPORTED_MEDIA_TYPE: Entry = Entry {
+    slug: "unsupported-media-type",
+    status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+    title: "The body must be JSON",
+    summary: "The admin API takes request bodies as application/json only.",
+    causes: &["The request's Content-Type is missing or is not application/json."],
+    visitor_fix: "Ask the operator.",
+    developer_fix: &["Send `Content-Type: application/json` with a JSON object body."],
+    blame: Blame::Client,
+    retryable: false,
+};
+
+static INVALID_INPUT: Entry = Entry {
+    slug: "invalid-input",
+    status: StatusCode::UNPROCESSABLE_ENTITY,
+    title: "The request's content is invalid",
+    summary: "The body is JSON, but a field is missing, of the wrong type, or out of range. The `errors` member names each field and what was expected.",
+    causes: &[
+        "A time that is not RFC 3339 (e.g. 2026-12-01T02:00:00Z), or an end before the start.",
+        "A route or pool name that is not in the configuration in force.",
+        "An unknown field (a typo).",
+    ],
+    visitor_fix: "Ask the operator.",
+    developer_fix: &["Fix the fields named in `errors`; /openapi.json has every field's rules."],
     blame: Blame::Client,
     retryable: false,
 };

@@ -60,6 +60,13 @@ impl Cidr {
     }
 }
 
+impl std::fmt::Display for Cidr {
+    /// `ip/prefix`, the form [`Cidr::parse`] reads.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

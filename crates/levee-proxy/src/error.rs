@@ -79,6 +79,14 @@ pub enum ProxyError {
         /// When to come back.
         retry_in: Duration,
     },
+    /// A maintenance window covers the request.
+    #[error("maintenance window {}", window.id)]
+    Maintenance {
+        /// The window (the one ending last, when several cover the request).
+        window: std::sync::Arc<crate::control::Window>,
+        /// Time until it ends, or the open-ended default.
+        retry_in: Duration,
+    },
 }
 
 impl ProxyError {
@@ -95,6 +103,7 @@ impl ProxyError {
             ProxyError::Draining { .. } => Reason::Draining,
             ProxyError::Overloaded { .. } => Reason::Overloaded,
             ProxyError::RateLimited(_) => Reason::RateLimited,
+            ProxyError::Maintenance { .. } => Reason::Maintenance,
         }
     }
 
@@ -104,7 +113,9 @@ impl ProxyError {
             ProxyError::Unavailable { retry_in, .. } | ProxyError::Draining { retry_in } => {
                 Some(*retry_in)
             }
-            ProxyError::Overloaded { retry_in, .. } => Some(*retry_in),
+            ProxyError::Overloaded { retry_in, .. } | ProxyError::Maintenance { retry_in, .. } => {
+                Some(*retry_in)
+            }
             ProxyError::RateLimited(r) => Some(r.retry_after),
             _ => None,
         }
@@ -148,6 +159,13 @@ impl ProxyError {
                     "The service is at capacity and could not answer before your deadline; the request was not sent to it.".to_owned()
                 }
                 _ => "The service is at capacity; the request was not sent to it. Retry after the delay in Retry-After.".to_owned(),
+            },
+            ProxyError::Maintenance { window, .. } => match window.ends_at {
+                Some(end) => format!(
+                    "The service is down for planned maintenance until {}.",
+                    levee_http::maintenance::rfc3339(end)
+                ),
+                None => "The service is down for planned maintenance; the end is not yet known.".to_owned(),
             },
         }
     }

@@ -70,6 +70,7 @@ pub async fn forward(
     request_id: &RequestId,
     settings: &Settings,
     deadline: Option<Instant>,
+    drained: &[http::uri::Authority],
 ) -> Result<Forwarded, ProxyError> {
     let pool = &route.pool;
     let limit = route.max_body_size.unwrap_or(u64::MAX);
@@ -141,17 +142,19 @@ pub async fn forward(
         Protocol::H2c => Version::HTTP_2,
     };
     loop {
-        let idx =
-            pool.pick(Instant::now().into_std(), &tried)
-                .map_err(|e| ProxyError::Unavailable {
-                    pool: pool.name.clone(),
-                    cause: if tried.is_empty() {
-                        "every endpoint's breaker is open".to_owned()
-                    } else {
-                        "every endpoint refused".to_owned()
-                    },
-                    retry_in: e.retry_in,
-                })?;
+        let idx = pool
+            .pick(Instant::now().into_std(), &tried, drained)
+            .map_err(|e| ProxyError::Unavailable {
+                pool: pool.name.clone(),
+                cause: if !tried.is_empty() {
+                    "every endpoint refused".to_owned()
+                } else if e.all_drained {
+                    "every endpoint is drained".to_owned()
+                } else {
+                    "every endpoint is drained or its breaker is open".to_owned()
+                },
+                retry_in: e.retry_in,
+            })?;
         tried.push(idx);
         let endpoint = &pool.endpoints[idx];
         let uri = Uri::builder()
@@ -244,7 +247,7 @@ pub async fn forward(
                     return Err(ProxyError::Unavailable {
                         pool: pool.name.clone(),
                         cause: chain(&e),
-                        retry_in: pool.pick_retry_in(now.into_std()),
+                        retry_in: pool.pick_retry_in(now.into_std(), drained),
                     });
                 }
                 return Err(ProxyError::BadGateway {
@@ -259,8 +262,8 @@ pub async fn forward(
 impl Pool {
     /// When to tell a client to come back after every endpoint failed: the
     /// earliest time a breaker admits a probe, at least one second.
-    fn pick_retry_in(&self, now: std::time::Instant) -> Duration {
-        self.pick(now, &[])
+    fn pick_retry_in(&self, now: std::time::Instant, drained: &[http::uri::Authority]) -> Duration {
+        self.pick(now, &[], drained)
             .err()
             .map_or(Duration::from_secs(1), |e| e.retry_in)
     }

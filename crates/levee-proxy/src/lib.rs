@@ -5,7 +5,8 @@
 //! connections, slowloris and idle deadlines, drain), [`service`] (the
 //! handler, read top to bottom), [`route`] (which pool), [`admission`]
 //! (forward, queue or shed), [`tenant`] (whose request) and [`ratelimit`]
-//! (per-tenant rates), [`pool`] (endpoints,
+//! (per-tenant rates), [`control`] (maintenance windows and drained
+//! endpoints), [`pool`] (endpoints,
 //! breakers, the pooled client), [`forward`] (the upstream exchange and
 //! WebSocket tunnels), [`body`] (streaming bodies with limits and completion
 //! hooks), [`rescue`] (the one place errors become problems) and [`metrics`].
@@ -18,6 +19,7 @@
 pub mod admission;
 pub mod body;
 pub mod cidr;
+pub mod control;
 pub mod deadline;
 pub mod drain;
 pub mod error;

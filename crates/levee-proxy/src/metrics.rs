@@ -63,6 +63,10 @@ pub struct Metrics {
     pub config_reloads: Counter,
     /// Rejected configuration reloads (the old configuration stayed in force).
     pub config_reload_failures: Counter,
+    /// Maintenance windows in force now.
+    pub maintenance_windows_active: Gauge<i64, AtomicI64>,
+    /// Endpoints drained by an operator.
+    pub endpoints_drained: Gauge<i64, AtomicI64>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -153,7 +157,21 @@ impl Metrics {
             "Configuration reloads rejected; the previous configuration stayed in force",
             config_reload_failures.clone(),
         );
+        let maintenance_windows_active = Gauge::default();
+        registry.register(
+            "maintenance_windows_active",
+            "Maintenance windows in force now",
+            maintenance_windows_active.clone(),
+        );
+        let endpoints_drained = Gauge::default();
+        registry.register(
+            "endpoints_drained",
+            "Endpoints taken out of rotation by an operator",
+            endpoints_drained.clone(),
+        );
         Metrics {
+            maintenance_windows_active,
+            endpoints_drained,
             registry: Mutex::new(registry),
             requests,
             duration,

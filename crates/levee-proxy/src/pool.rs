@@ -121,8 +121,11 @@ pub struct Pool {
 /// Every endpoint's breaker is open (or the pool has none).
 #[derive(Debug, Clone, Copy)]
 pub struct NoEndpoint {
-    /// Time until the earliest breaker lets a probe through.
+    /// Time until the earliest breaker lets a probe through (1 s when no
+    /// breaker is open: every endpoint is drained or was tried).
     pub retry_in: Duration,
+    /// Every endpoint not yet tried is drained.
+    pub all_drained: bool,
 }
 
 impl Pool {
@@ -163,16 +166,27 @@ impl Pool {
     }
 
     /// Picks the next endpoint whose breaker admits a request, round robin,
-    /// skipping `tried` (indexes already attempted for this request).
-    pub fn pick(&self, now: Instant, tried: &[usize]) -> Result<usize, NoEndpoint> {
+    /// skipping `tried` (indexes already attempted for this request) and the
+    /// `drained` endpoints (taken out of rotation by the operator).
+    pub fn pick(
+        &self,
+        now: Instant,
+        tried: &[usize],
+        drained: &[Authority],
+    ) -> Result<usize, NoEndpoint> {
         let n = self.endpoints.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let mut soonest: Option<Duration> = None;
+        let mut all_drained = true;
         for i in 0..n {
             let idx = (start + i) % n;
             if tried.contains(&idx) {
                 continue;
             }
+            if drained.contains(&self.endpoints[idx].authority) {
+                continue;
+            }
+            all_drained = false;
             match self.endpoints[idx].lock().try_acquire(now) {
                 Ok(()) => return Ok(idx),
                 Err(open) => {
@@ -182,6 +196,7 @@ impl Pool {
         }
         Err(NoEndpoint {
             retry_in: soonest.unwrap_or(Duration::from_secs(1)),
+            all_drained,
         })
     }
 }

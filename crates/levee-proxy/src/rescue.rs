@@ -62,6 +62,9 @@ impl<'a> ErrorContext<'a> {
 
 /// The response for an error.
 pub fn rescue(err: &ProxyError, cx: &ErrorContext<'_>) -> Response<ProxyBody> {
+    if let ProxyError::Maintenance { window, retry_in } = err {
+        return maintenance_response(window, *retry_in, Some(err.detail()), cx);
+    }
     let reason = err.reason();
     let mut resp = problem_response(reason, Some(err.detail()), err.retry_in(), cx);
     if let ProxyError::RateLimited(r) = err {
@@ -85,6 +88,73 @@ pub fn problem_response(
     retry_in: Option<Duration>,
     cx: &ErrorContext<'_>,
 ) -> Response<ProxyBody> {
+    let (problem, retry_after) = problem_for(reason, detail, retry_in, cx);
+    let (content_type, body) = problem.render(format_for(cx));
+    respond(
+        reason,
+        content_type,
+        body,
+        retry_after.map(HeaderValue::from),
+        cx,
+    )
+}
+
+/// The `503 maintenance` answer: the problem with the window's `message`,
+/// `ends_at` and `window_id`, or the maintenance page for browsers.
+/// `Retry-After` is the time to the window's end (as an HTTP-date when so
+/// configured and the end is known).
+fn maintenance_response(
+    window: &crate::control::Window,
+    retry_in: Duration,
+    detail: Option<String>,
+    cx: &ErrorContext<'_>,
+) -> Response<ProxyBody> {
+    let reason = Reason::Maintenance;
+    let (mut problem, secs) = problem_for(reason, detail, Some(retry_in), cx);
+    let secs = secs.unwrap_or(1);
+    problem = problem
+        .with_extension("message", &*window.message)
+        .with_extension(
+            "ends_at",
+            window
+                .ends_at
+                .map(levee_http::maintenance::rfc3339)
+                .map_or(serde_json::Value::Null, serde_json::Value::from),
+        )
+        .with_extension("window_id", &*window.id);
+    let (content_type, body) = match format_for(cx) {
+        levee_http::Format::Html => (
+            "text/html; charset=utf-8",
+            levee_http::maintenance::render(
+                &cx.settings.maintenance_page,
+                &levee_http::maintenance::PageFields {
+                    title: reason.title(),
+                    message: &window.message,
+                    ends_at: window.ends_at,
+                    retry_after: secs,
+                    request_id: cx.request_id.as_str(),
+                },
+            )
+            .into_bytes(),
+        ),
+        format => problem.render(format),
+    };
+    let retry_after = match window.ends_at {
+        Some(end) if cx.settings.maintenance_retry_after_date => {
+            HeaderValue::from_str(&httpdate::fmt_http_date(end)).ok()
+        }
+        _ => None,
+    }
+    .unwrap_or_else(|| HeaderValue::from(secs));
+    respond(reason, content_type, body, Some(retry_after), cx)
+}
+
+fn problem_for(
+    reason: Reason,
+    detail: Option<String>,
+    retry_in: Option<Duration>,
+    cx: &ErrorContext<'_>,
+) -> (Problem, Option<u64>) {
     let mut problem = Problem::new(reason, &type_base(cx))
         .with_request_id(cx.request_id.as_str())
         .with_instance(cx.uri.path());
@@ -97,14 +167,26 @@ pub fn problem_response(
     if let Some(secs) = retry_after {
         problem = problem.with_retry_after(secs);
     }
-    let format = negotiate(
+    (problem, retry_after)
+}
+
+fn format_for(cx: &ErrorContext<'_>) -> levee_http::Format {
+    negotiate(
         cx.headers
             .get_all(header::ACCEPT)
             .iter()
             .map(HeaderValue::as_bytes),
         cx.json_style,
-    );
-    let (content_type, body) = problem.render(format);
+    )
+}
+
+fn respond(
+    reason: Reason,
+    content_type: &'static str,
+    body: Vec<u8>,
+    retry_after: Option<HeaderValue>,
+    cx: &ErrorContext<'_>,
+) -> Response<ProxyBody> {
     let mut resp = Response::new(ProxyBody::full(body));
     *resp.status_mut() = reason.status();
     let h = resp.headers_mut();
@@ -115,8 +197,8 @@ pub fn problem_response(
         cx.settings.request_id_header.clone(),
         cx.request_id.header_value().clone(),
     );
-    if let Some(secs) = retry_after {
-        h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    if let Some(v) = retry_after {
+        h.insert(header::RETRY_AFTER, v);
     }
     if reason == Reason::Draining && cx.version < Version::HTTP_2 {
         h.insert(header::CONNECTION, HeaderValue::from_static("close"));

@@ -53,6 +53,13 @@ pub struct Settings {
     /// Header holding the caller's remaining time in milliseconds (default
     /// `x-request-timeout-ms`; `grpc-timeout` is always read too).
     pub deadline_header: HeaderName,
+    /// The maintenance page template for browsers (default: the built-in page).
+    pub maintenance_page: Arc<str>,
+    /// Send a maintenance 503's `Retry-After` as an HTTP-date (the window's
+    /// end) instead of delay-seconds (default off).
+    pub maintenance_retry_after_date: bool,
+    /// `Retry-After` for an open-ended window (default 300 s).
+    pub maintenance_open_ended_retry_after: Duration,
 }
 
 impl Default for Settings {
@@ -75,6 +82,9 @@ impl Default for Settings {
                 crate::cidr::Cidr::parse("::1/128").expect("a valid literal network"),
             ],
             deadline_header: HeaderName::from_static("x-request-timeout-ms"),
+            maintenance_page: levee_http::maintenance::DEFAULT_TEMPLATE.into(),
+            maintenance_retry_after_date: false,
+            maintenance_open_ended_retry_after: Duration::from_secs(300),
         }
     }
 }

@@ -22,6 +22,7 @@ use tokio::time::Instant;
 
 use crate::admission::{Permit, Priority};
 use crate::body::{Completion, OnComplete, ProxyBody};
+use crate::control::ControlHandle;
 use crate::drain::{Drain, InFlightGuard};
 use crate::error::ProxyError;
 use crate::forward::{Peer, forward};
@@ -36,12 +37,18 @@ use crate::server::ConnState;
 pub struct Proxy {
     runtime: RuntimeHandle,
     drain: Drain,
+    control: ControlHandle,
 }
 
 impl Proxy {
-    /// A handler reading `runtime` and observing `drain`.
-    pub fn new(runtime: RuntimeHandle, drain: Drain) -> Proxy {
-        Proxy { runtime, drain }
+    /// A handler reading `runtime` and the operator's `control` directives
+    /// (maintenance windows, drains), and observing `drain`.
+    pub fn new(runtime: RuntimeHandle, drain: Drain, control: ControlHandle) -> Proxy {
+        Proxy {
+            runtime,
+            drain,
+            control,
+        }
     }
 
     /// The runtime handle.
@@ -151,6 +158,31 @@ impl Proxy {
         log.route = Some(route.name.clone());
         log.metrics = Some(route.metrics.clone());
 
+        // Maintenance: a window in force that covers this route, unless the
+        // request bypasses it (operator token or network).
+        let control = self.control.load();
+        if !control.windows.is_empty() {
+            let now = std::time::SystemTime::now();
+            if let Some(window) = control.blocking_window(
+                &route.name,
+                &route.pool.name,
+                req.headers(),
+                peer.client.ip(),
+                now,
+            ) {
+                let retry_in = window
+                    .ends_at
+                    .map_or(settings.maintenance_open_ended_retry_after, |end| {
+                        end.duration_since(now).unwrap_or_default()
+                    });
+                let err = ProxyError::Maintenance {
+                    window: window.clone(),
+                    retry_in,
+                };
+                return Err(fail(log, &cx, err));
+            }
+        }
+
         // The caller's deadline, if it told us one (grpc-timeout or the ms header).
         let deadline = crate::deadline::budget(req.headers(), &settings.deadline_header)
             .map(|b| log.start + b);
@@ -192,7 +224,16 @@ impl Proxy {
         // `cx` borrows the request; keep what rescue needs before it moves.
         let head = ErrorHead::of(&req);
         let sent = Instant::now();
-        let result = forward(req, route, peer, request_id, settings, deadline).await;
+        let result = forward(
+            req,
+            route,
+            peer,
+            request_id,
+            settings,
+            deadline,
+            &control.drained,
+        )
+        .await;
         let cx = head.context(request_id, peer.tls, route.json_style, settings);
         if let Some(permit) = permit.as_mut() {
             // The limiter's signal: time to the response head, and whether the

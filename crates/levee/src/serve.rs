@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 use levee_control::Gateway;
+use levee_control::admin::auth::{AdminTokens, TOKEN_ENV};
 use levee_control::config::{self, Config, Overrides};
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -26,9 +27,21 @@ pub(crate) struct ServeArgs {
     /// Forward to this upstream (repeat for several endpoints): the pool `default`.
     #[arg(long, value_name = "URL")]
     upstream: Vec<String>,
-    /// The admin listener's address (health, readiness, metrics).
+    /// The admin listener's address (health, readiness, metrics, admin API).
     #[arg(long, value_name = "ADDR")]
     admin: Option<std::net::SocketAddr>,
+    /// Where durable state lives (the SQLite database of windows, drains and
+    /// the audit log). Default: `data_dir` in the config, else
+    /// $LEVEE_DATA_DIR, $XDG_STATE_HOME/levee or ~/.local/state/levee.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Tokens the admin API accepts, one `name:token` per line. A token in
+    /// $LEVEE_ADMIN_TOKEN is accepted too (named `env`).
+    #[arg(long, value_name = "FILE")]
+    admin_token_file: Option<PathBuf>,
+    /// The tokens, read once at start.
+    #[arg(skip)]
+    tokens: AdminTokens,
 }
 
 impl ServeArgs {
@@ -37,22 +50,47 @@ impl ServeArgs {
             listen: self.listen,
             upstream: self.upstream.clone(),
             admin: self.admin,
+            data_dir: self.data_dir.clone(),
+            admin_tokens: self.tokens.clone(),
         }
     }
 
     fn load(&self) -> Result<Config, config::ConfigError> {
-        match &self.config {
+        let mut config = match &self.config {
             Some(path) => config::load_file(path, &self.overrides()),
             None => config::from_flags(&self.overrides()),
+        }?;
+        if config.data_dir.is_none() {
+            config.data_dir = Some(config::default_data_dir());
         }
+        Ok(config)
+    }
+
+    /// Reads the admin tokens from --admin-token-file and LEVEE_ADMIN_TOKEN.
+    fn read_tokens(&mut self) -> anyhow::Result<()> {
+        let mut tokens = match &self.admin_token_file {
+            Some(path) => AdminTokens::read(path)?,
+            None => AdminTokens::none(),
+        };
+        if let Some(t) = std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()) {
+            tokens = tokens.with("env", t.trim())?;
+        }
+        if tokens.is_empty() {
+            tracing::warn!(
+                "no admin tokens: the admin API (/v1) refuses every call; give --admin-token-file or {TOKEN_ENV}"
+            );
+        }
+        self.tokens = tokens;
+        Ok(())
     }
 }
 
 /// Runs the gateway until SIGTERM/SIGINT, then drains.
-pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.config.is_none() && (args.listen.is_none() || args.upstream.is_empty()) {
         anyhow::bail!("give --config FILE, or both --listen ADDR and --upstream URL");
     }
+    args.read_tokens()?;
     let config = args.load()?;
     let drain_timeout = config.drain_timeout;
     let mut gateway = Gateway::start(config)

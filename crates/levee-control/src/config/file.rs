@@ -16,6 +16,10 @@ use super::units::{ByteSize, ConfigDuration};
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
+    /// Where durable state (the SQLite database) lives; relative to the
+    /// config file. Default: `$LEVEE_DATA_DIR`, `$XDG_STATE_HOME/levee` or
+    /// `~/.local/state/levee`.
+    pub data_dir: Option<Spanned<String>>,
     /// Gateway-wide settings.
     #[serde(default)]
     pub server: ServerSection,
@@ -31,6 +35,60 @@ pub struct FileConfig {
     /// Upstream pools.
     #[serde(default)]
     pub pools: Vec<PoolSection>,
+    /// Maintenance: the page, `Retry-After` form, and windows declared here.
+    #[serde(default)]
+    pub maintenance: MaintenanceSection,
+}
+
+/// `[maintenance]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceSection {
+    /// An HTML template for the browser page; relative to the config file
+    /// (default: the built-in page).
+    pub page: Option<Spanned<String>>,
+    /// `delay-seconds` (default) or `http-date` (the window's end).
+    pub retry_after: Option<RetryAfterForm>,
+    /// `Retry-After` for open-ended windows (default `5m`).
+    pub open_ended_retry_after: Option<ConfigDuration>,
+    /// Windows owned by this file.
+    #[serde(default)]
+    pub windows: Vec<WindowSection>,
+}
+
+/// How a maintenance 503 writes `Retry-After`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RetryAfterForm {
+    /// Seconds until the end (RFC 9110 delay-seconds).
+    DelaySeconds,
+    /// The end as an HTTP-date.
+    HttpDate,
+}
+
+/// `[[maintenance.windows]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSection {
+    /// A unique name; the window's id is `config:NAME`.
+    pub name: Spanned<String>,
+    /// Cover only this route.
+    pub route: Option<Spanned<String>>,
+    /// Cover only the routes forwarding to this pool.
+    pub pool: Option<Spanned<String>>,
+    /// RFC 3339 start (default: in force from the moment the file is loaded).
+    pub starts_at: Option<Spanned<String>>,
+    /// RFC 3339 end (default: open-ended).
+    pub ends_at: Option<Spanned<String>>,
+    /// The message for clients.
+    #[serde(default)]
+    pub message: String,
+    /// The header carrying the bypass token (default `x-levee-bypass`).
+    pub bypass_header: Option<Spanned<String>>,
+    /// A bypass token (16+ characters).
+    pub bypass_token: Option<Spanned<String>>,
+    /// Client networks that bypass.
+    pub bypass_networks: Option<Vec<Spanned<String>>>,
 }
 
 /// `[server]`: settings for every request and connection.

@@ -11,4 +11,6 @@ pub mod resolve;
 pub mod units;
 
 pub use error::{ConfigError, Diagnostic};
-pub use resolve::{Config, ListenerSpec, Overrides, RouteSpec, from_flags, load, load_file};
+pub use resolve::{
+    Config, ListenerSpec, Overrides, RouteSpec, default_data_dir, from_flags, load, load_file,
+};

@@ -33,6 +33,8 @@ use super::file::{
     AdmissionSection, ErrorFormat, FileConfig, LimiterName, PoolSection, ProtocolName,
     RateLimitSection, TenantSection,
 };
+use crate::admin::auth::AdminTokens;
+use crate::control::{Source, Topology, WindowRecord};
 
 /// Values given on the command line; they win over the file.
 #[derive(Debug, Clone, Default)]
@@ -44,6 +46,10 @@ pub struct Overrides {
     pub upstream: Vec<String>,
     /// `--admin`: the admin listener's address.
     pub admin: Option<SocketAddr>,
+    /// `--data-dir`: where durable state lives (wins over `data_dir`).
+    pub data_dir: Option<PathBuf>,
+    /// `--admin-token-file` / `LEVEE_ADMIN_TOKEN`: the admin API's tokens.
+    pub admin_tokens: AdminTokens,
 }
 
 /// A traffic listener, resolved.
@@ -109,6 +115,43 @@ pub struct Config {
     pub routes: Vec<RouteSpec>,
     /// Pools.
     pub pools: Vec<PoolSpec>,
+    /// Where durable state lives (`--data-dir`, else `data_dir`); `None`:
+    /// the caller picks (`levee serve` uses [`default_data_dir`], an
+    /// embedded gateway keeps state in memory).
+    pub data_dir: Option<PathBuf>,
+    /// Maintenance windows declared in the file.
+    pub windows: Vec<WindowRecord>,
+    /// The admin API's tokens.
+    pub admin_tokens: AdminTokens,
+}
+
+impl Config {
+    /// The names API input is checked against.
+    pub fn topology(&self) -> Topology {
+        Topology {
+            routes: self.routes.iter().map(|r| r.name.clone()).collect(),
+            pools: self
+                .pools
+                .iter()
+                .map(|p| (p.name.clone(), p.endpoints.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// The data directory when neither `--data-dir` nor `data_dir` says:
+/// `$LEVEE_DATA_DIR`, else `$XDG_STATE_HOME/levee`, else
+/// `$HOME/.local/state/levee`, else `./levee-data`.
+pub fn default_data_dir() -> PathBuf {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    var("LEVEE_DATA_DIR")
+        .or_else(|| var("XDG_STATE_HOME").map(|d| d.join("levee")))
+        .or_else(|| var("HOME").map(|h| h.join(".local/state/levee")))
+        .unwrap_or_else(|| PathBuf::from("levee-data"))
 }
 
 /// The admin listener's default address.
@@ -197,6 +240,25 @@ fn resolve(
             &defaults.deadline_header,
             &mut c,
         ),
+        maintenance_page: match &file.maintenance.page {
+            Some(p) => match std::fs::read_to_string(base_dir.join(p.get_ref())) {
+                Ok(t) => t.into(),
+                Err(e) => {
+                    c.at(
+                        Some(p.span()),
+                        format!("cannot read the maintenance page `{}`: {e}", p.get_ref()),
+                    );
+                    defaults.maintenance_page.clone()
+                }
+            },
+            None => defaults.maintenance_page.clone(),
+        },
+        maintenance_retry_after_date: file.maintenance.retry_after
+            == Some(super::file::RetryAfterForm::HttpDate),
+        maintenance_open_ended_retry_after: file
+            .maintenance
+            .open_ended_retry_after
+            .map_or(defaults.maintenance_open_ended_retry_after, |d| d.0),
         trusted_networks: match &s.trusted_networks {
             Some(nets) => nets
                 .iter()
@@ -395,6 +457,11 @@ fn resolve(
         p.preserve_header_case = settings.preserve_header_case;
     }
     let drain_timeout = s.drain_timeout.map_or(Duration::from_secs(30), |d| d.0);
+    let windows = resolve_windows(&file.maintenance.windows, &routes, &pools, &mut c);
+    let data_dir = ov
+        .data_dir
+        .clone()
+        .or_else(|| file.data_dir.as_ref().map(|d| base_dir.join(d.get_ref())));
     c.finish(path.to_owned())?;
     Ok(Config {
         source: path.to_owned(),
@@ -404,7 +471,120 @@ fn resolve(
         settings,
         routes,
         pools,
+        data_dir,
+        windows,
+        admin_tokens: ov.admin_tokens.clone(),
     })
+}
+
+/// `[[maintenance.windows]]` → windows owned by the file (`config:NAME`).
+fn resolve_windows(
+    sections: &[super::file::WindowSection],
+    routes: &[RouteSpec],
+    pools: &[PoolSpec],
+    c: &mut Collector<'_>,
+) -> Vec<WindowRecord> {
+    use levee_proxy::control::{Bypass, Scope, Window};
+    let now = std::time::SystemTime::now();
+    let mut out: Vec<WindowRecord> = Vec::new();
+    for w in sections {
+        let name = w.name.get_ref();
+        let id = format!("config:{name}");
+        if name.is_empty() || out.iter().any(|r| *r.window.id == *id) {
+            c.at(
+                Some(w.name.span()),
+                format!("maintenance window names must be unique and non-empty; `{name}` is not"),
+            );
+            continue;
+        }
+        let scope = match (&w.route, &w.pool) {
+            (Some(_), Some(p)) => {
+                c.at(Some(p.span()), "give route or pool, not both");
+                continue;
+            }
+            (Some(r), None) => {
+                if !routes.iter().any(|x| &x.name == r.get_ref()) {
+                    c.at(Some(r.span()), format!("unknown route `{}`", r.get_ref()));
+                }
+                Scope::Route(r.get_ref().as_str().into())
+            }
+            (None, Some(p)) => {
+                if !pools.iter().any(|x| &x.name == p.get_ref()) {
+                    c.at(Some(p.span()), format!("unknown pool `{}`", p.get_ref()));
+                }
+                Scope::Pool(p.get_ref().as_str().into())
+            }
+            (None, None) => Scope::All,
+        };
+        let time = |v: &Option<Spanned<String>>, c: &mut Collector<'_>| {
+            v.as_ref().and_then(|t| {
+                let parsed = levee_http::maintenance::parse_rfc3339(t.get_ref());
+                if parsed.is_none() {
+                    c.at(
+                        Some(t.span()),
+                        format!(
+                            "invalid time `{}`: expected RFC 3339 such as \"2026-12-01T02:00:00Z\"",
+                            t.get_ref()
+                        ),
+                    );
+                }
+                parsed
+            })
+        };
+        // A window with no start is in force from the moment the file is loaded.
+        let starts_at = time(&w.starts_at, c).unwrap_or(now);
+        let ends_at = time(&w.ends_at, c);
+        if let (Some(end), Some(span)) = (ends_at, w.ends_at.as_ref())
+            && end <= starts_at
+        {
+            c.at(Some(span.span()), "ends_at must be later than starts_at");
+        }
+        let header = header_name(
+            w.bypass_header.as_ref(),
+            &HeaderName::from_static(Bypass::DEFAULT_HEADER),
+            c,
+        );
+        let token_sha256 = w.bypass_token.as_ref().and_then(|t| {
+            let tok = t.get_ref();
+            if tok.len() < 16 || !tok.bytes().all(|b| b.is_ascii_graphic()) {
+                c.at(
+                    Some(t.span()),
+                    "bypass_token must be 16 or more visible ASCII characters",
+                );
+                return None;
+            }
+            Some(levee_proxy::control::token_digest(tok))
+        });
+        let networks = w
+            .bypass_networks
+            .iter()
+            .flatten()
+            .filter_map(|n| {
+                levee_proxy::cidr::Cidr::parse(n.get_ref())
+                    .map_err(|e| c.at(Some(n.span()), e))
+                    .ok()
+            })
+            .collect();
+        out.push(WindowRecord {
+            window: Arc::new(Window {
+                id: id.into(),
+                scope,
+                starts_at,
+                ends_at,
+                message: w.message.as_str().into(),
+                bypass: Bypass {
+                    header,
+                    token_sha256,
+                    networks,
+                },
+            }),
+            source: Source::Config,
+            created_at: now,
+            created_by: "config".to_owned(),
+            updated_at: now,
+        });
+    }
+    out
 }
 
 /// A header name from the file, or the default (with a located error when invalid).

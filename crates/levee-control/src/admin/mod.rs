@@ -1,10 +1,11 @@
-//! The admin listener: liveness, readiness, metrics, problem-type pages.
+//! The admin listener: liveness, readiness, metrics, the admin API.
 //!
 //! It listens on its own address (127.0.0.1 by default, never the traffic
 //! port). `/healthz` answers 200 while the process runs; `/readyz` answers
 //! 503 (with `Retry-After`) once draining starts so load balancers stop
-//! sending traffic; `/metrics` is the Prometheus exposition. Later issues add
-//! the authenticated admin API here.
+//! sending traffic; `/metrics` is the Prometheus exposition; `/openapi.json`
+//! describes the authenticated `/v1` API ([`api`]: maintenance windows,
+//! drains, audit log; tokens in [`auth`], input checks in [`input`]).
 //!
 //! This module must not touch the data path's requests.
 
@@ -24,6 +25,15 @@ use levee_proxy::Drain;
 use levee_proxy::metrics::Metrics;
 use tokio::net::TcpListener;
 
+use crate::control::Control;
+
+mod api;
+pub mod auth;
+pub mod input;
+
+/// The OpenAPI 3.1 description of the admin API, served at `/openapi.json`.
+pub const OPENAPI: &str = include_str!("../../openapi.json");
+
 /// What the admin endpoints read.
 #[derive(Debug, Clone)]
 pub struct AdminState {
@@ -31,6 +41,10 @@ pub struct AdminState {
     pub metrics: Arc<Metrics>,
     /// The drain signal (readiness).
     pub drain: Drain,
+    /// Windows and drains.
+    pub control: Arc<Control>,
+    /// Who may use the `/v1` API.
+    pub tokens: auth::AdminTokens,
 }
 
 /// Serves the admin endpoints on `listener` until the task is dropped.
@@ -43,7 +57,7 @@ pub async fn serve(listener: TcpListener, state: AdminState) {
         tokio::spawn(async move {
             let svc = service_fn(move |req| {
                 let state = state.clone();
-                async move { Ok::<_, Infallible>(handle(req, &state)) }
+                async move { Ok::<_, Infallible>(handle(req, &state).await) }
             });
             let _ = auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), svc)
@@ -71,7 +85,10 @@ fn text(
     r
 }
 
-fn handle(req: Request<Incoming>, state: &AdminState) -> Response<Full<Bytes>> {
+async fn handle(req: Request<Incoming>, state: &AdminState) -> Response<Full<Bytes>> {
+    if req.uri().path().starts_with("/v1/") {
+        return api::handle(req, state).await;
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut r = text(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -95,6 +112,7 @@ fn handle(req: Request<Incoming>, state: &AdminState) -> Response<Full<Bytes>> {
             r
         }
         "/readyz" => text(StatusCode::OK, "text/plain; charset=utf-8", "ready\n"),
+        "/openapi.json" => text(StatusCode::OK, "application/json", OPENAPI),
         "/metrics" => text(
             StatusCode::OK,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
@@ -105,7 +123,7 @@ fn handle(req: Request<Incoming>, state: &AdminState) -> Response<Full<Bytes>> {
             None => text(
                 StatusCode::NOT_FOUND,
                 "text/plain; charset=utf-8",
-                "not found: try /healthz, /readyz or /metrics\n",
+                "not found: try /healthz, /readyz, /metrics, /openapi.json or /v1/windows\n",
             ),
         },
     }

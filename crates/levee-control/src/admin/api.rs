@@ -1,0 +1,421 @@
+//! The `/v1` admin API: maintenance windows, drains, the audit log.
+//!
+//! One function per operation, each: authenticate, read and validate the
+//! input ([`super::input`]), ask [`Control`] to make the change, answer JSON.
+//! Every failure is a problem (`application/problem+json`) with the request
+//! id; see docs/admin-api.md for the contract and `openapi.json` for the
+//! schema.
+//!
+//! This module must not store anything itself or touch the data path: it
+//! goes through [`Control`].
+
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::uri::Authority;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use levee_http::{Problem, Reason, RequestId};
+use serde_json::{Value, json};
+
+use super::AdminState;
+use super::auth::Verdict;
+use crate::control::{ControlError, FieldError, WindowState, drain_json, window_json};
+
+/// The largest request body the API reads.
+const MAX_BODY: usize = 64 * 1024;
+
+type Answer = Response<Full<Bytes>>;
+
+/// An error answer in the making.
+struct Failure {
+    reason: Reason,
+    detail: String,
+    errors: Vec<FieldError>,
+    allow: Option<&'static str>,
+    invalid_token: bool,
+}
+
+impl Failure {
+    fn new(reason: Reason, detail: impl Into<String>) -> Failure {
+        Failure {
+            reason,
+            detail: detail.into(),
+            errors: Vec::new(),
+            allow: None,
+            invalid_token: false,
+        }
+    }
+
+    fn invalid(errors: Vec<FieldError>) -> Failure {
+        let detail = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.detail))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Failure {
+            errors,
+            ..Failure::new(Reason::InvalidInput, detail)
+        }
+    }
+
+    fn method(allow: &'static str) -> Failure {
+        Failure {
+            allow: Some(allow),
+            ..Failure::new(Reason::MethodNotAllowed, format!("this path takes {allow}"))
+        }
+    }
+}
+
+impl From<ControlError> for Failure {
+    fn from(e: ControlError) -> Failure {
+        match e {
+            ControlError::NotFound(d) => Failure::new(Reason::NotFound, d),
+            ControlError::Conflict(d) => Failure::new(Reason::Conflict, d),
+            ControlError::Invalid(errors) => Failure::invalid(errors),
+            e @ (ControlError::Store(_) | ControlError::Worker(_)) => {
+                tracing::error!(error = %e, "admin change not made: the state store failed");
+                Failure::new(
+                    Reason::Internal,
+                    format!("the state store failed, nothing was changed: {e}"),
+                )
+            }
+        }
+    }
+}
+
+/// Answers one `/v1/…` request.
+pub(super) async fn handle(req: Request<Incoming>, state: &AdminState) -> Answer {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(RequestId::accept)
+        .unwrap_or_else(|| RequestId::from_ulid(ulid::Ulid::new()));
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.parse::<Authority>().is_ok() && !h.contains('@'))
+        .map(str::to_owned);
+    let path = req.uri().path().to_owned();
+    let mut resp = match route(req, state).await {
+        Ok(r) => r,
+        Err(f) => problem(&f, host.as_deref(), &path, &request_id),
+    };
+    resp.headers_mut()
+        .insert("x-request-id", request_id.header_value().clone());
+    resp
+}
+
+async fn route(req: Request<Incoming>, state: &AdminState) -> Result<Answer, Failure> {
+    let actor = match state.tokens.verify(
+        req.headers()
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes),
+    ) {
+        Verdict::Allowed(name) => name,
+        Verdict::Missing if state.tokens.is_empty() => {
+            return Err(Failure::new(
+                Reason::Unauthorized,
+                "this gateway has no admin tokens: start it with --admin-token-file FILE or LEVEE_ADMIN_TOKEN",
+            ));
+        }
+        Verdict::Missing => {
+            return Err(Failure::new(
+                Reason::Unauthorized,
+                "send Authorization: Bearer <token>",
+            ));
+        }
+        Verdict::Invalid => {
+            return Err(Failure {
+                invalid_token: true,
+                ..Failure::new(Reason::Unauthorized, "the bearer token is not valid")
+            });
+        }
+    };
+    let path = req.uri().path().to_owned();
+    let segments: Vec<&str> = path
+        .trim_start_matches("/v1/")
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let method = req.method().clone();
+    let control = &state.control;
+    match (segments.as_slice(), &method) {
+        (["windows"], &Method::GET | &Method::HEAD) => {
+            let filter = query(&req, "state");
+            let filter = match filter.as_deref() {
+                None => None,
+                Some(s @ ("scheduled" | "active" | "ended" | "all")) => Some(s.to_owned()),
+                Some(other) => {
+                    return Err(Failure::invalid(vec![FieldError::new(
+                        "state",
+                        format!(
+                            "`{other}` is not a state: expected scheduled, active, ended or all"
+                        ),
+                    )]));
+                }
+            };
+            let now = SystemTime::now();
+            let windows: Vec<Value> = control
+                .windows()
+                .iter()
+                .filter(|w| match filter.as_deref() {
+                    None => w.state(now) != WindowState::Ended,
+                    Some("all") => true,
+                    Some(s) => w.state(now).as_str() == s,
+                })
+                .map(|w| window_json(w, now))
+                .collect();
+            Ok(ok(StatusCode::OK, &json!({ "windows": windows })))
+        }
+        (["windows"], &Method::POST) => {
+            let body = read_json(req).await?;
+            let draft = super::input::window_draft(&body).map_err(Failure::invalid)?;
+            let w = control.create_window(&actor, draft).await?;
+            let mut r = ok(StatusCode::CREATED, &window_json(&w, SystemTime::now()));
+            if let Ok(loc) = HeaderValue::from_str(&format!("/v1/windows/{}", w.window.id)) {
+                r.headers_mut().insert(header::LOCATION, loc);
+            }
+            Ok(r)
+        }
+        (["windows"], _) => Err(Failure::method("GET, HEAD, POST")),
+        (["windows", id], &Method::GET | &Method::HEAD) => match control.window(id) {
+            Some(w) => Ok(ok(StatusCode::OK, &window_json(&w, SystemTime::now()))),
+            None => Err(Failure::new(
+                Reason::NotFound,
+                format!("no window with id `{id}`"),
+            )),
+        },
+        (["windows", id], &Method::PATCH) => {
+            let id = (*id).to_owned();
+            let body = read_json(req).await?;
+            let patch = super::input::window_patch(&body).map_err(Failure::invalid)?;
+            let w = control.update_window(&actor, &id, patch).await?;
+            Ok(ok(StatusCode::OK, &window_json(&w, SystemTime::now())))
+        }
+        (["windows", id], &Method::DELETE) => {
+            control.delete_window(&actor, id).await?;
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
+        (["windows", _], _) => Err(Failure::method("GET, HEAD, PATCH, DELETE")),
+        (["windows", id, "end"], &Method::POST) => {
+            let w = control.end_window(&actor, id).await?;
+            Ok(ok(StatusCode::OK, &window_json(&w, SystemTime::now())))
+        }
+        (["windows", _, "end"], _) => Err(Failure::method("POST")),
+        (["drains"], &Method::GET | &Method::HEAD) => {
+            let drains: Vec<Value> = control
+                .drains()
+                .iter()
+                .map(|d| drain_json(d, &control.pools_with(&d.endpoint)))
+                .collect();
+            Ok(ok(StatusCode::OK, &json!({ "drains": drains })))
+        }
+        (["drains"], _) => Err(Failure::method("GET, HEAD")),
+        (["drains", endpoint], &Method::PUT) => {
+            let endpoint = parse_endpoint(endpoint)?;
+            let (d, created) = control.drain(&actor, endpoint).await?;
+            let status = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok(ok(
+                status,
+                &drain_json(&d, &control.pools_with(&d.endpoint)),
+            ))
+        }
+        (["drains", endpoint], &Method::DELETE) => {
+            let endpoint = parse_endpoint(endpoint)?;
+            control.undrain(&actor, &endpoint).await?;
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
+        (["drains", _], _) => Err(Failure::method("PUT, DELETE")),
+        (["audit"], &Method::GET | &Method::HEAD) => {
+            let limit = match query(&req, "limit") {
+                None => 100,
+                Some(s) => s
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| {
+                        Failure::invalid(vec![FieldError::new(
+                            "limit",
+                            "must be an integer from 1 to 1000",
+                        )])
+                    })?,
+            };
+            let entries: Vec<Value> = control
+                .audit(limit)
+                .await?
+                .into_iter()
+                .map(|a| {
+                    json!({
+                        "id": a.id,
+                        "at": levee_http::maintenance::rfc3339(crate::control::from_ms(a.at_ms)),
+                        "actor": a.actor,
+                        "action": a.action,
+                        "target": a.target,
+                        "before": a.before,
+                        "after": a.after,
+                    })
+                })
+                .collect();
+            Ok(ok(StatusCode::OK, &json!({ "entries": entries })))
+        }
+        (["audit"], _) => Err(Failure::method("GET, HEAD")),
+        _ => Err(Failure::new(
+            Reason::NotFound,
+            format!("no such path: {path} (see /openapi.json)"),
+        )),
+    }
+}
+
+/// A path segment naming an endpoint, percent-decoded (`%3A` for `:`).
+fn parse_endpoint(segment: &str) -> Result<Authority, Failure> {
+    let decoded = percent_decode(segment);
+    decoded
+        .parse::<Authority>()
+        .ok()
+        .filter(|a| a.port_u16().is_some() && !decoded.contains('@'))
+        .ok_or_else(|| {
+            Failure::invalid(vec![FieldError::new(
+                "endpoint",
+                format!("`{decoded}` is not host:port"),
+            )])
+        })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn query(req: &Request<Incoming>, key: &str) -> Option<String> {
+    req.uri().query()?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == key).then(|| percent_decode(v))
+    })
+}
+
+async fn read_json(req: Request<Incoming>) -> Result<Value, Failure> {
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ct.split(';').next().unwrap_or("").trim();
+    if !mime.eq_ignore_ascii_case("application/json") {
+        return Err(Failure::new(
+            Reason::UnsupportedMediaType,
+            format!(
+                "send Content-Type: application/json (got {})",
+                if ct.is_empty() { "none" } else { ct }
+            ),
+        ));
+    }
+    let body = Limited::new(req.into_body(), MAX_BODY)
+        .collect()
+        .await
+        .map_err(|e| {
+            Failure::new(
+                Reason::PayloadTooLarge,
+                format!("the body could not be read or exceeds {MAX_BODY} bytes: {e}"),
+            )
+        })?
+        .to_bytes();
+    serde_json::from_slice(&body).map_err(|e| {
+        Failure::new(
+            Reason::BadRequest,
+            format!("the body is not valid JSON: {e}"),
+        )
+    })
+}
+
+fn ok(status: StatusCode, body: &Value) -> Answer {
+    let mut bytes = serde_json::to_vec_pretty(body).unwrap_or_default();
+    bytes.push(b'\n');
+    let mut r = Response::new(Full::new(Bytes::from(bytes)));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn empty(status: StatusCode) -> Answer {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn problem(f: &Failure, host: Option<&str>, path: &str, request_id: &RequestId) -> Answer {
+    let base = match host {
+        Some(h) => format!("http://{h}{}", levee_http::pages::PROBLEMS_PATH),
+        None => levee_http::pages::PROBLEMS_PATH.to_owned(),
+    };
+    let mut p = Problem::new(f.reason, &base)
+        .with_detail(f.detail.clone())
+        .with_instance(path)
+        .with_request_id(request_id.as_str());
+    if !f.errors.is_empty() {
+        p = p.with_extension(
+            "errors",
+            f.errors
+                .iter()
+                .map(|e| json!({"field": e.field, "detail": e.detail}))
+                .collect::<Vec<_>>(),
+        );
+    }
+    let mut r = Response::new(Full::new(Bytes::from(p.to_json())));
+    *r.status_mut() = f.reason.status();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if f.reason == Reason::Unauthorized {
+        // RFC 6750 §3.
+        let challenge = if f.invalid_token {
+            r#"Bearer realm="levee-admin", error="invalid_token""#
+        } else {
+            r#"Bearer realm="levee-admin""#
+        };
+        h.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
+    }
+    if let Some(allow) = f.allow {
+        h.insert(header::ALLOW, HeaderValue::from_static(allow));
+    }
+    r
+}
