@@ -444,15 +444,15 @@ impl Control {
             window: Arc::new(Window {
                 id: format!("w_{}", ulid::Ulid::new()).into(),
                 scope: draft.scope,
-                starts_at: truncate_ms(starts_at),
-                ends_at: ends_at.map(truncate_ms),
+                starts_at: whole_seconds(starts_at),
+                ends_at: ends_at.map(whole_seconds),
                 message: draft.message.into(),
                 bypass: bypass_of(draft.bypass),
             }),
             source: Source::Api,
-            created_at: truncate_ms(now),
+            created_at: whole_seconds(now),
             created_by: actor.to_owned(),
-            updated_at: truncate_ms(now),
+            updated_at: whole_seconds(now),
         };
         self.save(actor, "window.create", None, record).await
     }
@@ -500,8 +500,8 @@ impl Control {
         let window = Window {
             id: old.id.clone(),
             scope: old.scope.clone(),
-            starts_at: truncate_ms(starts_at),
-            ends_at: ends_at.map(truncate_ms),
+            starts_at: whole_seconds(starts_at),
+            ends_at: ends_at.map(whole_seconds),
             message: patch
                 .message
                 .map_or_else(|| old.message.clone(), Into::into),
@@ -509,7 +509,7 @@ impl Control {
         };
         let after = WindowRecord {
             window: Arc::new(window),
-            updated_at: truncate_ms(now),
+            updated_at: whole_seconds(now),
             ..before.clone()
         };
         self.save_locked(actor, "window.update", Some(&before), after)
@@ -519,7 +519,7 @@ impl Control {
     /// Ends the API window `id` now (a no-op when it has ended).
     pub async fn end_window(&self, actor: &str, id: &str) -> Result<WindowRecord, ControlError> {
         let _write = self.writes.lock().await;
-        let now = truncate_ms(SystemTime::now());
+        let now = whole_seconds(SystemTime::now());
         let before = self.api_window(id)?;
         if before.state(now) == WindowState::Ended {
             return Ok(before);
@@ -566,7 +566,7 @@ impl Control {
         if let Some(d) = self.lock().drains.iter().find(|d| d.endpoint == endpoint) {
             return Ok((d.clone(), false));
         }
-        let now = truncate_ms(SystemTime::now());
+        let now = whole_seconds(SystemTime::now());
         let record = DrainRecord {
             endpoint,
             drained_at: now,
@@ -879,9 +879,11 @@ pub fn from_ms(ms: i64) -> SystemTime {
     }
 }
 
-/// Times are kept to the millisecond, as the store keeps them.
-fn truncate_ms(t: SystemTime) -> SystemTime {
-    from_ms(to_ms(t))
+/// Window times are whole seconds, as the API writes them (RFC 3339
+/// without fractions): what a client reads in `ends_at` is exactly when the
+/// window ends, and `Retry-After` agrees with it.
+fn whole_seconds(t: SystemTime) -> SystemTime {
+    from_ms(to_ms(t).div_euclid(1000) * 1000)
 }
 
 fn row_from_record(r: &WindowRecord) -> WindowRow {
@@ -955,7 +957,7 @@ mod tests {
 
     #[test]
     fn rows_and_records_round_trip() {
-        let now = truncate_ms(SystemTime::now());
+        let now = whole_seconds(SystemTime::now());
         let r = WindowRecord {
             window: Arc::new(Window {
                 id: "w_1".into(),

@@ -1,10 +1,8 @@
 //! The gateway as an operator runs it: the real binary, its configuration
 //! errors and reloads, TLS, deadlines, metrics and graceful shutdown.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -14,114 +12,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::support::*;
-
-fn levee() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_levee"))
-}
-
-/// A `levee serve` child process, its addresses read from its JSON log.
-struct Served {
-    child: Child,
-    addr: SocketAddr,
-    admin: SocketAddr,
-    log: Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl Served {
-    fn start(args: &[&str]) -> Served {
-        let mut child = levee()
-            .args(["--log-format", "json", "serve"])
-            .args(args)
-            .env("LEVEE_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("levee starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let log: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line.clone());
-                sink.lock().expect("lock").push(line);
-            }
-        });
-        let (mut addr, mut admin) = (None, None);
-        while addr.is_none() || admin.is_none() {
-            let line = rx
-                .recv_timeout(Duration::from_secs(30))
-                .expect("levee logs its addresses");
-            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-            let a = v["addr"].as_str().and_then(|a| a.parse().ok());
-            match v["message"].as_str() {
-                Some("levee is serving") => addr = a,
-                Some("admin listening") => admin = a,
-                _ => {}
-            }
-        }
-        Served {
-            child,
-            addr: addr.expect("addr"),
-            admin: admin.expect("admin"),
-            log,
-        }
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([&format!("-{sig}"), &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(ok.success());
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
-    }
-
-    async fn wait_exit(&mut self, bound: Duration) -> std::process::ExitStatus {
-        let until = tokio::time::Instant::now() + bound;
-        loop {
-            if let Some(s) = self.child.try_wait().expect("wait") {
-                return s;
-            }
-            assert!(
-                tokio::time::Instant::now() < until,
-                "levee did not exit within {bound:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    fn logged(&self, needle: &str) -> bool {
-        self.log
-            .lock()
-            .expect("lock")
-            .iter()
-            .any(|l| l.contains(needle))
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Polls `check` every 20 ms until it holds, failing after `bound`.
-async fn eventually<F: AsyncFnMut() -> bool>(bound: Duration, what: &str, mut check: F) {
-    let until = tokio::time::Instant::now() + bound;
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < until,
-            "not within {bound:?}: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 #[test]
 fn config_check_reports_file_line_column_and_expectation() {

@@ -8,6 +8,7 @@ mod check;
 mod demo;
 mod fetch;
 mod lifecycle;
+mod maintenance;
 mod problems;
 mod request_id;
 mod tenants;

@@ -116,7 +116,7 @@ async fn route(req: Request<Incoming>, state: &AdminState) -> Result<Answer, Fai
             .map(HeaderValue::as_bytes),
     ) {
         Verdict::Allowed(name) => name,
-        Verdict::Missing if state.tokens.is_empty() => {
+        _ if state.tokens.is_empty() => {
             return Err(Failure::new(
                 Reason::Unauthorized,
                 "this gateway has no admin tokens: start it with --admin-token-file FILE or LEVEE_ADMIN_TOKEN",

@@ -6,7 +6,9 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -215,6 +217,28 @@ impl Gw {
     /// Starts a gateway from a TOML text. The text gets a listener on
     /// 127.0.0.1:0 and an admin listener on 127.0.0.1:0 unless it has its own.
     pub async fn start(toml: &str) -> Gw {
+        Gw::start_with(toml, Overrides::default()).await
+    }
+
+    /// A gateway with one catch-all route to `upstream`, plus `extra` TOML
+    /// for `[server]` and the like.
+    pub async fn to(upstream: SocketAddr, extra: &str) -> Gw {
+        Gw::to_with(upstream, extra, Overrides::default()).await
+    }
+
+    /// Like [`Gw::to`], with command-line overrides (admin tokens, data dir).
+    pub async fn to_with(upstream: SocketAddr, extra: &str, overrides: Overrides) -> Gw {
+        Gw::start_with(
+            &format!(
+                "{extra}\n[[pools]]\nname = \"app\"\nendpoints = [\"{upstream}\"]\n\n[[routes]]\nname = \"main\"\npool = \"app\"\n"
+            ),
+            overrides,
+        )
+        .await
+    }
+
+    /// Like [`Gw::start`], with command-line overrides.
+    pub async fn start_with(toml: &str, overrides: Overrides) -> Gw {
         let mut text = toml.to_owned();
         if !text.contains("[[listeners]]") {
             text.push_str("\n[[listeners]]\nlisten = \"127.0.0.1:0\"\n");
@@ -222,12 +246,8 @@ impl Gw {
         if !text.contains("[admin]") {
             text.push_str("\n[admin]\nlisten = \"127.0.0.1:0\"\n");
         }
-        let cfg = config::load(
-            &text,
-            std::path::Path::new("test.toml"),
-            &Overrides::default(),
-        )
-        .unwrap_or_else(|e| panic!("test config is invalid:\n{e}\n---\n{text}"));
+        let cfg = config::load(&text, std::path::Path::new("test.toml"), &overrides)
+            .unwrap_or_else(|e| panic!("test config is invalid:\n{e}\n---\n{text}"));
         let gateway = Gateway::start(cfg).await.expect("gateway starts");
         let addr = gateway.addrs()[0];
         let admin = gateway.admin_addr().expect("admin listener");
@@ -236,15 +256,6 @@ impl Gw {
             addr,
             admin,
         }
-    }
-
-    /// A gateway with one catch-all route to `upstream`, plus `extra` TOML
-    /// for `[server]` and the like.
-    pub async fn to(upstream: SocketAddr, extra: &str) -> Gw {
-        Gw::start(&format!(
-            "{extra}\n[[pools]]\nname = \"app\"\nendpoints = [\"{upstream}\"]\n\n[[routes]]\nname = \"main\"\npool = \"app\"\n"
-        ))
-        .await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -363,4 +374,113 @@ pub fn assert_problem(got: &Got, status: u16, reason: &str) -> serde_json::Value
         assert_eq!(v["retry_after"], ra);
     }
     v
+}
+
+/// The `levee` binary under test.
+pub fn levee() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_levee"))
+}
+
+/// A `levee serve` child process, its addresses read from its JSON log.
+pub struct Served {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub admin: SocketAddr,
+    pub log: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Served {
+    pub fn start(args: &[&str]) -> Served {
+        let mut child = levee()
+            .args(["--log-format", "json", "serve"])
+            .args(args)
+            .env("LEVEE_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("levee starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let log: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line.clone());
+                sink.lock().expect("lock").push(line);
+            }
+        });
+        let (mut addr, mut admin) = (None, None);
+        while addr.is_none() || admin.is_none() {
+            let line = rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("levee logs its addresses");
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            let a = v["addr"].as_str().and_then(|a| a.parse().ok());
+            match v["message"].as_str() {
+                Some("levee is serving") => addr = a,
+                Some("admin listening") => admin = a,
+                _ => {}
+            }
+        }
+        Served {
+            child,
+            addr: addr.expect("addr"),
+            admin: admin.expect("admin"),
+            log,
+        }
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(ok.success());
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn wait_exit(&mut self, bound: Duration) -> std::process::ExitStatus {
+        let until = tokio::time::Instant::now() + bound;
+        loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                return s;
+            }
+            assert!(
+                tokio::time::Instant::now() < until,
+                "levee did not exit within {bound:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn logged(&self, needle: &str) -> bool {
+        self.log
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|l| l.contains(needle))
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` every 20 ms until it holds, failing after `bound`.
+pub async fn eventually<F: AsyncFnMut() -> bool>(bound: Duration, what: &str, mut check: F) {
+    let until = tokio::time::Instant::now() + bound;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < until,
+            "not within {bound:?}: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
