@@ -454,7 +454,8 @@ impl Control {
             created_by: actor.to_owned(),
             updated_at: whole_seconds(now),
         };
-        self.save(actor, "window.create", None, record).await
+        let _write = self.writes.lock().await;
+        self.save_locked(actor, "window.create", None, record).await
     }
 
     /// Applies `patch` to the API window `id`.
@@ -632,17 +633,6 @@ impl Control {
             Some(r) => Ok(r),
             None => Err(ControlError::NotFound(format!("no window with id `{id}`"))),
         }
-    }
-
-    async fn save(
-        &self,
-        actor: &str,
-        action: &'static str,
-        before: Option<&WindowRecord>,
-        after: WindowRecord,
-    ) -> Result<WindowRecord, ControlError> {
-        let _write = self.writes.lock().await;
-        self.save_locked(actor, action, before, after).await
     }
 
     /// Writes `after` (and the audit entry) to the store, then to memory,
