@@ -765,3 +765,52 @@ async fn acknowledged_changes_survive_kill_9_and_windows_are_enforced_at_once() 
         acked.len() + 1
     );
 }
+
+/// With no traffic at all, the gateway notices a window's start and end on
+/// its own: the gauge moves at the boundaries.
+#[tokio::test]
+async fn the_gateway_notices_starts_and_ends_without_any_request() {
+    let up = named("app").await;
+    let gw = Gw::to_with(up.addr, "", overrides()).await;
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(now + 2);
+    let end = start + Duration::from_secs(2);
+    api(
+        gw.admin,
+        "POST",
+        "/v1/windows",
+        Some(serde_json::json!({"starts_at": rfc3339(start), "ends_at": rfc3339(end)})),
+    )
+    .await;
+    let gauge = async || {
+        let text = get(&gw.admin_url("/metrics"), &[]).await.text();
+        text.lines()
+            .find_map(|l| l.strip_prefix("levee_maintenance_windows_active "))
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .expect("the gauge is exported")
+    };
+    assert_eq!(gauge().await, 0);
+    let mut seen = Vec::new();
+    let until = SystemTime::now() + Duration::from_secs(10);
+    let mut last = 0;
+    while SystemTime::now() < until && seen.len() < 2 {
+        let g = gauge().await;
+        if g != last {
+            seen.push((g, SystemTime::now()));
+            last = g;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen.iter().map(|(g, _)| *g).collect::<Vec<_>>(), [1, 0]);
+    for ((_, at), due) in seen.iter().zip([start, end]) {
+        let late = at.duration_since(due).unwrap_or_default();
+        assert!(
+            *at >= due && late < Duration::from_secs(1),
+            "moved {late:?} after its time"
+        );
+    }
+    assert!(up.seen().is_empty(), "no request went through the gateway");
+}
