@@ -9,6 +9,8 @@ mod demo;
 mod fetch;
 mod lifecycle;
 mod maintenance;
+mod maintenance_page;
+mod openapi;
 mod problems;
 mod request_id;
 mod tenants;
