@@ -229,7 +229,14 @@ async fn route(req: Request<Incoming>, state: &AdminState) -> Result<Answer, Fai
             ))
         }
         (["drains", endpoint], &Method::DELETE) => {
-            let endpoint = parse_endpoint(endpoint)?;
+            // What is not even host:port was never drained: 404, as for any
+            // endpoint that is not drained.
+            let endpoint = parse_endpoint(endpoint).map_err(|_| {
+                Failure::new(
+                    Reason::NotFound,
+                    format!("the endpoint `{}` is not drained", percent_decode(endpoint)),
+                )
+            })?;
             control.undrain(&actor, &endpoint).await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }

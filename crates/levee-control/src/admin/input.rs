@@ -146,7 +146,14 @@ pub fn window_draft(body: &Value) -> Result<WindowDraft, Vec<FieldError>> {
         "bypass",
     ]);
     let scope = match f.get("scope") {
-        None | Some(None) => Some(Scope::All),
+        None => Some(Scope::All),
+        Some(None) => {
+            f.error(
+                "scope",
+                "must be an object, not null (leave it out for all)",
+            );
+            None
+        }
         Some(Some(v)) => scope(v, f.errors),
     };
     let starts_at = f.time("starts_at", false).flatten();
@@ -166,7 +173,14 @@ pub fn window_draft(body: &Value) -> Result<WindowDraft, Vec<FieldError>> {
     };
     let message = message(&mut f);
     let bypass = match f.get("bypass") {
-        None | Some(None) => Some(BypassDraft::default()),
+        None => Some(BypassDraft::default()),
+        Some(None) => {
+            f.error(
+                "bypass",
+                "must be an object, not null (leave it out for none)",
+            );
+            None
+        }
         Some(Some(v)) => bypass(v, f.errors),
     };
     match (scope, bypass) {
@@ -204,8 +218,13 @@ pub fn window_patch(body: &Value) -> Result<WindowPatch, Vec<FieldError>> {
     if patch.ends_at.is_some() && patch.extend_seconds.is_some() {
         f.error("extend_seconds", "give ends_at or extend_seconds, not both");
     }
-    if let Some(Some(v)) = f.get("bypass") {
-        patch.bypass = bypass(v, f.errors);
+    match f.get("bypass") {
+        None => {}
+        Some(None) => f.error(
+            "bypass",
+            "must be an object, not null (send {} for no bypass)",
+        ),
+        Some(Some(v)) => patch.bypass = bypass(v, f.errors),
     }
     if f.map.is_empty() {
         f.error(
@@ -292,7 +311,7 @@ fn bypass(v: &Value, errors: &mut Vec<FieldError>) -> Option<BypassDraft> {
         }
     }
     match f.get("networks") {
-        None | Some(None) => {}
+        None => {}
         Some(Some(Value::Array(items))) => {
             for (i, item) in items.iter().enumerate() {
                 let key = format!("networks[{i}]");
@@ -303,7 +322,7 @@ fn bypass(v: &Value, errors: &mut Vec<FieldError>) -> Option<BypassDraft> {
                 }
             }
         }
-        Some(Some(_)) => f.error("networks", "must be an array of CIDR strings"),
+        Some(_) => f.error("networks", "must be an array of CIDR strings"),
     }
     (errors.len() == before).then_some(out)
 }
@@ -370,6 +389,18 @@ mod tests {
                 "starts_at"
             ]
         );
+    }
+
+    #[test]
+    fn null_is_not_absent() {
+        for body in [
+            json!({"scope": null}),
+            json!({"bypass": null}),
+            json!({"message": null}),
+        ] {
+            assert!(window_draft(&body).is_err(), "{body}");
+        }
+        assert!(window_patch(&json!({"bypass": null})).is_err());
     }
 
     #[test]
