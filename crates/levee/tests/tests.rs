@@ -3,6 +3,7 @@
 
 mod support;
 
+mod admin_cli;
 mod admission;
 mod check;
 mod demo;
