@@ -90,6 +90,9 @@ pub(crate) struct StartArgs {
     /// A client network (CIDR) whose requests go through; repeatable.
     #[arg(long, value_name = "CIDR")]
     bypass_network: Vec<String>,
+    /// The header that carries the bypass token (default `x-levee-bypass`).
+    #[arg(long, value_name = "NAME")]
+    bypass_header: Option<String>,
 }
 
 impl StartArgs {
@@ -121,6 +124,9 @@ impl StartArgs {
         }
         if !self.bypass_network.is_empty() {
             bypass.insert("networks".into(), self.bypass_network.clone().into());
+        }
+        if let Some(header) = &self.bypass_header {
+            bypass.insert("header".into(), header.as_str().into());
         }
         if !bypass.is_empty() {
             body.insert("bypass".into(), bypass.into());
