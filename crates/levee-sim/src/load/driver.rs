@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, header};
 use http_body_util::{BodyExt, Empty};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::LoadError;
@@ -131,6 +131,7 @@ struct Template {
 
 async fn drive(plan: LoadPlan, pool: Arc<Pool>, counters: Arc<Counters>, started: Instant) -> Run {
     let arrivals = plan.arrivals();
+    let plan_deadline = plan.deadline;
     let host = plan.host.clone().unwrap_or_else(|| plan.target.to_string());
     let template = Arc::new(Template {
         paths: plan.streams.iter().map(|s| s.path.clone()).collect(),
@@ -140,30 +141,45 @@ async fn drive(plan: LoadPlan, pool: Arc<Pool>, counters: Arc<Counters>, started
             .map(|s| headers(&host, &s.headers))
             .collect(),
     });
-    let mut tasks = JoinSet::new();
-    let mut records = Vec::with_capacity(arrivals.len());
-    for (at, stream) in arrivals {
-        let due = started + at;
-        tokio::time::sleep_until(due).await;
-        while let Some(done) = tasks.try_join_next() {
-            records.extend(done.ok());
+    // The schedule is kept by a thread of its own, which sleeps with the OS's
+    // timer (tens of microseconds late) rather than tokio's, whose 1 ms ticks
+    // would send a request up to a millisecond late and add that to every
+    // latency measured. Each request still runs on the runtime.
+    let runtime = tokio::runtime::Handle::current();
+    let dispatcher = tokio::task::spawn_blocking(move || {
+        let mut tasks = Vec::with_capacity(arrivals.len());
+        for (at, stream) in arrivals {
+            let due = started + at;
+            let early = due.saturating_duration_since(Instant::now());
+            if !early.is_zero() {
+                // A blocking-pool thread of its own: no runtime worker waits here.
+                #[allow(clippy::disallowed_methods)]
+                std::thread::sleep(early);
+            }
+            counters.sent.fetch_add(1, Relaxed);
+            let request = Sent {
+                at,
+                due,
+                stream,
+                deadline: plan_deadline,
+            };
+            tasks.push(runtime.spawn(one(
+                request,
+                Arc::clone(&pool),
+                Arc::clone(&template),
+                Arc::clone(&counters),
+            )));
         }
-        counters.sent.fetch_add(1, Relaxed);
-        let request = Sent {
-            at,
-            due,
-            stream,
-            deadline: plan.deadline,
-        };
-        tasks.spawn(one(
-            request,
-            Arc::clone(&pool),
-            Arc::clone(&template),
-            Arc::clone(&counters),
-        ));
-    }
-    while let Some(done) = tasks.join_next().await {
-        records.extend(done.ok());
+        tasks
+    });
+    let tasks = match dispatcher.await {
+        Ok(tasks) => tasks,
+        // A bug: let `wait` report it as `LoadError::Panicked`.
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    };
+    let mut records = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        records.extend(task.await.ok());
     }
     records.sort_by_key(|r| (r.at, r.stream));
     Run {

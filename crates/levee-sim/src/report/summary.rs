@@ -36,6 +36,11 @@ pub struct Summary {
     pub p50_unavailable_ms: Option<f64>,
     /// 99th percentile latency of 503 responses.
     pub p99_unavailable_ms: Option<f64>,
+    /// 99th percentile of 503 responses' latency from when the request was
+    /// actually sent: without the generator's own lateness, so what the
+    /// target (and loopback) took to answer. `p99_unavailable_ms` counts from
+    /// the schedule.
+    pub p99_unavailable_sent_ms: Option<f64>,
     /// 429 responses.
     pub too_many: usize,
     /// 503 and 429 responses that carried a valid `Retry-After`.
@@ -67,6 +72,7 @@ impl Summary {
         };
         let mut success = Vec::new();
         let mut unavailable = Vec::new();
+        let mut unavailable_sent = Vec::new();
         let mut lag = Vec::with_capacity(run.records.len());
         for r in &run.records {
             lag.push(r.lag);
@@ -75,7 +81,10 @@ impl Summary {
                     success.push(r.latency);
                     s.goodput += usize::from(r.latency <= slo);
                 }
-                Outcome::Unavailable => unavailable.push(r.latency),
+                Outcome::Unavailable => {
+                    unavailable.push(r.latency);
+                    unavailable_sent.push(r.latency.saturating_sub(r.lag));
+                }
                 Outcome::TooMany => s.too_many += 1,
                 Outcome::Status(_) => s.other_status += 1,
                 Outcome::Timeout => s.timeouts += 1,
@@ -96,6 +105,7 @@ impl Summary {
         s.p99_success_ms = percentile(&mut success, 0.99).map(millis);
         s.p50_unavailable_ms = percentile(&mut unavailable, 0.50).map(millis);
         s.p99_unavailable_ms = percentile(&mut unavailable, 0.99).map(millis);
+        s.p99_unavailable_sent_ms = percentile(&mut unavailable_sent, 0.99).map(millis);
         s.lag_p99_ms = percentile(&mut lag, 0.99).map_or(0.0, millis);
         if s.duration_s > 0.0 {
             s.offered_per_s = s.requests as f64 / s.duration_s;
@@ -183,5 +193,7 @@ mod tests {
             (2, Some(2), Some(5))
         );
         assert_eq!(s.p99_success_ms, Some(600.0));
+        assert_eq!(s.p99_unavailable_ms, Some(1.0));
+        assert_eq!(s.p99_unavailable_sent_ms, Some(0.0), "1 ms, sent 1 ms late");
     }
 }

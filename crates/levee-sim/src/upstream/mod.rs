@@ -1,7 +1,10 @@
 //! A sample upstream of known capacity, on loopback.
 //!
 //! [`Upstream::builder`] starts an HTTP/1.1 server with N workers × S of
-//! service time: capacity N / S requests per second (8 × 20 ms ≈ 400 req/s).
+//! service time: capacity N / S requests per second (8 × 20 ms = 400 req/s,
+//! exactly: each worker keeps its own clock, so timer lateness delays answers
+//! but does not cost capacity; see `workers.rs`). Each service time can vary
+//! around S ([`UpstreamBuilder::service_jitter`]) with the same mean.
 //! A request holds one worker for S; the excess waits for a worker in arrival
 //! order, and a request keeps its worker even if its client has gone. That is
 //! the backlog of a thread-pool server (gunicorn sync workers, a Java servlet
@@ -44,6 +47,7 @@ impl Upstream {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             workers: Some(8),
             service_time: Duration::from_millis(20),
+            jitter: 0.0,
             fault: Fault::None,
         }
     }
@@ -55,6 +59,7 @@ pub struct UpstreamBuilder {
     addr: SocketAddr,
     workers: Option<usize>,
     service_time: Duration,
+    jitter: f64,
     fault: Fault,
 }
 
@@ -85,6 +90,22 @@ impl UpstreamBuilder {
         self
     }
 
+    /// Each request's service time varies uniformly within `± fraction` of
+    /// the service time (clamped to [0, 0.5]); the mean, and so the capacity,
+    /// stay the same. Default 0: every request takes exactly the service
+    /// time. With no variation at all, workers that start together finish
+    /// together forever after, so the upstream completes requests in bursts
+    /// of `workers` once per service time, which no real server keeps up
+    /// for long.
+    pub fn service_jitter(mut self, fraction: f64) -> Self {
+        self.jitter = if fraction.is_finite() {
+            fraction.clamp(0.0, 0.5)
+        } else {
+            0.0
+        };
+        self
+    }
+
     /// Starts with this fault in force.
     pub fn fault(mut self, fault: Fault) -> Self {
         self.fault = fault;
@@ -110,6 +131,7 @@ impl UpstreamBuilder {
         let shared = Arc::new(Shared {
             workers: self.workers.map(Workers::new),
             service_time_us: AtomicU64::new(micros(self.service_time)),
+            jitter: self.jitter,
             fault: watch::Sender::new(Fault::None),
             counters: Default::default(),
         });

@@ -34,6 +34,8 @@ pub(crate) struct Shared {
     /// `None` in fast mode: answer at once, no workers, no service time.
     pub(crate) workers: Option<Workers>,
     pub(crate) service_time_us: AtomicU64,
+    /// Each service time varies uniformly within ± this fraction.
+    pub(crate) jitter: f64,
     pub(crate) fault: watch::Sender<Fault>,
     pub(crate) counters: Counters,
 }
@@ -41,6 +43,16 @@ pub(crate) struct Shared {
 impl Shared {
     fn service_time(&self) -> Duration {
         Duration::from_micros(self.service_time_us.load(Relaxed))
+    }
+
+    /// One request's service time: the service time, varied by the jitter.
+    fn one_service_time(&self) -> Duration {
+        let mean = self.service_time();
+        if self.jitter == 0.0 {
+            return mean;
+        }
+        let spread = self.jitter * (2.0 * rand::random::<f64>() - 1.0);
+        mean.mul_f64(1.0 + spread)
     }
 }
 
@@ -153,14 +165,15 @@ async fn hold_worker(shared: Arc<Shared>, extra: Duration, done: oneshot::Sender
         return;
     };
     shared.counters.start_waiting();
-    let Some(permit) = workers.acquire().await else {
+    let Some(slot) = workers.acquire().await else {
         shared.counters.waiting.fetch_sub(1, Relaxed);
         return; // closed: dropping `done` tells the handler
     };
     shared.counters.start_work();
-    tokio::time::sleep(shared.service_time() + extra).await;
+    let finish = slot.start + shared.one_service_time() + extra;
+    tokio::time::sleep_until(finish).await;
     shared.counters.in_flight.fetch_sub(1, Relaxed);
-    drop(permit);
+    workers.release(slot, finish);
     if done.send(()).is_err() {
         shared.counters.abandoned.fetch_add(1, Relaxed);
     }

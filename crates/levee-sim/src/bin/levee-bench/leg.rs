@@ -22,6 +22,8 @@ pub(crate) struct Setup {
     pub(crate) programs: Programs,
     pub(crate) workers: usize,
     pub(crate) service_time: Duration,
+    /// Each service time varies uniformly within ± this fraction of it.
+    pub(crate) service_jitter: f64,
     pub(crate) deadline: Duration,
 }
 
@@ -47,6 +49,9 @@ pub(crate) struct LegResult {
     pub(crate) run: Run,
     /// Levee's limit over time (seconds, limit); empty for other peers.
     pub(crate) limit: Vec<(f64, f64)>,
+    /// Levee's `/metrics` page at the end of the leg (sheds by cause, queue
+    /// times), for diagnosis; `None` for other peers.
+    pub(crate) metrics: Option<String>,
 }
 
 /// Runs one leg through `peer`.
@@ -55,6 +60,7 @@ pub(crate) async fn run(setup: &Setup, peer: Peer, plan: LegPlan) -> anyhow::Res
         Upstream::builder()
             .workers(setup.workers)
             .service_time(setup.service_time)
+            .service_jitter(setup.service_jitter)
             .start()
             .await
             .context("starting the sample upstream")?,
@@ -100,6 +106,13 @@ pub(crate) async fn run(setup: &Setup, peer: Peer, plan: LegPlan) -> anyhow::Res
     if let Some(task) = changer {
         task.abort();
     }
+    let metrics = match running.admin {
+        Some(admin) => tokio::time::timeout(Duration::from_secs(2), limit::metrics(admin))
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
     running.stop().await;
     if let Ok(upstream) = Arc::try_unwrap(upstream) {
         upstream.shutdown().await;
@@ -107,6 +120,7 @@ pub(crate) async fn run(setup: &Setup, peer: Peer, plan: LegPlan) -> anyhow::Res
     Ok(LegResult {
         run: result?,
         limit,
+        metrics,
     })
 }
 

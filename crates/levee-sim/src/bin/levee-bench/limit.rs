@@ -39,7 +39,8 @@ pub(crate) async fn sample(
     }
 }
 
-async fn metrics(admin: SocketAddr) -> Option<String> {
+/// The admin listener's Prometheus page, if it answers.
+pub(crate) async fn metrics(admin: SocketAddr) -> Option<String> {
     let stream = tokio::net::TcpStream::connect(admin).await.ok()?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await

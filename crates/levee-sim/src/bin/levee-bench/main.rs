@@ -59,6 +59,15 @@ struct Args {
     /// Service time of the sample upstream, in milliseconds.
     #[arg(long, default_value_t = 20)]
     service_ms: u64,
+    /// How much each service time varies, uniformly, as a fraction of it (the
+    /// mean, and so the capacity, stay the same).
+    #[arg(long, default_value_t = 0.05)]
+    service_jitter: f64,
+    /// Levee's limiter (`gradient2`, `vegas`, `aimd`), to compare limiters end
+    /// to end; Levee's default when absent. Results with it are not the
+    /// defaults': do not write them into the docs.
+    #[arg(long)]
+    levee_limiter: Option<String>,
     /// HAProxy's `timeout queue`, in milliseconds.
     #[arg(long, default_value_t = 500)]
     haproxy_queue_ms: u64,
@@ -83,6 +92,10 @@ struct Args {
     /// Only scenario 1 (for a quick look).
     #[arg(long)]
     levels_only: bool,
+    /// Only these peers (comma-separated: direct, nginx, haproxy, levee), for a
+    /// quick look; all that are found by default.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
     /// Where to write overload.md and the HTML reports.
     #[arg(long, default_value = "target/bench/overload")]
     out: PathBuf,
@@ -113,6 +126,10 @@ async fn main() -> ExitCode {
 }
 
 async fn overload(args: Args) -> anyhow::Result<()> {
+    if args.levee_limiter.is_some() && args.docs.is_some() {
+        anyhow::bail!("--levee-limiter measures a non-default Levee: not for --docs");
+    }
+    let load_at_start = load_average();
     let programs = Programs {
         nginx: args.nginx.clone().or_else(|| find("nginx")),
         haproxy: args.haproxy.clone().or_else(|| find("haproxy")),
@@ -121,10 +138,15 @@ async fn overload(args: Args) -> anyhow::Result<()> {
             .clone()
             .or_else(|| existing("target/release/levee")),
         haproxy_queue: Duration::from_millis(args.haproxy_queue_ms),
+        levee_limiter: args.levee_limiter.clone(),
     };
     let mut notes = Vec::new();
     let all = [Peer::Direct, Peer::Nginx, Peer::Haproxy, Peer::Levee];
-    let peers: Vec<Peer> = all.into_iter().filter(|p| programs.has(*p)).collect();
+    let wanted = |p: &Peer| args.only.is_empty() || args.only.iter().any(|o| o == p.label());
+    let peers: Vec<Peer> = all
+        .into_iter()
+        .filter(|p| programs.has(*p) && wanted(p))
+        .collect();
     for peer in all.iter().filter(|p| !programs.has(**p)) {
         let note = format!("{} was not found, so its legs were skipped.", peer.label());
         eprintln!("levee-bench: {note}");
@@ -135,10 +157,16 @@ async fn overload(args: Args) -> anyhow::Result<()> {
          Levee: `levee serve` with default settings; its route names `x-tenant` as the tenant header.",
         args.workers, args.haproxy_queue_ms
     ));
+    if let Some(limiter) = &args.levee_limiter {
+        notes.push(format!(
+            "**Not the defaults:** Levee's route sets `limiter = \"{limiter}\"`."
+        ));
+    }
     let setup = Setup {
         programs,
         workers: args.workers,
         service_time: Duration::from_millis(args.service_ms),
+        service_jitter: args.service_jitter,
         deadline: Duration::from_secs(1),
     };
     std::fs::create_dir_all(&args.out)
@@ -158,6 +186,10 @@ async fn overload(args: Args) -> anyhow::Result<()> {
         }
     }
     write_report(&peak, &args.out.join("levels-4x.html"))?;
+    for (level, metrics) in &levels.metrics {
+        let path = args.out.join(format!("levee-metrics-{level}x.txt"));
+        std::fs::write(&path, metrics).with_context(|| format!("writing {}", path.display()))?;
+    }
 
     let (mut change, mut tenants) = (Vec::new(), Vec::new());
     if !args.levels_only {
@@ -185,6 +217,11 @@ async fn overload(args: Args) -> anyhow::Result<()> {
         write_report(&report, &args.out.join("capacity-change.html"))?;
         let span = Duration::from_secs(args.tenants_seconds);
         tenants = scenarios::noisy_tenant(&setup, &second, span, args.tenants_level).await?;
+        for metrics in tenants.iter().filter_map(|t| t.metrics.as_ref()) {
+            let path = args.out.join("levee-metrics-tenants.txt");
+            std::fs::write(&path, metrics)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
     }
 
     let cx = markdown::Context {
@@ -193,9 +230,11 @@ async fn overload(args: Args) -> anyhow::Result<()> {
         machine: args.machine.clone(),
         workers: args.workers,
         service_ms: u128::from(args.service_ms),
+        service_jitter: args.service_jitter,
         capacity: setup.capacity(),
         levels_s: levels_for.as_secs_f64(),
         repeats: args.repeats.max(1),
+        load: load_at_start.zip(load_average()),
         notes,
     };
     let section = markdown::section(&cx, &levels, &change, &tenants);
@@ -217,6 +256,13 @@ fn write_report(report: &Report, path: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))?;
     println!("report: {}", path.display());
     Ok(())
+}
+
+/// The 1, 5 and 15 minute load averages, as `/proc/loadavg` gives them (Linux).
+fn load_average() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let fields: Vec<&str> = text.split_whitespace().take(3).collect();
+    (fields.len() == 3).then(|| fields.join(", "))
 }
 
 /// `name` on PATH, or in /usr/sbin (where Debian puts nginx and haproxy).

@@ -47,6 +47,8 @@ pub(crate) struct Programs {
     pub(crate) levee: Option<PathBuf>,
     /// HAProxy's `timeout queue`.
     pub(crate) haproxy_queue: Duration,
+    /// Levee's limiter, when not its default (to compare limiters).
+    pub(crate) levee_limiter: Option<String>,
 }
 
 impl Programs {
@@ -124,11 +126,16 @@ pub(crate) async fn start(
             // names the tenant (scenario 3). Requests without it share one
             // anonymous tenant, so the other scenarios see plain defaults.
             let conf = dir.path().join("levee.toml");
+            let admission = programs
+                .levee_limiter
+                .as_ref()
+                .map(|l| format!("admission = {{ limiter = {l:?} }}\n"))
+                .unwrap_or_default();
             let text = format!(
                 "[admin]\nlisten = \"{admin_addr}\"\n\n[[listeners]]\nlisten = \"{addr}\"\n\n\
                  [[pools]]\nname = \"app\"\nendpoints = [\"{upstream}\"]\n\n\
                  [[routes]]\nname = \"default\"\npool = \"app\"\n\
-                 tenant = {{ from = \"header\", header = \"x-tenant\" }}\n"
+                 tenant = {{ from = \"header\", header = \"x-tenant\" }}\n{admission}"
             );
             std::fs::write(&conf, text).context("writing levee.toml")?;
             let mut c = Command::new(program);

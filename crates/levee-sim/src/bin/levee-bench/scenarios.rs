@@ -30,6 +30,8 @@ pub(crate) struct Levels {
     pub(crate) cells: Vec<(Peer, f64, Vec<Summary>)>,
     /// The first repeat at 4× of each peer, for the HTML report.
     pub(crate) at_peak: Vec<(Peer, LegResult)>,
+    /// Levee's `/metrics` at the end of the first repeat of each level.
+    pub(crate) metrics: Vec<(f64, String)>,
 }
 
 /// Runs scenario 1.
@@ -60,6 +62,11 @@ pub(crate) async fn levels(
                 match out.cells.iter_mut().find(|c| c.0 == peer && c.1 == level) {
                     Some(cell) => cell.2.push(summary),
                     None => out.cells.push((peer, level, vec![summary])),
+                }
+                if repeat == 0
+                    && let Some(metrics) = &result.metrics
+                {
+                    out.metrics.push((level, metrics.clone()));
                 }
                 if level == 4.0 && repeat == 0 {
                     out.at_peak.push((peer, result));
@@ -129,6 +136,8 @@ pub(crate) struct Tenants {
     pub(crate) noisy: f64,
     /// The quiet tenants' p99 of 2xx with the noisy tenant, in ms.
     pub(crate) quiet_p99_ms: Option<f64>,
+    /// Levee's `/metrics` at the end of the leg with the noisy tenant.
+    pub(crate) metrics: Option<String>,
 }
 
 /// The quiet tenants of scenario 3.
@@ -194,14 +203,16 @@ pub(crate) async fn noisy_tenant(
             with_noisy: quiet_goodput(&with.run),
             noisy: Summary::of(&with.run.only("noisy"), SLO).goodput_per_s,
             quiet_p99_ms: Summary::of(&quiet_runs, SLO).p99_success_ms,
+            metrics: with.metrics.clone(),
         };
         println!(
-            "tenants {:<8} quiet goodput alone {:.0}/s, with noisy {:.0}/s ({:.0}%), noisy {:.0}/s",
+            "tenants {:<8} quiet goodput alone {:.0}/s, with noisy {:.0}/s ({:.0}%), noisy {:.0}/s; quiet: {}",
             peer.label(),
             t.alone,
             t.with_noisy,
             100.0 * t.with_noisy / t.alone.max(1e-9),
-            t.noisy
+            t.noisy,
+            brief(&Summary::of(&quiet_runs, SLO))
         );
         out.push(t);
     }
@@ -212,13 +223,15 @@ pub(crate) async fn noisy_tenant(
 pub(crate) fn brief(s: &Summary) -> String {
     let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
     format!(
-        "offered {:.0}/s goodput {:.0}/s p50 {} p99 {} ms, 503 {} (p99 {} ms), timeouts {}, errors {}",
+        "offered {:.0}/s goodput {:.0}/s p50 {} p99 {} ms, 503 {} (p99 {} ms, from send {} ms), lag p99 {:.1} ms, timeouts {}, errors {}",
         s.offered_per_s,
         s.goodput_per_s,
         ms(s.p50_success_ms),
         ms(s.p99_success_ms),
         s.unavailable,
         ms(s.p99_unavailable_ms),
+        ms(s.p99_unavailable_sent_ms),
+        s.lag_p99_ms,
         s.timeouts,
         s.failed + s.saturated + s.other_status
     )
