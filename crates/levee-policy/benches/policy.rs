@@ -69,6 +69,7 @@ fn limiters(c: &mut Criterion) {
                 let sample = Sample {
                     rtt: rtt(i),
                     inflight: limiter.limit(),
+                    limit: limiter.limit(),
                     dropped: false,
                 };
                 limiter.on_sample(now, black_box(sample));

@@ -37,6 +37,18 @@ fn route(up: &Upstream, admission: &str, extra: &str) -> String {
     )
 }
 
+/// A full `503 overloaded` problem, blamed on the gateway, with a Retry-After
+/// within [1, retry_after_max].
+fn assert_overloaded(g: &Got) {
+    let v = assert_problem(g, 503, "overloaded");
+    let ra = v["retry_after"].as_u64().expect("retry_after");
+    assert!(
+        (1..=30).contains(&ra),
+        "Retry-After {ra} within [1, retry_after_max]"
+    );
+    assert_eq!(v["blame"], "gateway");
+}
+
 async fn burst(gw: &Gw, n: usize, headers: &'static [(&'static str, &'static str)]) -> Vec<Got> {
     let tasks: Vec<_> = (0..n)
         .map(|_| {
@@ -74,13 +86,7 @@ async fn overload_is_shed_at_once_and_the_limit_is_never_exceeded() {
         "the upstream never saw more than the limit"
     );
     for g in shed {
-        let v = assert_problem(g, 503, "overloaded");
-        let ra = v["retry_after"].as_u64().expect("retry_after");
-        assert!(
-            (1..=30).contains(&ra),
-            "Retry-After {ra} within [1, retry_after_max]"
-        );
-        assert_eq!(v["blame"], "gateway");
+        assert_overloaded(g);
     }
     assert_eq!(
         up.seen().len(),
@@ -321,4 +327,56 @@ async fn a_queued_request_is_shed_when_its_callers_deadline_passes() {
         "shed at its deadline, long before the slot freed up"
     );
     assert_eq!(first.await.expect("t").status, 200);
+}
+
+/// Sustained overload is shed at arrival: the queue takes only what it can
+/// serve within its bound at the measured completion rate, so nobody is
+/// turned away after waiting (no `queue_timeout`), and every 503 is a full
+/// problem with a Retry-After.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sustained_overload_is_shed_at_arrival_not_after_waiting() {
+    // Capacity: 2 slots × 50 ms = 40/s; offered: ~160/s for 1.5 s.
+    let (up, peak) = holding(Duration::from_millis(50)).await;
+    let gw = Gw::start(&route(
+        &up,
+        "limiter = \"fixed\", limit = 2, max_queue_time = \"200ms\"",
+        "",
+    ))
+    .await;
+    let mut tasks = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_micros(6_250));
+    for _ in 0..240 {
+        tick.tick().await;
+        tasks.push(tokio::spawn(get_owned(gw.url("/work"), vec![])));
+    }
+    let mut got = Vec::new();
+    for t in tasks {
+        got.push(t.await.expect("task"));
+    }
+    let ok = got.iter().filter(|g| g.status == 200).count();
+    let shed: Vec<&Got> = got.iter().filter(|g| g.status == 503).collect();
+    assert_eq!(ok + shed.len(), got.len(), "only 200s and 503s");
+    assert!(
+        shed.len() > 100,
+        "most of the excess is shed: {}",
+        shed.len()
+    );
+    assert!(ok >= 40, "the slots stay busy: {ok}");
+    assert_eq!(peak.load(Ordering::SeqCst), 2);
+    for g in &shed {
+        assert_overloaded(g);
+    }
+    let metrics = get(&gw.admin_url("/metrics"), &[]).await.text();
+    let count = |cause: &str| -> u64 {
+        let key = format!(
+            "levee_admission_shed_total{{route=\"r\",cause=\"{cause}\",priority=\"default\"}} "
+        );
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&key))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(count("queue_timeout"), 0, "{metrics}");
+    assert_eq!(count("queue_full") as usize, shed.len(), "{metrics}");
 }

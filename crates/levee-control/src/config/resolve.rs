@@ -681,7 +681,9 @@ fn resolve_admission(a: Option<&AdmissionSection>, c: &mut Collector<'_>) -> Opt
     let defaults = AdmissionSpec::default();
     let bounds_default = Bounds::default();
     let bounds = Bounds {
-        initial: a.initial_limit.unwrap_or(bounds_default.initial),
+        initial: a
+            .initial_limit
+            .unwrap_or(bounds_default.initial.max(a.min_limit.unwrap_or(0))),
         min: a.min_limit.unwrap_or(bounds_default.min),
         max: a.max_limit.unwrap_or(bounds_default.max),
     };

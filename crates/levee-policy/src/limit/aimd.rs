@@ -9,7 +9,7 @@ use crate::error::check_range;
 /// Settings of an [`Aimd`] limiter.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AimdConfig {
-    /// Initial, minimum and maximum limit. Default 20, 4, 1000.
+    /// Initial, minimum and maximum limit. Default 4, 4, 1000.
     pub bounds: Bounds,
     /// The limit is multiplied by this on a drop, at most once per round trip.
     /// Within `[0.5, 1)`. Default 0.9 (Netflix's; TCP's 0.5 is too harsh when one
@@ -92,7 +92,7 @@ impl Limiter for Aimd {
             return;
         }
         // Only grow when the limit is actually in use; an idle limiter learns nothing.
-        if (sample.inflight as f64) * 2.0 < self.limit {
+        if sample.inflight * 2 < sample.limit {
             return;
         }
         let step = if self.slow_start {
@@ -109,17 +109,29 @@ mod tests {
     use super::*;
     use crate::testing::{ms, t0};
 
+    /// A success sent with `inflight` in flight, at the limit.
     fn ok(rtt: u64, inflight: usize) -> Sample {
         Sample {
             rtt: ms(rtt),
             inflight,
+            limit: inflight,
             dropped: false,
+        }
+    }
+
+    fn at_20() -> AimdConfig {
+        AimdConfig {
+            bounds: Bounds {
+                initial: 20,
+                ..Bounds::default()
+            },
+            ..Default::default()
         }
     }
 
     #[test]
     fn slow_start_then_one_cut_per_round_trip_then_additive() {
-        let mut a = Aimd::new(AimdConfig::default()).expect("valid");
+        let mut a = Aimd::new(at_20()).expect("valid");
         let start = t0();
         for i in 0..10 {
             a.on_sample(start + ms(i), ok(10, 20));
@@ -128,6 +140,7 @@ mod tests {
         let drop = Sample {
             rtt: ms(10),
             inflight: 30,
+            limit: 30,
             dropped: true,
         };
         a.on_sample(start + ms(100), drop);
@@ -154,7 +167,7 @@ mod tests {
     fn timeouts_count_as_drops_and_idle_does_not_grow() {
         let config = AimdConfig {
             timeout: ms(100),
-            ..Default::default()
+            ..at_20()
         };
         let mut a = Aimd::new(config).expect("valid");
         a.on_sample(t0() + ms(500), ok(200, 20));

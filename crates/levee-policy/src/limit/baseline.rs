@@ -19,25 +19,43 @@
 //! the queue, and the limit drifts up with it. So this estimate learns only from
 //! samples taken at low concurrency:
 //!
-//! - **app-limited samples**: the request was sent with at most half the limit in
-//!   flight, so the upstream was not the bottleneck;
+//! - **app-limited samples**: the request was sent with at most half the limit
+//!   then in force in flight, so the upstream was not the bottleneck;
 //! - **probes**: the limit is halved for a few round trips and the RTT measured
 //!   there. The first probe runs at the initial limit, before the limiter knows
-//!   anything. Later ones run when sustained load has left the estimate unrefreshed
-//!   for a probe interval, or early (but at most every `MIN_INTERVAL_RTTS`) when
-//!   the estimate looks wrong: the limit has halved since its peak (latency rose
-//!   and stayed up: was it queueing, or did the upstream get slower?), or the
-//!   recent RTT is well below the no-load RTT (the upstream got faster; with
-//!   enough samples per round trip, the recent RTT replaces the estimate at once).
+//!   anything; since that is usually small and gives few samples, a second one
+//!   follows after `MIN_INTERVAL_RTTS`. Later ones run when sustained load has
+//!   left the estimate unrefreshed for a probe interval, or early (but at most
+//!   every `MIN_INTERVAL_RTTS`) when the estimate looks wrong: the limit has
+//!   halved since its peak (latency rose and stayed up: was it queueing, or did
+//!   the upstream get slower?), or the recent RTT is well below the no-load RTT
+//!   (the upstream got faster; with enough samples per round trip, the recent
+//!   RTT replaces the estimate at once).
 //!
 //! A probe first waits `SETTLE` mean RTTs for the queue to drain, then averages every
 //! sample completing over the next `MEASURE` mean RTTs. Averaging a time window, not
 //! "the first k samples", matters: the first samples to complete after a change are
 //! the fastest ones, which would bias the estimate low.
 //!
-//! If the upstream lost more than half its capacity, a probe at half the limit
-//! still queues and measures too high; the next limit is then at most
-//! `tolerance × PROBE_RATIO` (< 1) of the last, so successive probes converge.
+//! # A probe that queued looks lower
+//!
+//! A probe at a concurrency the upstream cannot take measures its queue. That is
+//! the first probe's risk (an initial limit of 20 against 8 workers measures 2.5 ×
+//! the service time, and a limiter trusting it settles at 3 × the capacity), and a
+//! later probe's when the upstream lost more than half its capacity. In a queue the
+//! RTT is proportional to the concurrency, so halving the concurrency halves the
+//! RTT; below the upstream's capacity it leaves it unchanged. So:
+//!
+//! - a first probe, and a later one that measures more than `RISE_RATIO` × the
+//!   estimate it checks (the upstream got slower, or the probe queued), runs a
+//!   second stage at half its concurrency;
+//! - a stage that measures less than `DESCEND_RATIO` × the stage above shows the
+//!   stage above queued, and may itself have: it halves again;
+//! - the first stage that does not is the answer (or the one at the minimum limit).
+//!
+//! When a probe found a concurrency that queues, the limiter restarts from no
+//! higher (see [`NoLoadRtt::take_ceiling`]): the limit it had was set by a wrong
+//! estimate.
 
 use std::time::{Duration, Instant};
 
@@ -61,6 +79,17 @@ const STALE_RATIO: f64 = 0.8;
 /// Below this limit, a round trip has too few samples for a stale estimate to be
 /// replaced by the recent RTT directly (a probe decides instead).
 const STALE_MIN_LIMIT: f64 = 50.0;
+/// A probe stage whose RTT is below this fraction of the RTT measured at twice its
+/// concurrency shows that the stage above queued, and may have queued itself: the
+/// probe goes one stage lower. (In a queue, RTT is proportional to concurrency, so
+/// a stage that queued measures half of the one above it; one that did not
+/// measures the same.)
+const DESCEND_RATIO: f64 = 0.75;
+/// A probe's first stage measuring above this multiple of the current estimate is
+/// checked one stage lower: the upstream got slower, or the probe still queued. And
+/// a last stage above which the RTT was this much higher shows that the stage
+/// above queued.
+const RISE_RATIO: f64 = 1.1;
 /// Probes are at most this far apart (also keeps `now + interval` representable).
 pub(super) const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
 /// A probe runs at this fraction of the limit; `tolerance × PROBE_RATIO < 1` is what
@@ -81,6 +110,9 @@ pub(super) struct NoLoadRtt {
     /// RTT averaged over about one round trip (seconds).
     recent: Option<f64>,
     phase: Phase,
+    /// Set when a probe ends having found a concurrency that queues; taken by
+    /// the limiter (see [`NoLoadRtt::take_ceiling`]).
+    ceiling: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -94,6 +126,11 @@ enum Phase {
         unit: f64,
         sum: f64,
         count: u32,
+        /// The previous, twice as concurrent stage of this probe: its
+        /// concurrency and what it measured (seconds); `None` in a first stage.
+        above: Option<(usize, f64)>,
+        /// The lowest concurrency this probe found queueing, if any.
+        queued: Option<usize>,
     },
     /// Following app-limited samples; a probe is due at `due`.
     Tracking {
@@ -121,7 +158,10 @@ impl NoLoadRtt {
                 unit: 0.0,
                 sum: 0.0,
                 count: 0,
+                above: None,
+                queued: None,
             },
+            ceiling: None,
         }
     }
 
@@ -140,6 +180,12 @@ impl NoLoadRtt {
         self.recent
     }
 
+    /// A concurrency the last probe found queueing, once: a limit above it only
+    /// adds latency, so the limiter starts again from no higher.
+    pub(super) fn take_ceiling(&mut self) -> Option<usize> {
+        self.ceiling.take()
+    }
+
     /// The concurrency to hold to while a probe runs.
     pub(super) fn probe_limit(&self) -> Option<usize> {
         match self.phase {
@@ -148,9 +194,16 @@ impl NoLoadRtt {
         }
     }
 
-    /// Learns from a latency sample (`rtt` in seconds, not a drop). `limit` is the
+    /// Learns from a latency sample (`rtt` in seconds, not a drop) sent with
+    /// `inflight` in flight under the limit `sent_limit`. `limit` is the
     /// limiter's current (unpinned) limit.
-    pub(super) fn on_sample(&mut self, now: Instant, rtt: f64, inflight: usize, limit: f64) {
+    pub(super) fn on_sample(
+        &mut self,
+        now: Instant,
+        rtt: f64,
+        (inflight, sent_limit): (usize, usize),
+        limit: f64,
+    ) {
         // A plain average for the first 1/MEAN_ALPHA samples, then an EWMA: an EWMA
         // seeded with the first sample would stay near it (the fastest) for long.
         self.samples = self.samples.saturating_add(1);
@@ -166,6 +219,8 @@ impl NoLoadRtt {
                 unit,
                 sum,
                 count,
+                above,
+                queued,
             } => {
                 let sent = now.checked_sub(secs(rtt)).unwrap_or(now);
                 let start = *start.get_or_insert(sent);
@@ -177,11 +232,52 @@ impl NoLoadRtt {
                 }
                 if elapsed >= (SETTLE + MEASURE) * *unit && *count >= MIN_PROBE_SAMPLES {
                     let measured = *sum / f64::from(*count);
+                    let lower = ((*probe_limit as f64 * PROBE_RATIO) as usize).max(self.min_limit);
+                    let descend = match *above {
+                        // Halving the concurrency cut the RTT: the stage above queued,
+                        // and this one may have too.
+                        Some((above_limit, above_rtt)) if measured < DESCEND_RATIO * above_rtt => {
+                            *queued = Some(above_limit);
+                            true
+                        }
+                        Some(_) => false,
+                        // A first probe, or the RTT rose since the last one: queueing
+                        // or a slower upstream? One stage lower tells them apart.
+                        None => self.rtt.is_none_or(|base| measured > RISE_RATIO * base),
+                    };
+                    if descend && lower < *probe_limit {
+                        self.phase = Phase::Probing {
+                            limit: lower,
+                            start: Some(now),
+                            unit: measured,
+                            sum: 0.0,
+                            count: 0,
+                            above: Some((*probe_limit, measured)),
+                            queued: *queued,
+                        };
+                        return;
+                    }
+                    // The stage above measured more than this one: it queued, if
+                    // not by enough to look further down.
+                    if let Some((above_limit, above_rtt)) = *above
+                        && above_rtt > RISE_RATIO * measured
+                    {
+                        *queued = Some(above_limit);
+                    }
+                    // A first probe at a small limit averages few samples, and
+                    // with heavy-tailed latency a short window misses the slow
+                    // ones: check it again soon, at half of a grown limit.
+                    let next = if self.rtt.is_none() && *count < FRESH_SAMPLES {
+                        secs(MIN_INTERVAL_RTTS * measured)
+                    } else {
+                        probe_interval(self.interval, measured, rtt)
+                    };
+                    self.ceiling = *queued;
                     self.rtt = Some(measured);
                     self.mean = Some(measured);
                     self.recent = Some(measured);
                     self.phase = Phase::Tracking {
-                        due: later(now, probe_interval(self.interval, measured, rtt)),
+                        due: later(now, next),
                         fresh: 0,
                         probed: now,
                         peak: limit,
@@ -197,7 +293,7 @@ impl NoLoadRtt {
                 let Some(base) = self.rtt.as_mut() else {
                     return; // unreachable: tracking starts only after a probe
                 };
-                if (inflight as f64) * 2.0 <= limit {
+                if inflight * 2 <= sent_limit {
                     *base += APP_LIMITED_ALPHA * (rtt - *base);
                     *fresh += 1;
                     if *fresh >= FRESH_SAMPLES {
@@ -225,6 +321,8 @@ impl NoLoadRtt {
                         unit,
                         sum: 0.0,
                         count: 0,
+                        above: None,
+                        queued: None,
                     };
                 }
             }
@@ -272,57 +370,126 @@ mod tests {
     use super::*;
     use crate::testing::{ms, t0};
 
+    /// Feeds one sample a millisecond, sent at the probe's concurrency (or at
+    /// `limit` once tracking), with the RTT `rtt_at(concurrency)`, until the probe
+    /// ends; returns the concurrency of each probe stage, in order.
+    fn finish_probe(
+        b: &mut NoLoadRtt,
+        now: &mut Instant,
+        limit: f64,
+        rtt_at: impl Fn(usize) -> f64,
+    ) -> Vec<usize> {
+        let mut stages = Vec::new();
+        for _ in 0..100_000 {
+            let Some(p) = b.probe_limit() else {
+                return stages;
+            };
+            if stages.last() != Some(&p) {
+                stages.push(p);
+            }
+            *now += ms(1);
+            b.on_sample(*now, rtt_at(p), (p, p), limit);
+        }
+        panic!("the probe did not end: stages {stages:?}");
+    }
+
+    /// After a first probe at 10 ms, sustained load at a limit of 100 with the RTT
+    /// `rtt` (seconds), until a probe starts.
+    fn loaded_until_a_probe(b: &mut NoLoadRtt, now: &mut Instant, rtt: f64) {
+        finish_probe(b, now, 10.0, |_| 0.010);
+        for _ in 0..60_000 {
+            *now += ms(1);
+            b.on_sample(*now, rtt, (100, 100), 100.0);
+            if b.probe_limit().is_some() {
+                return;
+            }
+        }
+    }
+
+    /// An upstream of `workers` servers and `service` seconds each, at full demand:
+    /// above `workers` in flight, RTT grows in proportion (they queue).
+    fn queueing(workers: usize, service: f64) -> impl Fn(usize) -> f64 {
+        move |inflight| service * (inflight as f64 / workers as f64).max(1.0)
+    }
+
     #[test]
     fn first_probe_averages_a_window_not_the_first_fast_samples() {
         let mut b = NoLoadRtt::new(10, 1, Duration::from_secs(30));
         let start = t0();
         // Ten requests sent at 0; the fast ones complete first.
         for i in 1..=10u64 {
-            b.on_sample(start + ms(i * 2), (i * 2) as f64 / 1000.0, 10, 10.0);
+            b.on_sample(start + ms(i * 2), (i * 2) as f64 / 1000.0, (10, 10), 10.0);
         }
         assert_eq!(b.get(), None, "too early: the window has not been measured");
         // Then a steady 20 ms for a while.
-        for i in 0..200u64 {
-            b.on_sample(start + ms(40 + i), 0.020, 10, 10.0);
-        }
+        let mut now = start + ms(40);
+        let stages = finish_probe(&mut b, &mut now, 10.0, |_| 0.020);
         assert!((b.get().expect("probe ended") - 0.020).abs() < 1e-9);
-        assert_eq!(b.probe_limit(), None);
+        // A first probe always checks one stage lower; the RTT held, so it stopped.
+        assert_eq!(stages, [10, 5]);
+    }
+
+    /// The first probe runs at the initial limit, which may be far above what the
+    /// upstream can take: it then measures queueing, and a limiter trusting it
+    /// would settle at a multiple of the capacity. Each halving that still cuts
+    /// the RTT shows the stage above queued.
+    #[test]
+    fn a_first_probe_above_capacity_descends_until_the_rtt_stops_falling() {
+        let mut b = NoLoadRtt::new(20, 4, Duration::from_secs(30));
+        let mut now = t0();
+        let stages = finish_probe(&mut b, &mut now, 20.0, queueing(8, 0.020));
+        // 20 in flight: 50 ms; 10: 25 ms (halved: queued); 5: 20 ms (held).
+        assert_eq!(stages, [20, 10, 5]);
+        assert!((b.get().expect("probe ended") - 0.020).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_probe_stops_at_the_minimum_limit() {
+        let mut b = NoLoadRtt::new(20, 8, Duration::from_secs(30));
+        let mut now = t0();
+        let stages = finish_probe(&mut b, &mut now, 20.0, queueing(2, 0.010));
+        assert_eq!(stages, [20, 10, 8]);
+        assert!((b.get().expect("probe ended") - 0.040).abs() < 1e-9);
     }
 
     #[test]
     fn sustained_load_triggers_a_probe_at_half_the_limit() {
         let mut b = NoLoadRtt::new(10, 1, Duration::from_secs(30));
         let mut now = t0();
-        while b.probe_limit().is_some() {
-            now += ms(1);
-            b.on_sample(now, 0.010, 10, 10.0);
-        }
         // Loaded: every sample sent at the full limit of 100, RTT doubled.
-        for _ in 0..60_000 {
-            now += ms(1);
-            b.on_sample(now, 0.020, 100, 100.0);
-            if b.probe_limit().is_some() {
-                break;
-            }
-        }
+        loaded_until_a_probe(&mut b, &mut now, 0.020);
         assert_eq!(b.probe_limit(), Some(50));
         assert!(
             (b.get().expect("estimate kept") - 0.010).abs() < 1e-9,
             "queued samples never feed the estimate"
         );
+        // The probe measures no more than the estimate: one stage is enough.
+        let stages = finish_probe(&mut b, &mut now, 100.0, queueing(60, 0.010));
+        assert_eq!(stages, [50]);
+        assert!((b.get().expect("probe ended") - 0.010).abs() < 1e-9);
+    }
+
+    /// A later probe that measures a higher RTT than the estimate checks one stage
+    /// lower: if the RTT holds there, the upstream got slower and the estimate
+    /// follows; it is not mistaken for queueing.
+    #[test]
+    fn a_slower_upstream_is_told_apart_from_queueing() {
+        let mut b = NoLoadRtt::new(10, 1, Duration::from_secs(30));
+        let mut now = t0();
+        loaded_until_a_probe(&mut b, &mut now, 0.030);
+        let stages = finish_probe(&mut b, &mut now, 100.0, queueing(80, 0.025));
+        assert_eq!(stages, [50, 25]);
+        assert!((b.get().expect("probe ended") - 0.025).abs() < 1e-9);
     }
 
     #[test]
     fn app_limited_samples_postpone_probes() {
         let mut b = NoLoadRtt::new(10, 1, Duration::from_secs(30));
         let mut now = t0();
-        while b.probe_limit().is_some() {
-            now += ms(1);
-            b.on_sample(now, 0.010, 10, 10.0);
-        }
+        finish_probe(&mut b, &mut now, 10.0, |_| 0.010);
         for _ in 0..120_000 {
             now += ms(1);
-            b.on_sample(now, 0.012, 10, 100.0);
+            b.on_sample(now, 0.012, (10, 100), 100.0);
             assert_eq!(b.probe_limit(), None);
         }
         assert!(

@@ -43,6 +43,7 @@ mod tests {
             Sample {
                 rtt: ms(1),
                 inflight: 7,
+                limit: 7,
                 dropped: true,
             },
         );

@@ -54,6 +54,8 @@ struct Done {
     seq: u64,
     sent: u64,
     inflight: usize,
+    /// The limit when it was sent.
+    limit: usize,
     dropped: bool,
 }
 
@@ -68,7 +70,7 @@ pub(crate) fn run(
     let start = t0();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut events: BinaryHeap<Reverse<Done>> = BinaryHeap::new();
-    let mut queue: VecDeque<(u64, usize)> = VecDeque::new();
+    let mut queue: VecDeque<(u64, usize, usize)> = VecDeque::new();
     let (mut now, mut seq, mut busy, mut inflight) = (0u64, 0u64, 0usize, 0usize);
     let mut changes = changes.iter().peekable();
     let mut out = Vec::new();
@@ -78,6 +80,7 @@ pub(crate) fn run(
     loop {
         // Admit up to the limit; each admission goes to a worker, the queue, or a 503.
         while inflight < limiter.limit() {
+            let limit = limiter.limit();
             inflight += 1;
             seq += 1;
             if busy < up.workers {
@@ -88,10 +91,11 @@ pub(crate) fn run(
                     seq,
                     sent: now,
                     inflight,
+                    limit,
                     dropped: false,
                 }));
             } else if up.queue_cap.is_none_or(|cap| queue.len() < cap) {
-                queue.push_back((now, inflight));
+                queue.push_back((now, inflight, limit));
             } else {
                 let at = now + 100_000;
                 events.push(Reverse(Done {
@@ -99,6 +103,7 @@ pub(crate) fn run(
                     seq,
                     sent: now,
                     inflight,
+                    limit,
                     dropped: true,
                 }));
             }
@@ -137,13 +142,14 @@ pub(crate) fn run(
             Sample {
                 rtt,
                 inflight: done.inflight,
+                limit: done.limit,
                 dropped: done.dropped,
             },
         );
         limit_sum += limiter.limit() as f64;
         limit_n += 1;
         while busy < up.workers {
-            let Some((sent, at_send)) = queue.pop_front() else {
+            let Some((sent, at_send, limit)) = queue.pop_front() else {
                 break;
             };
             busy += 1;
@@ -154,6 +160,7 @@ pub(crate) fn run(
                 seq,
                 sent,
                 inflight: at_send,
+                limit,
                 dropped: false,
             }));
         }

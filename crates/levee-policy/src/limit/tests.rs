@@ -33,14 +33,16 @@ fn any_sample() -> impl Strategy<Value = (u64, Sample)> {
         0u64..2_000,
         0u64..5_000_000,
         0usize..3_000,
+        0usize..3_000,
         proptest::bool::weighted(0.1),
     )
-        .prop_map(|(gap_ms, rtt_us, inflight, dropped)| {
+        .prop_map(|(gap_ms, rtt_us, inflight, limit, dropped)| {
             (
                 gap_ms,
                 Sample {
                     rtt: Duration::from_micros(rtt_us),
                     inflight,
+                    limit,
                     dropped,
                 },
             )
@@ -277,17 +279,97 @@ fn gradient2_scales_from_small_to_large_upstreams() {
         cv: 0.3,
         queue_cap: None,
     };
-    let mut limiter = LimiterConfig::Gradient2(Gradient2Config {
-        bounds: Bounds {
-            initial: 4,
-            min: 2,
-            max: 1000,
-        },
-        ..Default::default()
-    })
-    .build()
-    .expect("valid");
-    let s = sim::run(limiter.as_mut(), small, &[], 60, 9);
+    let s = sim::run(gradient2().as_mut(), small, &[], 60, 9);
     let m = sim::mean(&s, 20, 60);
-    assert!(m.goodput > 0.95 && m.limit < 1.8, "small: {m:?}");
+    assert!(m.goodput > 0.95 && m.limit < 1.5, "small: {m:?}");
+}
+
+/// The overload benchmark's upstream, 8 workers × 20 ms with steady latency, and an
+/// initial limit at, or well above, its capacity. A first probe at 20 measures the
+/// upstream's queue (2.5 × the service time); trusting it, the limit settled at
+/// 3.3 × the capacity, every admitted request waiting in the upstream's queue.
+#[test]
+fn a_small_upstream_gets_a_limit_near_its_capacity_whatever_the_initial_limit() {
+    let up = Upstream {
+        workers: 8,
+        service: ms(20),
+        cv: 0.05,
+        queue_cap: None,
+    };
+    for initial in [4, 20, 50] {
+        let config = Gradient2Config {
+            bounds: Bounds {
+                initial,
+                ..Bounds::default()
+            },
+            ..Default::default()
+        };
+        let mut limiter = LimiterConfig::Gradient2(config).build().expect("valid");
+        let s = sim::run(limiter.as_mut(), up, &[], 20, 12);
+        let m = sim::mean(&s, 5, 20);
+        assert!(m.goodput > 0.97, "initial {initial}: {m:?}");
+        assert!((1.0..1.5).contains(&m.limit), "initial {initial}: {m:?}");
+        let no_load = limiter.no_load_rtt().expect("measured").as_secs_f64();
+        assert!(
+            (0.019..0.021).contains(&no_load),
+            "initial {initial}: {no_load}"
+        );
+    }
+}
+
+/// From the initial limit of 4, slow start reaches a large upstream's capacity in
+/// about a second of 20 ms round trips, and a small one's at once.
+#[test]
+fn cold_start_reaches_capacity_within_seconds() {
+    for workers in [8, 100, 1000] {
+        let up = Upstream {
+            workers,
+            service: ms(20),
+            cv: 0.3,
+            queue_cap: None,
+        };
+        let mut limiter = LimiterConfig::Gradient2(Gradient2Config {
+            bounds: Bounds {
+                max: 5000,
+                ..Bounds::default()
+            },
+            ..Default::default()
+        })
+        .build()
+        .expect("valid");
+        let s = sim::run(limiter.as_mut(), up, &[], 5, 13);
+        let m = sim::mean(&s, 2, 5);
+        assert!(m.goodput > 0.95, "{workers} workers: {m:?}");
+        assert!(m.latency < 1.5, "{workers} workers: {m:?}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Convergence on a simulated upstream of known capacity: whatever its size,
+    /// speed and noise, and whatever the initial limit (up to three times the
+    /// capacity), the default Gradient2 keeps goodput at capacity with latency
+    /// near the service time, and the limit within bounds near the capacity.
+    #[test]
+    fn gradient2_converges_on_any_upstream_from_any_initial_limit(
+        workers in 4usize..=64,
+        service_ms in 5u64..=100,
+        cv in 0.0f64..0.5,
+        initial_per_worker in 0.0f64..3.0,
+        seed in 0u64..1000,
+    ) {
+        let initial = ((workers as f64 * initial_per_worker) as usize).clamp(4, 1000);
+        let config = Gradient2Config {
+            bounds: Bounds { initial, ..Bounds::default() },
+            ..Default::default()
+        };
+        let mut limiter = LimiterConfig::Gradient2(config).build().expect("valid");
+        let up = Upstream { workers, service: ms(service_ms), cv, queue_cap: None };
+        let s = sim::run(limiter.as_mut(), up, &[], 40, seed);
+        let m = sim::mean(&s, 20, 40);
+        prop_assert!(m.goodput > 0.95, "{m:?}");
+        prop_assert!(m.limit > 0.95 && m.limit < 1.8, "{m:?}");
+        prop_assert!(m.latency < 1.8, "{m:?}");
+    }
 }

@@ -10,7 +10,7 @@ use crate::error::check_range;
 /// Settings of a [`Vegas`] limiter.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct VegasConfig {
-    /// Initial, minimum and maximum limit. Default 20, 4, 1000.
+    /// Initial, minimum and maximum limit. Default 4, 4, 1000.
     pub bounds: Bounds,
     /// Below `alpha × log10(limit)` estimated queued requests, grow. Default 3
     /// (Netflix's).
@@ -140,13 +140,16 @@ impl Limiter for Vegas {
         }
         let rtt = sample.rtt.as_secs_f64();
         self.no_load
-            .on_sample(now, rtt, sample.inflight, self.limit);
+            .on_sample(now, rtt, (sample.inflight, sample.limit), self.limit);
+        if let Some(ceiling) = self.no_load.take_ceiling() {
+            self.limit = c.bounds.clamp(self.limit.min(ceiling as f64));
+        }
         // From here on, `rtt` is the average over the last round trip, not this sample.
         let nl = &self.no_load;
         let (Some(no_load), Some(rtt), None) = (nl.get(), nl.recent(), nl.probe_limit()) else {
             return;
         };
-        if (sample.inflight as f64) * 2.0 < self.limit {
+        if sample.inflight * 2 < sample.limit {
             return; // app-limited (Netflix's rule)
         }
         let log = self.limit.log10().max(1.0);
@@ -187,6 +190,7 @@ mod tests {
             Sample {
                 rtt,
                 inflight,
+                limit: inflight,
                 dropped: false,
             },
         );
@@ -194,7 +198,14 @@ mod tests {
 
     #[test]
     fn grows_without_queue_holds_in_band_and_shrinks_above_beta() {
-        let mut v = Vegas::new(VegasConfig::default()).expect("valid");
+        let config = VegasConfig {
+            bounds: Bounds {
+                initial: 20,
+                ..Bounds::default()
+            },
+            ..Default::default()
+        };
+        let mut v = Vegas::new(config).expect("valid");
         let mut now = t0();
         while v.no_load_rtt().is_none() {
             step(&mut v, &mut now, ms(100));

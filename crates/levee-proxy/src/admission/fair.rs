@@ -60,18 +60,62 @@ impl Tenants {
     }
 
     /// Whether a newcomer of `t` would take more than its fair share of
-    /// `limit`: the share is `⌈limit / active tenants⌉` (the newcomer's
-    /// tenant counted), and a tenant's claim is what it holds plus what it
-    /// has waiting. A tenant alone is never over its share: fairness is
-    /// between tenants, and the limit already bounds the route.
+    /// `limit`. A tenant's claim is what it holds plus what it has waiting;
+    /// its share is its max-min fair share (see [`Tenants::share`]). A
+    /// tenant alone is never over its share: fairness is between tenants,
+    /// and the limit already bounds the route.
     pub(super) fn over_share(&self, t: TenantKey, limit: usize) -> bool {
-        let mine = self.loads.get(&t).copied().unwrap_or_default();
-        let active = self.loads.len() + usize::from(!self.loads.contains_key(&t));
+        self.active_with(t) > 1 && self.claim(t) >= self.share(t, limit)
+    }
+
+    /// Active tenants, `t` counted.
+    fn active_with(&self, t: TenantKey) -> usize {
+        self.loads.len() + usize::from(!self.loads.contains_key(&t))
+    }
+
+    fn claim(&self, t: TenantKey) -> usize {
+        self.loads.get(&t).map_or(0, |l| l.in_flight + l.queued)
+    }
+
+    /// `t`'s max-min fair share of `limit` (at least 1) when it claims at
+    /// least an equal split; the equal split, a lower bound, when it claims
+    /// less (all that [`Tenants::over_share`] needs). Tenants that claim
+    /// less than an equal split of what is left keep their claim, and the
+    /// rest is split equally among the others, `t` counted among them. So
+    /// it is at least `⌈limit / active tenants⌉`, and more when some
+    /// tenants need less than that: three quiet tenants that each need one
+    /// slot now and then leave the rest of the limit to share, and a quiet
+    /// one that happens to burst above the equal split is not shed for it,
+    /// while a noisy one is held to what the others leave. O(active
+    /// tenants · log) when `t` claims more than the equal split; O(1)
+    /// otherwise.
+    pub(super) fn share(&self, t: TenantKey, limit: usize) -> usize {
+        let active = self.active_with(t);
         if active <= 1 {
-            return false;
+            return limit.max(1);
         }
-        let share = limit.div_ceil(active).max(1);
-        mine.in_flight + mine.queued >= share
+        let equal = limit.div_ceil(active).max(1);
+        if self.claim(t) < equal {
+            return equal; // within the equal split: no need to look further
+        }
+        let mut others: Vec<usize> = self
+            .loads
+            .iter()
+            .filter(|(k, _)| **k != t)
+            .map(|(_, l)| l.in_flight + l.queued)
+            .collect();
+        others.sort_unstable();
+        let (mut left, mut sharing) = (limit, active);
+        for claim in others {
+            // Claims at or above an equal split of what is left take part in
+            // the split; the rest are satisfied and leave the remainder.
+            if claim * sharing >= left {
+                break;
+            }
+            left -= claim;
+            sharing -= 1;
+        }
+        left.div_ceil(sharing).max(equal)
     }
 
     /// Tenants with requests in flight or queued.
@@ -145,6 +189,30 @@ mod tests {
         assert!(!t.over_share(1, 3));
     }
 
+    /// Max-min: what the quiet tenants do not use is shared by the others, so
+    /// a quiet tenant's burst above the equal split is not shed while the
+    /// noisy tenant is still held to what the others leave.
+    #[test]
+    fn what_light_tenants_leave_is_shared_by_the_rest() {
+        let mut t = Tenants::default();
+        for _ in 0..9 {
+            t.admitted(9); // the noisy tenant
+        }
+        t.admitted(1);
+        t.admitted(2);
+        for _ in 0..3 {
+            t.admitted(3);
+        }
+        // Limit 12, four tenants: an equal split is 3. Tenants 1 and 2 need one
+        // each, so 10 are left for 3 and 9: 5 each.
+        assert_eq!(t.share(3, 12), 5);
+        assert!(!t.over_share(3, 12), "a quiet tenant's burst of 4");
+        assert_eq!(t.share(9, 12), 7, "12 less the 1 + 1 + 3 the others claim");
+        assert!(t.over_share(9, 12));
+        // Within the equal split, the answer needs no sorting.
+        assert_eq!(t.share(1, 12), 3);
+    }
+
     #[test]
     fn the_least_loaded_tenant_is_served_first() {
         let mut t = Tenants::default();
@@ -176,6 +244,58 @@ mod tests {
             prop_assert_eq!(t.in_flight(queue[i]), min);
             // The earliest of the minimum-load candidates.
             prop_assert!(queue[..i].iter().all(|k| t.in_flight(*k) > min));
+        }
+
+        /// Max-min shares: never less than the equal split; exactly the equal
+        /// split when every other tenant claims at least that much; and when
+        /// every tenant claims up to its share, the claims fit in the limit
+        /// (up to the rounding of the split).
+        #[test]
+        fn max_min_shares(
+            limit in 1usize..200,
+            claims in proptest::collection::vec(0usize..60, 2..20),
+        ) {
+            let mut t = Tenants::default();
+            for (k, n) in claims.iter().enumerate() {
+                for _ in 0..*n { t.admitted(k as u64); }
+            }
+            let active = claims.iter().filter(|c| **c > 0).count();
+            for (k, claim) in claims.iter().enumerate() {
+                let k = k as u64;
+                let n = active + usize::from(*claim == 0);
+                let equal = limit.div_ceil(n).max(1);
+                let share = t.share(k, limit);
+                if n <= 1 {
+                    prop_assert_eq!(share, limit.max(1));
+                    continue;
+                }
+                prop_assert!(share >= equal);
+                let others_heavy = claims
+                    .iter()
+                    .enumerate()
+                    .all(|(j, c)| j as u64 == k || *c == 0 || *c >= equal);
+                if others_heavy {
+                    prop_assert_eq!(share, equal);
+                }
+                // The share is the water level x of max-min fairness, rounded up:
+                // the others take min(claim, x) each, this tenant x, and together
+                // they reach the limit at x but not at x - 1.
+                let taken = |x: usize| -> usize {
+                    claims
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, _)| *j as u64 != k)
+                        .map(|(_, c)| (*c).min(x))
+                        .sum::<usize>()
+                        + x
+                };
+                // (Below the equal split the answer is the equal split, a lower
+                // bound that is all `over_share` needs.)
+                if *claim >= equal {
+                    prop_assert!(taken(share) >= limit);
+                    prop_assert!(share == equal || taken(share - 1) < limit);
+                }
+            }
         }
 
         /// The shares of all active tenants cover the limit (no capacity

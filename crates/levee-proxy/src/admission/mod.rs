@@ -7,14 +7,31 @@
 //! bounded time, or is shed with a `Retry-After` computed from how fast the
 //! queue actually drains (queued work ÷ recent completion rate).
 //!
+//! # Shedding at arrival
+//!
+//! A request is queued only if the waiters that will be served before it can
+//! be served within the *wait bound* (half the upstream's no-load latency) at
+//! the measured completion rate; otherwise it is shed at once. Once queued,
+//! it is given up on only after twice the bound plus a few completion gaps,
+//! so that what the gateway chose to queue is served: a `503` is decided on
+//! arrival, in microseconds, and almost never after a wait for nothing. (A
+//! queued request is still shed when its caller's deadline passes, when the
+//! upstream slowed down so much that it waited past that, or when a request
+//! that goes before it takes its place in a full queue.)
+//!
 //! The queue has one lane per [`Priority`]; a released slot goes to the
-//! highest non-empty lane. When the queue is full, a newcomer evicts the
-//! newest waiter of a *lower* lane, so `sheddable` goes first and `critical`
-//! only when nothing else is left. Within a lane the order is FIFO, switched
-//! to LIFO while the queue is congested in the CoDel sense (the minimum time
-//! spent queued over an interval exceeds a target): under a standing queue
-//! the freshest requests, whose clients are still waiting, are served, and
-//! the stale ones time out and are shed.
+//! highest non-empty lane. When the queue is full, a newcomer takes the place
+//! of the newest waiter of a *lower* lane (or, on a route with tenants, of the
+//! newest waiter of the tenant holding the most slots, if that is more than
+//! the newcomer's), so `sheddable` goes first and `critical` only when nothing
+//! else is left. Within a lane the order is FIFO, switched to LIFO while the
+//! queue is congested in the CoDel sense (every request dequeued over an
+//! interval waited more than a target): the freshest requests, whose clients
+//! are certainly still waiting, are served first. A standing queue means
+//! demand exceeds capacity, so while it lasts nobody new joins it (except in a
+//! lower waiter's place, as when it is full): a new waiter would only add
+//! latency, and under LIFO it would push the older ones past their time,
+//! turning immediate sheds into late ones.
 //!
 //! The [`Permit`] releases its slot on drop. It rides inside the response
 //! body (see `body.rs`), so a streaming response still counts against the
@@ -31,10 +48,14 @@
 //! waits, anyone is admitted, so one tenant alone may use the whole limit:
 //!
 //! - **On arrival**, a tenant whose held + waiting requests already reach its
-//!   fair share, `⌈limit / active tenants⌉` (itself counted), is shed at once
-//!   ([`ShedCause::FairShare`]) instead of queueing. So a noisy tenant's
-//!   excess never fills the queue in front of the others, and it absorbs the
-//!   shedding its own load causes.
+//!   fair share is shed at once ([`ShedCause::FairShare`]) instead of
+//!   queueing. The share is max-min fair: at least `⌈limit / active
+//!   tenants⌉` (itself counted), and what tenants needing less than that
+//!   leave is split among the others. So a noisy tenant's excess never fills
+//!   the queue in front of the others, it absorbs the shedding its own load
+//!   causes, and a quiet tenant's occasional burst above an equal split is
+//!   not shed while the other quiet tenants leave room. Its expected wait
+//!   counts only the waiters that go before it (below).
 //! - **On release**, the freed slot goes to the highest non-empty lane as
 //!   before, and within that lane to the waiter whose tenant holds the fewest
 //!   slots (ties in the lane's FIFO/LIFO order). A quiet tenant's request
@@ -107,13 +128,15 @@ impl Priority {
 /// Why a request was shed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ShedCause {
-    /// The queue was full (`max_queue`, or more waiting than can be served
-    /// within the wait bound at the measured completion rate) and held
-    /// nothing of lower priority.
+    /// The queue was full (`max_queue`, more waiting than can be served
+    /// within the wait bound at the measured completion rate, or a standing
+    /// queue in the CoDel sense) and held nothing that would be served after
+    /// the newcomer.
     QueueFull,
     /// It waited its maximum queue time.
     QueueTimeout,
-    /// A higher-priority request took its place in a full queue.
+    /// A request that goes before it (higher priority, or a tenant holding
+    /// fewer slots) took its place in a full queue.
     Evicted,
     /// Its caller's deadline would pass before it could be served.
     Deadline,
@@ -269,7 +292,11 @@ impl Admission {
                 }
                 self.metrics.in_flight.set(s.in_flight as i64);
                 self.metrics.admitted(priority);
-                return Ok(Permit::new(self.clone(), s.in_flight, tenant));
+                let sent = Admitted {
+                    inflight: s.in_flight,
+                    limit,
+                };
+                return Ok(Permit::new(self.clone(), sent, tenant));
             }
             // Congested: a tenant at its fair share gives way to the others.
             if let Some(t) = tenant
@@ -277,21 +304,30 @@ impl Admission {
             {
                 return Err(self.shed(&mut s, now, ShedCause::FairShare, priority));
             }
-            let bound = self.wait_bound(&s, now);
-            let wait_until = now + bound;
             // Queue only what can be served within the bound: a request that
             // would time out in the queue is told so now, in microseconds,
             // instead of after waiting for nothing.
-            if self.expected_wait(&s, now, priority) > bound {
+            let expected = self.expected_wait(&s, now, priority, tenant);
+            if expected > self.wait_bound(&s) {
                 return Err(self.shed(&mut s, now, ShedCause::QueueFull, priority));
             }
             if let Some(d) = deadline
-                && d <= now + self.expected_wait(&s, now, priority)
+                && d.saturating_duration_since(now) <= expected
             {
                 return Err(self.shed(&mut s, now, ShedCause::Deadline, priority));
             }
-            if s.queue.len() >= self.spec.max_queue {
-                match s.queue.evict_below(priority) {
+            // A standing queue (CoDel) means demand exceeds capacity: another
+            // waiter would only add latency, and under LIFO it would push the
+            // older waiters past their time. So nobody new joins it until it
+            // has drained, except in place of a waiter that would be served
+            // after the newcomer anyway: a lower priority's, or (same
+            // priority) one of a tenant holding more slots. The same when the
+            // queue is full.
+            let congested = s.codel.is_congested(now.into_std());
+            if congested || s.queue.len() >= self.spec.max_queue {
+                let held = tenant.map_or(0, |t| s.tenants.in_flight(t));
+                let st = &mut *s;
+                match st.queue.evict_for(priority, held, &st.tenants) {
                     Some(victim) => {
                         // Dropping its sender tells the victim it was evicted.
                         let victim_priority = victim.priority;
@@ -304,6 +340,7 @@ impl Admission {
                     None => return Err(self.shed(&mut s, now, ShedCause::QueueFull, priority)),
                 }
             }
+            let wait_until = now + self.give_up(&s, now);
             let (tx, rx) = oneshot::channel();
             let until = deadline.map_or(wait_until, |d| d.min(wait_until));
             s.queue.push(Waiter {
@@ -320,9 +357,9 @@ impl Admission {
         };
         let (mut rx, until) = rx;
         match tokio::time::timeout_at(until, &mut rx).await {
-            Ok(Ok(in_flight)) => {
+            Ok(Ok(sent)) => {
                 self.metrics.admitted(priority);
-                Ok(Permit::new(self.clone(), in_flight, tenant))
+                Ok(Permit::new(self.clone(), sent, tenant))
             }
             Ok(Err(_evicted)) => {
                 let mut s = self.lock();
@@ -335,9 +372,9 @@ impl Admission {
             Err(_timeout) => {
                 // A permit may have been granted just as the timer fired.
                 rx.close();
-                if let Ok(in_flight) = rx.try_recv() {
+                if let Ok(sent) = rx.try_recv() {
                     self.metrics.admitted(priority);
-                    return Ok(Permit::new(self.clone(), in_flight, tenant));
+                    return Ok(Permit::new(self.clone(), sent, tenant));
                 }
                 let mut s = self.lock();
                 let s = &mut *s;
@@ -354,35 +391,61 @@ impl Admission {
         }
     }
 
-    /// How long a request may wait for a slot: half the upstream's no-load
-    /// latency as the limiter learned it (queueing longer than the service
-    /// itself takes only adds latency; the queue is there to bridge gaps
-    /// between arrivals, not to hold a backlog), within [CoDel's target,
-    /// `max_queue_time`]; and only CoDel's target while a standing queue
-    /// persists.
-    fn wait_bound(&self, s: &State, now: Instant) -> Duration {
-        let target = self.spec.codel_target.min(self.spec.max_queue_time);
-        let base = match s.limiter.no_load_rtt() {
-            Some(rtt) => (rtt / 2).clamp(target, self.spec.max_queue_time),
-            None => self.spec.max_queue_time,
-        };
-        if s.codel.is_congested(now.into_std()) {
-            target
-        } else {
-            base
+    /// The longest wait a newcomer may *expect* and still be queued: half
+    /// the upstream's no-load latency as the limiter learned it (queueing
+    /// longer than the service itself takes only adds latency; the queue is
+    /// there to bridge gaps between arrivals, not to hold a backlog), at
+    /// least CoDel's target, at most half of `max_queue_time`; half of
+    /// `max_queue_time` when the limiter keeps no latency estimate.
+    fn wait_bound(&self, s: &State) -> Duration {
+        let most = self.spec.max_queue_time / 2;
+        let least = self.spec.codel_target.min(most);
+        match s.limiter.no_load_rtt() {
+            Some(rtt) => (rtt / 2).clamp(least, most),
+            None => most,
         }
     }
 
-    /// The wait a newcomer of `priority` can expect: the waiters that will be
-    /// served before it (same or higher priority) at the current completion
-    /// rate (zero while no rate is known yet).
-    fn expected_wait(&self, s: &State, now: Instant, priority: Priority) -> Duration {
+    /// How long a queued request waits before it is shed: twice the bound it
+    /// was queued under plus four gaps between completions at the measured
+    /// rate, at most `max_queue_time`. Its expected wait was within the
+    /// bound; the slack absorbs the randomness of completions (waiting for
+    /// one or two of them takes several times the mean gap now and then), so
+    /// that a request the gateway chose to queue is served, and a shed is
+    /// (almost) always decided at arrival, in microseconds. A request still
+    /// waiting then was misjudged: the upstream slowed down or the limit fell.
+    fn give_up(&self, s: &State, now: Instant) -> Duration {
         let rate = s.drain.rate(now.into_std());
-        if rate > 0.0 {
-            Duration::try_from_secs_f64((s.queue.ahead_of(priority) + 1) as f64 / rate)
-                .unwrap_or(Duration::MAX)
+        let gaps = if rate > 0.0 {
+            Duration::try_from_secs_f64(4.0 / rate).unwrap_or(self.spec.max_queue_time)
         } else {
             Duration::ZERO
+        };
+        (self.wait_bound(s) * 2 + gaps).min(self.spec.max_queue_time)
+    }
+
+    /// The wait a newcomer of `priority` (and `tenant`) can expect: the
+    /// waiters that will be served before it at the current completion rate.
+    /// Under fairness a tenant that holds few slots goes before waiters of
+    /// tenants that hold more, so only those count. Before anything has
+    /// completed there is no rate: a newcomer may then wait for one turn of
+    /// the slots (fewer waiters ahead of it than the limit), no more.
+    fn expected_wait(
+        &self,
+        s: &State,
+        now: Instant,
+        priority: Priority,
+        tenant: Option<TenantKey>,
+    ) -> Duration {
+        let held = tenant.map_or(0, |t| s.tenants.in_flight(t));
+        let ahead = s.queue.ahead_of_fair(priority, held, &s.tenants);
+        let rate = s.drain.rate(now.into_std());
+        if rate > 0.0 {
+            Duration::try_from_secs_f64((ahead + 1) as f64 / rate).unwrap_or(Duration::MAX)
+        } else if ahead < s.limiter.limit() {
+            Duration::ZERO
+        } else {
+            Duration::MAX
         }
     }
 
@@ -409,12 +472,7 @@ impl Admission {
 
     /// Releases one slot, feeds the sample to the limiter, and hands freed
     /// slots to waiters.
-    fn release(
-        &self,
-        sample: Option<(Duration, bool)>,
-        in_flight: usize,
-        tenant: Option<TenantKey>,
-    ) {
+    fn release(&self, sample: Option<(Duration, bool)>, sent: Admitted, tenant: Option<TenantKey>) {
         let now = Instant::now();
         let mut s = self.lock();
         let s = &mut *s;
@@ -428,7 +486,8 @@ impl Admission {
                 now.into_std(),
                 Sample {
                     rtt,
-                    inflight: in_flight,
+                    inflight: sent.inflight,
+                    limit: sent.limit,
                     dropped,
                 },
             );
@@ -441,7 +500,11 @@ impl Admission {
                 break;
             };
             let sojourn = now.saturating_duration_since(w.enqueued);
-            let granted = w.tx.send(s.in_flight + 1).is_ok();
+            let sent = Admitted {
+                inflight: s.in_flight + 1,
+                limit: s.limiter.limit(),
+            };
+            let granted = w.tx.send(sent).is_ok();
             if let Some(t) = w.tenant {
                 s.tenants.dequeued(t, granted);
             }
@@ -456,22 +519,30 @@ impl Admission {
     }
 }
 
+/// What the limiter needs to know of the moment a request was admitted.
+#[derive(Debug, Clone, Copy)]
+struct Admitted {
+    /// Requests in flight, this one included.
+    inflight: usize,
+    /// The limit then.
+    limit: usize,
+}
+
 /// One admitted request's slot; released on drop.
 #[derive(Debug)]
 pub struct Permit {
     admission: Arc<Admission>,
     sample: Option<(Duration, bool)>,
-    /// Requests in flight when this one was admitted, itself included.
-    inflight: usize,
+    sent: Admitted,
     tenant: Option<TenantKey>,
 }
 
 impl Permit {
-    fn new(admission: Arc<Admission>, inflight: usize, tenant: Option<TenantKey>) -> Permit {
+    fn new(admission: Arc<Admission>, sent: Admitted, tenant: Option<TenantKey>) -> Permit {
         Permit {
             admission,
             sample: None,
-            inflight,
+            sent,
             tenant,
         }
     }
@@ -487,6 +558,6 @@ impl Permit {
 impl Drop for Permit {
     fn drop(&mut self) {
         self.admission
-            .release(self.sample.take(), self.inflight, self.tenant);
+            .release(self.sample.take(), self.sent, self.tenant);
     }
 }

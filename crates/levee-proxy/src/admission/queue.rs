@@ -7,16 +7,16 @@ use std::collections::VecDeque;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::Priority;
 use super::fair::{Tenants, least_loaded};
+use super::{Admitted, Priority};
 use crate::tenant::TenantKey;
 
 /// A request waiting for a slot.
 #[derive(Debug)]
 pub(super) struct Waiter {
-    /// Fires when a slot is granted, with the in-flight count it makes;
-    /// dropped to evict.
-    pub(super) tx: oneshot::Sender<usize>,
+    /// Fires when a slot is granted, with the in-flight count it makes and
+    /// the limit; dropped to evict.
+    pub(super) tx: oneshot::Sender<Admitted>,
     /// When it joined the queue.
     pub(super) enqueued: Instant,
     /// Its class.
@@ -42,11 +42,32 @@ impl Queue {
     }
 
     /// Waiters that will be served before a newcomer of `priority`.
+    #[cfg(test)]
     pub(super) fn ahead_of(&self, priority: Priority) -> usize {
         self.lanes[..=priority as usize]
             .iter()
             .map(VecDeque::len)
             .sum()
+    }
+
+    /// Waiters that will be served before a newcomer of `priority` whose
+    /// tenant holds `held` slots, as [`Queue::pop_fair`] chooses: every
+    /// waiter of a higher lane, and those of its own lane whose tenant holds
+    /// no more than `held` (a tenant holding more waits behind it). Without
+    /// tenants, the whole of its lane. O(lane length).
+    pub(super) fn ahead_of_fair(
+        &self,
+        priority: Priority,
+        held: usize,
+        tenants: &Tenants,
+    ) -> usize {
+        let lane = priority as usize;
+        let higher: usize = self.lanes[..lane].iter().map(VecDeque::len).sum();
+        let own = self.lanes[lane]
+            .iter()
+            .filter(|w| w.tenant.map_or(0, |t| tenants.in_flight(t)) <= held)
+            .count();
+        higher + own
     }
 
     pub(super) fn push(&mut self, w: Waiter) {
@@ -97,6 +118,40 @@ impl Queue {
         None
     }
 
+    /// Makes room for a newcomer of `priority` whose tenant holds `held`
+    /// slots: removes the newest waiter of the lowest lane strictly below
+    /// `priority`; failing that, in its own lane, the newest waiter of the
+    /// tenant that holds the most slots, if that is more than `held` (so a
+    /// quiet tenant's request takes the place of a noisy one's, never the
+    /// other way round). `None` if every waiter goes before the newcomer anyway.
+    pub(super) fn evict_for(
+        &mut self,
+        priority: Priority,
+        held: usize,
+        tenants: &Tenants,
+    ) -> Option<Waiter> {
+        if let Some(w) = self.evict_below(priority) {
+            return Some(w);
+        }
+        let lane = &mut self.lanes[priority as usize];
+        let load = |w: &Waiter| w.tenant.map_or(0, |t| tenants.in_flight(t));
+        let (i, most) = lane
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, w)| (i, load(w)))
+            .fold(None, |best: Option<(usize, usize)>, (i, l)| match best {
+                Some((_, b)) if b >= l => best,
+                _ => Some((i, l)),
+            })?;
+        if most <= held {
+            return None;
+        }
+        let w = lane.remove(i);
+        self.len -= usize::from(w.is_some());
+        w
+    }
+
     /// Drops waiters whose requester is gone (timed out or disconnected).
     /// Calls `gone` with each removed waiter's tenant.
     pub(super) fn remove_closed(&mut self, mut gone: impl FnMut(Option<TenantKey>)) {
@@ -117,7 +172,7 @@ impl Queue {
 mod tests {
     use super::*;
 
-    fn waiter(p: Priority) -> (Waiter, oneshot::Receiver<usize>) {
+    fn waiter(p: Priority) -> (Waiter, oneshot::Receiver<Admitted>) {
         let (tx, rx) = oneshot::channel();
         (
             Waiter {
@@ -148,6 +203,8 @@ mod tests {
         assert_eq!(q.ahead_of(Priority::Critical), 1);
         assert_eq!(q.ahead_of(Priority::Default), 3);
         assert_eq!(q.ahead_of(Priority::Sheddable), 4);
+        let none = Tenants::default();
+        assert_eq!(q.ahead_of_fair(Priority::Default, 0, &none), 3);
         assert_eq!(q.pop(false).map(|w| w.priority), Some(Priority::Critical));
         let first = q.pop(false).expect("default");
         assert_eq!(first.priority, Priority::Default);
@@ -176,6 +233,37 @@ mod tests {
     }
 
     #[test]
+    fn a_lighter_tenant_takes_the_place_of_the_heaviest_ones_newest_waiter() {
+        let mut q = Queue::default();
+        let mut keep = Vec::new();
+        for t in [1, 2, 1, 3] {
+            let (mut w, rx) = waiter(Priority::Default);
+            w.tenant = Some(t);
+            keep.push(rx);
+            q.push(w);
+        }
+        let mut tenants = Tenants::default();
+        for _ in 0..3 {
+            tenants.admitted(1);
+        }
+        tenants.admitted(2);
+        // Tenant 1 holds the most: its newest waiter (third) goes.
+        let victim = q
+            .evict_for(Priority::Default, 0, &tenants)
+            .expect("room made");
+        assert_eq!(victim.tenant, Some(1));
+        assert_eq!(q.len(), 3);
+        assert!(keep[2].try_recv().is_err(), "the third waiter was dropped");
+        // A tenant holding as much as the heaviest does not displace anyone.
+        assert!(q.evict_for(Priority::Default, 3, &tenants).is_none());
+        // A lower lane goes first, whatever the loads.
+        let (w, _rx) = waiter(Priority::Sheddable);
+        q.push(w);
+        let victim = q.evict_for(Priority::Default, 5, &tenants).expect("room");
+        assert_eq!(victim.priority, Priority::Sheddable);
+    }
+
+    #[test]
     fn the_least_loaded_tenant_goes_first_within_a_lane() {
         let mut q = Queue::default();
         let mut keep = Vec::new();
@@ -187,6 +275,10 @@ mod tests {
         }
         let mut tenants = Tenants::default();
         tenants.admitted(1);
+        // A newcomer of a tenant holding nothing goes before tenant 1's two
+        // waiters (which hold one), after tenant 2's (which also holds none).
+        assert_eq!(q.ahead_of_fair(Priority::Default, 0, &tenants), 1);
+        assert_eq!(q.ahead_of_fair(Priority::Default, 1, &tenants), 3);
         assert_eq!(q.pop_fair(false, &tenants).and_then(|w| w.tenant), Some(2));
         tenants.admitted(2);
         tenants.admitted(2);
