@@ -421,7 +421,9 @@ impl Admission {
         } else {
             Duration::ZERO
         };
-        (self.wait_bound(s) * 2 + gaps).min(self.spec.max_queue_time)
+        (self.wait_bound(s).saturating_mul(2))
+            .saturating_add(gaps)
+            .min(self.spec.max_queue_time)
     }
 
     /// The wait a newcomer of `priority` (and `tenant`) can expect: the
