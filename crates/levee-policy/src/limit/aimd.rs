@@ -4,7 +4,6 @@ use std::time::{Duration, Instant};
 
 use super::{Bounds, CutOncePerRtt, Limiter, Sample};
 use crate::ConfigError;
-use crate::error::check_range;
 
 /// Settings of an [`Aimd`] limiter.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -33,13 +32,7 @@ impl AimdConfig {
     /// Checks every field against its documented range.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.bounds.validate()?;
-        check_range(
-            "backoff_ratio",
-            self.backoff_ratio,
-            0.5,
-            0.999,
-            "must be within [0.5, 1)",
-        )
+        super::check_backoff_ratio(self.backoff_ratio)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::baseline::{MAX_INTERVAL, NoLoadRtt, PROBE_RATIO};
+use super::baseline::{NoLoadRtt, PROBE_RATIO};
 use super::{Bounds, CutOncePerRtt, Limiter, Sample};
 use crate::ConfigError;
 use crate::error::check_range;
@@ -91,21 +91,8 @@ impl Gradient2Config {
             4.0,
             "must be within [1, 4]",
         )?;
-        check_range(
-            "backoff_ratio",
-            self.backoff_ratio,
-            0.5,
-            0.999,
-            "must be within [0.5, 1)",
-        )?;
-        if self.probe_interval.is_zero() || self.probe_interval > MAX_INTERVAL {
-            return Err(ConfigError::new(
-                "probe_interval",
-                self.probe_interval,
-                "must be within (0, 1 day]",
-            ));
-        }
-        Ok(())
+        super::check_backoff_ratio(self.backoff_ratio)?;
+        super::check_probe_interval(self.probe_interval)
     }
 }
 

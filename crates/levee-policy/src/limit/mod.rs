@@ -125,6 +125,31 @@ pub use gradient2::{Gradient2, Gradient2Config};
 pub use vegas::{Vegas, VegasConfig};
 
 use crate::ConfigError;
+use crate::error::check_range;
+
+/// The range every limiter's `backoff_ratio` (the factor a drop cuts the limit
+/// by) must be in: `[0.5, 1)`.
+fn check_backoff_ratio(ratio: f64) -> Result<(), ConfigError> {
+    check_range(
+        "backoff_ratio",
+        ratio,
+        0.5,
+        0.999,
+        "must be within [0.5, 1)",
+    )
+}
+
+/// The range of a no-load RTT probe interval: `(0, 1 day]`.
+fn check_probe_interval(interval: Duration) -> Result<(), ConfigError> {
+    if interval.is_zero() || interval > baseline::MAX_INTERVAL {
+        return Err(ConfigError::new(
+            "probe_interval",
+            interval,
+            "must be within (0, 1 day]",
+        ));
+    }
+    Ok(())
+}
 
 /// What the gateway learned from one completed (or failed) request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

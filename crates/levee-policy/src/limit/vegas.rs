@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::baseline::{MAX_INTERVAL, NoLoadRtt};
+use super::baseline::NoLoadRtt;
 use super::{Bounds, CutOncePerRtt, Limiter, Sample};
 use crate::ConfigError;
 use crate::error::check_range;
@@ -50,21 +50,8 @@ impl VegasConfig {
             2000.0,
             "must be at least alpha + 1",
         )?;
-        check_range(
-            "backoff_ratio",
-            self.backoff_ratio,
-            0.5,
-            0.999,
-            "must be within [0.5, 1)",
-        )?;
-        if self.probe_interval.is_zero() || self.probe_interval > MAX_INTERVAL {
-            return Err(ConfigError::new(
-                "probe_interval",
-                self.probe_interval,
-                "must be within (0, 1 day]",
-            ));
-        }
-        Ok(())
+        super::check_backoff_ratio(self.backoff_ratio)?;
+        super::check_probe_interval(self.probe_interval)
     }
 }
 
