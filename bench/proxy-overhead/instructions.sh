@@ -35,34 +35,7 @@ for spec in ${LEVEE_VARIANTS:-}; do
     TARGETS+=("levee-${spec%%=*}")
 done
 
-read -r EPHEMERAL_LOW _ </proc/sys/net/ipv4/ip_local_port_range
-PORT_BASE=$(( EPHEMERAL_LOW > 22000 ? EPHEMERAL_LOW - 12000 : 10000 ))
-TAKEN=" "
-port() { # VAR: below the ephemeral range, unused, not handed out before
-    local p
-    while :; do
-        p=$((PORT_BASE + RANDOM % 10000))
-        [[ $TAKEN == *" $p "* || -n $(ss -Htan "sport = :$p") ]] && continue
-        TAKEN+="$p "; printf -v "$1" '%s' "$p"; return 0
-    done
-}
-PIDS=()
-cleanup() {
-    local p all=()
-    for p in "${PIDS[@]}"; do
-        all+=("$p")
-        while read -r c; do [[ -n $c ]] && all+=("$c"); done < <(pgrep -P "$p" 2>/dev/null || true)
-    done
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    sleep 1
-    for p in "${all[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-ready() { # url seconds
-    for _ in $(seq 1 $(($2 * 10))); do curl -fsS -m 2 -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done
-    echo "not ready: $1" >&2; exit 1
-}
+. "$HERE/lib.sh"
 render() { # template output
     sed -e "s|@DIR@|$DIR|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" -e "s|@UPSTREAM_WORKERS@|1|g" \
         -e "s|@PROXY_PORT@|$PROXY_PORT|g" -e "s|@ADMIN_PORT@|$ADMIN_PORT|g" -e "s|@PROXY_WORKERS@|1|g" \
@@ -70,7 +43,7 @@ render() { # template output
         -e "s|@HAPROXY_GLOBAL_LOG@|# no log|g" -e "s|@HAPROXY_DEFAULTS_LOG@|# no log|g" "$1" >"$2"
 }
 
-port UPSTREAM_PORT
+free_port UPSTREAM_PORT
 PROXY_PORT=0 ADMIN_PORT=0
 render "$HERE/upstream-nginx.conf.in" "$DIR/upstream-nginx.conf"
 nginx -p "$DIR" -e "$DIR/upstream.err" -c "$DIR/upstream-nginx.conf" >"$DIR/upstream.out" 2>&1 &
@@ -80,7 +53,7 @@ ready "http://127.0.0.1:$UPSTREAM_PORT/" 10
 VG=(valgrind --tool=callgrind --instr-atstart=no --dump-instr=no)
 printf '%-16s %12s %10s %12s\n' target instructions requests "Ir/request" | tee "$DIR/summary.txt"
 for t in "${TARGETS[@]}"; do
-    port PROXY_PORT; port ADMIN_PORT
+    free_port PROXY_PORT; free_port ADMIN_PORT
     out="$DIR/callgrind.out.$t"
     case $t in
         levee*)

@@ -32,33 +32,9 @@ if [[ $TARGET == levee && -z ${LEVEE_BIN:-} ]]; then
     LEVEE_BIN="$ROOT/target/release/levee"
 fi
 
-read -r EPHEMERAL_LOW _ </proc/sys/net/ipv4/ip_local_port_range
-PORT_BASE=$(( EPHEMERAL_LOW > 22000 ? EPHEMERAL_LOW - 12000 : 10000 ))
-TAKEN=" "
-port() { # VAR: below the ephemeral range, unused, not handed out before
-    local p
-    while :; do
-        p=$((PORT_BASE + RANDOM % 10000))
-        [[ $TAKEN == *" $p "* || -n $(ss -Htan "sport = :$p") ]] && continue
-        TAKEN+="$p "; printf -v "$1" '%s' "$p"; return 0
-    done
-}
-port UPSTREAM_PORT; port PROXY_PORT; port ADMIN_PORT
+. "$HERE/lib.sh"
+free_port UPSTREAM_PORT; free_port PROXY_PORT; free_port ADMIN_PORT
 
-PIDS=()
-cleanup() {
-    local p all=()
-    for p in "${PIDS[@]}"; do
-        all+=("$p")
-        while read -r c; do [[ -n $c ]] && all+=("$c"); done < <(pgrep -P "$p" 2>/dev/null || true)
-    done
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    sleep 1
-    for p in "${all[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-ready() { for _ in $(seq 1 100); do curl -fsS -m 1 -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "not ready: $1" >&2; exit 1; }
 
 sed -e "s|@DIR@|$DIR|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" -e "s|@UPSTREAM_WORKERS@|1|g" \
     "$HERE/upstream-nginx.conf.in" >"$DIR/upstream-nginx.conf"
