@@ -35,6 +35,7 @@ use levee_http::headers::{
 use tokio::time::Instant;
 
 use crate::body::{BodyTooLarge, UpstreamBody};
+use crate::control::ControlHandle;
 use crate::error::ProxyError;
 use crate::pool::{Pool, Protocol};
 use crate::route::Route;
@@ -70,7 +71,7 @@ pub async fn forward(
     request_id: &RequestId,
     settings: &Settings,
     deadline: Option<Instant>,
-    drained: &[http::uri::Authority],
+    control: &ControlHandle,
 ) -> Result<Forwarded, ProxyError> {
     let pool = &route.pool;
     let limit = route.max_body_size.unwrap_or(u64::MAX);
@@ -143,7 +144,7 @@ pub async fn forward(
     };
     loop {
         let idx = pool
-            .pick(Instant::now().into_std(), &tried, drained)
+            .pick(Instant::now().into_std(), &tried, &control.load().drained)
             .map_err(|e| ProxyError::Unavailable {
                 pool: pool.name.clone(),
                 cause: if !tried.is_empty() {
@@ -247,7 +248,7 @@ pub async fn forward(
                     return Err(ProxyError::Unavailable {
                         pool: pool.name.clone(),
                         cause: chain(&e),
-                        retry_in: pool.pick_retry_in(now.into_std(), drained),
+                        retry_in: pool.pick_retry_in(now.into_std(), &control.load().drained),
                     });
                 }
                 return Err(ProxyError::BadGateway {

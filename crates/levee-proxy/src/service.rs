@@ -159,28 +159,10 @@ impl Proxy {
         log.metrics = Some(route.metrics.clone());
 
         // Maintenance: a window in force that covers this route, unless the
-        // request bypasses it (operator token or network).
-        let control = self.control.load();
-        if !control.windows.is_empty() {
-            let now = std::time::SystemTime::now();
-            if let Some(window) = control.blocking_window(
-                &route.name,
-                &route.pool.name,
-                req.headers(),
-                peer.client.ip(),
-                now,
-            ) {
-                let retry_in = window
-                    .ends_at
-                    .map_or(settings.maintenance_open_ended_retry_after, |end| {
-                        end.duration_since(now).unwrap_or_default()
-                    });
-                let err = ProxyError::Maintenance {
-                    window: window.clone(),
-                    retry_in,
-                };
-                return Err(fail(log, &cx, err));
-            }
+        // request bypasses it (operator token or network). The state is read
+        // once here and not held across the awaits below.
+        if let Some(err) = self.maintenance(&req, route, peer, settings) {
+            return Err(fail(log, &cx, err));
         }
 
         // The caller's deadline, if it told us one (grpc-timeout or the ms header).
@@ -231,7 +213,7 @@ impl Proxy {
             request_id,
             settings,
             deadline,
-            &control.drained,
+            &self.control,
         )
         .await;
         let cx = head.context(request_id, peer.tls, route.json_style, settings);
@@ -287,6 +269,41 @@ impl Proxy {
                 Err(fail(log, &cx, err))
             }
         }
+    }
+}
+
+impl Proxy {
+    /// The `maintenance` error for this request, when a window in force
+    /// covers its route and it does not bypass the window. Reads the clock
+    /// only when some window exists.
+    fn maintenance<B>(
+        &self,
+        req: &Request<B>,
+        route: &crate::route::Route,
+        peer: Peer,
+        settings: &crate::runtime::Settings,
+    ) -> Option<ProxyError> {
+        let control = self.control.load();
+        if control.windows.is_empty() {
+            return None;
+        }
+        let now = std::time::SystemTime::now();
+        let window = control.blocking_window(
+            &route.name,
+            &route.pool.name,
+            req.headers(),
+            peer.client.ip(),
+            now,
+        )?;
+        let retry_in = window
+            .ends_at
+            .map_or(settings.maintenance_open_ended_retry_after, |end| {
+                end.duration_since(now).unwrap_or_default()
+            });
+        Some(ProxyError::Maintenance {
+            window: window.clone(),
+            retry_in,
+        })
     }
 }
 
