@@ -155,9 +155,35 @@ impl ControlHandle {
     }
 }
 
-/// SHA-256 of a bypass token, as [`Bypass::token_sha256`] holds it.
+/// SHA-256 of a secret token (a bypass token, as [`Bypass::token_sha256`]
+/// holds it, or an admin token).
 pub fn token_digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
+}
+
+/// The shortest secret token accepted (bypass and admin tokens), in characters.
+pub const MIN_TOKEN_LEN: usize = 16;
+/// The longest secret token accepted, in characters.
+pub const MAX_TOKEN_LEN: usize = 256;
+
+/// Checks the shape of a secret token: 16 to 256 visible ASCII characters.
+/// The error says what was expected.
+pub fn check_token(token: &str) -> Result<(), String> {
+    let len = token.chars().count();
+    if len < MIN_TOKEN_LEN {
+        return Err(format!(
+            "the token is too short: expected at least {MIN_TOKEN_LEN} characters"
+        ));
+    }
+    if len > MAX_TOKEN_LEN {
+        return Err(format!(
+            "the token is too long: expected at most {MAX_TOKEN_LEN} characters"
+        ));
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("the token must be visible ASCII characters, without spaces".to_owned());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
-/// The shortest token accepted, in characters.
-pub const MIN_TOKEN_LEN: usize = 16;
+pub use levee_proxy::control::MIN_TOKEN_LEN;
+use levee_proxy::control::{check_token, token_digest as digest};
 
 /// The environment variable holding a token for `levee serve`.
 pub const TOKEN_ENV: &str = "LEVEE_ADMIN_TOKEN";
@@ -197,22 +197,6 @@ fn bearer(value: &[u8]) -> Option<&[u8]> {
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim().as_bytes())
         .filter(|t| !t.is_empty())
-}
-
-fn check_token(token: &str) -> Result<(), String> {
-    if token.chars().count() < MIN_TOKEN_LEN {
-        return Err(format!(
-            "the token is too short: expected at least {MIN_TOKEN_LEN} characters"
-        ));
-    }
-    if !token.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err("the token must be visible ASCII characters, without spaces".to_owned());
-    }
-    Ok(())
-}
-
-fn digest(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
 }
 
 #[cfg(test)]

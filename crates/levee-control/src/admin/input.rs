@@ -300,14 +300,9 @@ fn bypass(v: &Value, errors: &mut Vec<FieldError>) -> Option<BypassDraft> {
         }
     }
     if let Some(t) = f.string("token") {
-        let len = t.chars().count();
-        if !(16..=256).contains(&len) || !t.bytes().all(|b| b.is_ascii_graphic()) {
-            f.error(
-                "token",
-                "must be 16 to 256 visible ASCII characters, without spaces",
-            );
-        } else {
-            out.token_sha256 = Some(token_digest(t));
+        match levee_proxy::control::check_token(t) {
+            Ok(()) => out.token_sha256 = Some(token_digest(t)),
+            Err(e) => f.error("token", e),
         }
     }
     match f.get("networks") {

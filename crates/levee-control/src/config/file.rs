@@ -85,7 +85,7 @@ pub struct WindowSection {
     pub message: String,
     /// The header carrying the bypass token (default `x-levee-bypass`).
     pub bypass_header: Option<Spanned<String>>,
-    /// A bypass token (16+ characters).
+    /// A bypass token (16 to 256 visible ASCII characters).
     pub bypass_token: Option<Spanned<String>>,
     /// Client networks that bypass.
     pub bypass_networks: Option<Vec<Spanned<String>>>,

@@ -546,11 +546,8 @@ fn resolve_windows(
         );
         let token_sha256 = w.bypass_token.as_ref().and_then(|t| {
             let tok = t.get_ref();
-            if tok.len() < 16 || !tok.bytes().all(|b| b.is_ascii_graphic()) {
-                c.at(
-                    Some(t.span()),
-                    "bypass_token must be 16 or more visible ASCII characters",
-                );
+            if let Err(e) = levee_proxy::control::check_token(tok) {
+                c.at(Some(t.span()), format!("bypass_token: {e}"));
                 return None;
             }
             Some(levee_proxy::control::token_digest(tok))
