@@ -73,6 +73,26 @@ fn assert_retry_after_is_time_left(got: &Got) -> u64 {
     ra
 }
 
+/// Creates a window that starts `lead` whole seconds from now (RFC 3339 in
+/// the API is whole seconds) and lasts 2 s; returns its start, end and the
+/// API's answer.
+async fn schedule(admin: SocketAddr, lead: u64) -> (SystemTime, SystemTime, Got) {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(now + lead);
+    let end = start + Duration::from_secs(2);
+    let created = api(
+        admin,
+        "POST",
+        "/v1/windows",
+        Some(serde_json::json!({"starts_at": rfc3339(start), "ends_at": rfc3339(end)})),
+    )
+    .await;
+    (start, end, created)
+}
+
 fn secs(got: &Got) -> u64 {
     got.header("retry-after")
         .and_then(|v| v.parse().ok())
@@ -214,20 +234,8 @@ async fn a_window_from_creation_to_deletion_as_requests_see_it() {
 async fn a_scheduled_window_starts_and_ends_on_time_with_no_event() {
     let up = named("app").await;
     let gw = Gw::to_with(up.addr, "", overrides()).await;
-    // Whole seconds, as RFC 3339 in the API: start in 2-3 s, last 2 s.
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs();
-    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(now + 3);
-    let end = start + Duration::from_secs(2);
-    let created = api(
-        gw.admin,
-        "POST",
-        "/v1/windows",
-        Some(serde_json::json!({"starts_at": rfc3339(start), "ends_at": rfc3339(end)})),
-    )
-    .await;
+    // Starts in 2-3 s (whole seconds), lasts 2 s.
+    let (start, end, created) = schedule(gw.admin, 3).await;
     assert_eq!(created.json()["state"], "scheduled");
 
     // Poll (bounded) and note when requests saw the change.
@@ -772,19 +780,7 @@ async fn acknowledged_changes_survive_kill_9_and_windows_are_enforced_at_once() 
 async fn the_gateway_notices_starts_and_ends_without_any_request() {
     let up = named("app").await;
     let gw = Gw::to_with(up.addr, "", overrides()).await;
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs();
-    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(now + 2);
-    let end = start + Duration::from_secs(2);
-    api(
-        gw.admin,
-        "POST",
-        "/v1/windows",
-        Some(serde_json::json!({"starts_at": rfc3339(start), "ends_at": rfc3339(end)})),
-    )
-    .await;
+    let (start, end, _) = schedule(gw.admin, 2).await;
     let gauge = async || {
         let text = get(&gw.admin_url("/metrics"), &[]).await.text();
         text.lines()
