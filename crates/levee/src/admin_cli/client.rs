@@ -229,16 +229,18 @@ async fn exchange(
 /// `:` / `@` (so `127.0.0.1:8081` and `config:nightly` read as typed) is
 /// percent-encoded.
 pub(crate) fn segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~:@".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(text, SEGMENT).to_string()
 }
+
+/// What [`segment`] escapes: everything but RFC 3986 unreserved characters
+/// and `:` / `@`.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b':')
+    .remove(b'@');
 
 #[cfg(test)]
 mod tests {
