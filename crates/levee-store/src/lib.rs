@@ -253,12 +253,7 @@ impl Store {
     pub fn windows(&self) -> Result<Vec<WindowRow>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare(
-                "SELECT id, scope_kind, scope_name, starts_at_ms, ends_at_ms, message,
-                        bypass_header, bypass_token_sha256, bypass_networks,
-                        created_at_ms, created_by, updated_at_ms
-                 FROM windows ORDER BY starts_at_ms, id",
-            )
+            .prepare(&format!("{SELECT_WINDOWS} ORDER BY starts_at_ms, id"))
             .map_err(|e| self.sql(e))?;
         let rows = stmt
             .query_map([], raw_window)
@@ -272,14 +267,7 @@ impl Store {
     pub fn window(&self, id: &str) -> Result<Option<WindowRow>, StoreError> {
         let raw = self
             .lock()
-            .query_row(
-                "SELECT id, scope_kind, scope_name, starts_at_ms, ends_at_ms, message,
-                        bypass_header, bypass_token_sha256, bypass_networks,
-                        created_at_ms, created_by, updated_at_ms
-                 FROM windows WHERE id = ?1",
-                [id],
-                raw_window,
-            )
+            .query_row(&format!("{SELECT_WINDOWS} WHERE id = ?1"), [id], raw_window)
             .optional()
             .map_err(|e| self.sql(e))?;
         raw.map(|r| self.finish_window(r)).transpose()
@@ -440,6 +428,12 @@ impl Store {
             .collect()
     }
 }
+
+/// The columns [`raw_window`] reads, in its order.
+const SELECT_WINDOWS: &str = "SELECT id, scope_kind, scope_name, starts_at_ms, ends_at_ms, message,
+        bypass_header, bypass_token_sha256, bypass_networks,
+        created_at_ms, created_by, updated_at_ms
+    FROM windows";
 
 fn raw_window(r: &rusqlite::Row<'_>) -> rusqlite::Result<(WindowRow, String)> {
     Ok((
