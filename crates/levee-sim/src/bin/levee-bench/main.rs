@@ -89,6 +89,12 @@ struct Args {
     /// Scenario 3's total load, as a multiple of capacity.
     #[arg(long, default_value_t = 2.0)]
     tenants_level: f64,
+    /// Leave every process free to run on any CPU. By default, with two CPUs
+    /// or more, this process (the load generator and the sample upstream)
+    /// keeps to the first CPU it may use and the proxy under test to the
+    /// others, as if they ran on separate machines.
+    #[arg(long)]
+    no_pin: bool,
     /// Only scenario 1 (for a quick look).
     #[arg(long)]
     levels_only: bool,
@@ -105,9 +111,9 @@ struct Args {
     /// The command line to cite in the results.
     #[arg(long, default_value = "bench/overload/run.sh")]
     cite_command: String,
-    /// The date to cite in the results.
-    #[arg(long, default_value = "2026-11-23")]
-    date: String,
+    /// The date to cite in the results (default: today, UTC).
+    #[arg(long)]
+    date: Option<String>,
     /// The machine to cite in the results.
     #[arg(long, default_value = "2 cores, shared and noisy")]
     machine: String,
@@ -130,6 +136,7 @@ async fn overload(args: Args) -> anyhow::Result<()> {
         anyhow::bail!("--levee-limiter measures a non-default Levee: not for --docs");
     }
     let load_at_start = load_average();
+    let cpus = if args.no_pin { None } else { pin() };
     let programs = Programs {
         nginx: args.nginx.clone().or_else(|| find("nginx")),
         haproxy: args.haproxy.clone().or_else(|| find("haproxy")),
@@ -139,6 +146,7 @@ async fn overload(args: Args) -> anyhow::Result<()> {
             .or_else(|| existing("target/release/levee")),
         haproxy_queue: Duration::from_millis(args.haproxy_queue_ms),
         levee_limiter: args.levee_limiter.clone(),
+        cpus: cpus.as_ref().map(|c| c.peers.clone()),
     };
     let mut notes = Vec::new();
     let all = [Peer::Direct, Peer::Nginx, Peer::Haproxy, Peer::Levee];
@@ -157,6 +165,16 @@ async fn overload(args: Args) -> anyhow::Result<()> {
          Levee: `levee serve` with default settings; its route names `x-tenant` as the tenant header.",
         args.workers, args.haproxy_queue_ms
     ));
+    notes.push(match &cpus {
+        Some(c) => format!(
+            "CPUs: the load generator and the sample upstream (one process) on CPU {}, the proxy under test \
+             on CPU {} (`taskset`), as if on separate machines; without that, on 2 cores, each one's work \
+             shows up in the other's latency. `--no-pin` runs them unpinned.",
+            c.generator, c.peers
+        ),
+        None => "CPUs: not pinned; the load generator, the upstream and the proxy under test share every CPU."
+            .to_owned(),
+    });
     if let Some(limiter) = &args.levee_limiter {
         notes.push(format!(
             "**Not the defaults:** Levee's route sets `limiter = \"{limiter}\"`."
@@ -226,7 +244,7 @@ async fn overload(args: Args) -> anyhow::Result<()> {
 
     let cx = markdown::Context {
         command: args.cite_command.clone(),
-        date: args.date.clone(),
+        date: args.date.clone().unwrap_or_else(today),
         machine: args.machine.clone(),
         workers: args.workers,
         service_ms: u128::from(args.service_ms),
@@ -259,6 +277,61 @@ fn write_report(report: &Report, path: &Path) -> anyhow::Result<()> {
 }
 
 /// The 1, 5 and 15 minute load averages, as `/proc/loadavg` gives them (Linux).
+/// Where the processes run: the generator's CPU and the peers' list.
+#[derive(Debug)]
+struct Cpus {
+    generator: u32,
+    peers: String,
+}
+
+/// Keeps this process (every thread, now and later) to the first CPU it may
+/// use and returns the rest for the peers; `None` (and a warning) with fewer
+/// than two CPUs or without `taskset`.
+fn pin() -> Option<Cpus> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let list = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))?
+        .trim();
+    let allowed = cpu_list(list)?;
+    let (&generator, rest) = allowed.split_first()?;
+    if rest.is_empty() {
+        eprintln!("levee-bench: one CPU only: nothing pinned");
+        return None;
+    }
+    let pid = std::process::id().to_string();
+    let pinned = std::process::Command::new("taskset")
+        .args(["--all-tasks", "--pid", "--cpu-list", &generator.to_string(), &pid])
+        .stdout(std::process::Stdio::null())
+        .status();
+    if !matches!(pinned, Ok(s) if s.success()) {
+        eprintln!("levee-bench: taskset failed or is missing: nothing pinned");
+        return None;
+    }
+    let peers: Vec<String> = rest.iter().map(u32::to_string).collect();
+    Some(Cpus {
+        generator,
+        peers: peers.join(","),
+    })
+}
+
+/// The CPUs of a Linux CPU list such as `0-3,6`.
+fn cpu_list(text: &str) -> Option<Vec<u32>> {
+    let mut cpus = Vec::new();
+    for part in text.split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => cpus.extend(a.parse::<u32>().ok()?..=b.parse::<u32>().ok()?),
+            None => cpus.push(part.parse().ok()?),
+        }
+    }
+    Some(cpus)
+}
+
+/// Today's date (UTC) as `YYYY-MM-DD`.
+fn today() -> String {
+    time::OffsetDateTime::now_utc().date().to_string()
+}
+
 fn load_average() -> Option<String> {
     let text = std::fs::read_to_string("/proc/loadavg").ok()?;
     let fields: Vec<&str> = text.split_whitespace().take(3).collect();
@@ -277,4 +350,17 @@ fn find(name: &str) -> Option<PathBuf> {
 fn existing(path: &str) -> Option<PathBuf> {
     let p = PathBuf::from(path);
     p.is_file().then_some(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists_read_as_the_kernel_writes_them() {
+        assert_eq!(cpu_list("0-1"), Some(vec![0, 1]));
+        assert_eq!(cpu_list("0,2-4,7"), Some(vec![0, 2, 3, 4, 7]));
+        assert_eq!(cpu_list("3"), Some(vec![3]));
+        assert_eq!(cpu_list("0-x"), None);
+    }
 }

@@ -206,9 +206,12 @@ fn targets(levels: &Levels, capacity: f64) -> String {
             .find(|c| c.0 == peer && c.1 == level)
             .map(|c| &c.2)
     };
-    let (Some(direct_half), Some(levee_4)) = (cell(Peer::Direct, 0.5), cell(Peer::Levee, 4.0))
-    else {
+    let Some(levee_4) = cell(Peer::Levee, 4.0) else {
         return "Targets: not checked (the Levee leg did not run).\n".to_owned();
+    };
+    let Some(direct_half) = cell(Peer::Direct, 0.5) else {
+        return "Targets: not checked (the direct leg, which gives the unloaded p99, did not run).\n"
+            .to_owned();
     };
     let goodput = med(levee_4, |s| Some(s.goodput_per_s)).unwrap_or(0.0);
     let unloaded_p99 = med(direct_half, |s| s.p99_success_ms).unwrap_or(0.0);

@@ -49,6 +49,9 @@ pub(crate) struct Programs {
     pub(crate) haproxy_queue: Duration,
     /// Levee's limiter, when not its default (to compare limiters).
     pub(crate) levee_limiter: Option<String>,
+    /// The CPUs (a `taskset` list such as `1` or `1-3`) the peers run on, away
+    /// from the load generator and the upstream; `None` leaves them anywhere.
+    pub(crate) cpus: Option<String>,
 }
 
 impl Programs {
@@ -100,7 +103,7 @@ pub(crate) async fn start(
             let conf = dir.path().join("nginx.conf");
             std::fs::write(&conf, nginx_conf(dir.path(), addr, upstream))
                 .context("writing nginx.conf")?;
-            let mut c = Command::new(program);
+            let mut c = command(program, programs.cpus.as_deref());
             c.arg("-p")
                 .arg(dir.path())
                 .arg("-c")
@@ -114,7 +117,7 @@ pub(crate) async fn start(
             let conf = dir.path().join("haproxy.cfg");
             let text = haproxy_conf(addr, upstream, workers, programs.haproxy_queue);
             std::fs::write(&conf, text).context("writing haproxy.cfg")?;
-            let mut c = Command::new(program);
+            let mut c = command(program, programs.cpus.as_deref());
             c.arg("-db").arg("-f").arg(&conf);
             c
         }
@@ -138,7 +141,7 @@ pub(crate) async fn start(
                  tenant = {{ from = \"header\", header = \"x-tenant\" }}\n{admission}"
             );
             std::fs::write(&conf, text).context("writing levee.toml")?;
-            let mut c = Command::new(program);
+            let mut c = command(program, programs.cpus.as_deref());
             c.arg("serve").arg("--config").arg(&conf);
             c
         }
@@ -227,6 +230,18 @@ impl Drop for Running {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// `program`, started on `cpus` by `taskset` when given.
+fn command(program: &Path, cpus: Option<&str>) -> Command {
+    match cpus {
+        Some(cpus) => {
+            let mut c = Command::new("taskset");
+            c.arg("--cpu-list").arg(cpus).arg(program);
+            c
+        }
+        None => Command::new(program),
     }
 }
 
