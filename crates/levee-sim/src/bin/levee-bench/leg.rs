@@ -34,13 +34,23 @@ impl Setup {
     }
 }
 
-/// What to send in one leg, and an optional change of service time during it.
+/// What to send in one leg, and an optional change of the upstream during it.
 #[derive(Clone, Debug)]
 pub(crate) struct LegPlan {
     pub(crate) streams: Vec<Stream>,
     pub(crate) seed: u64,
-    /// At this offset, the upstream's service time becomes the given one.
-    pub(crate) change: Option<(Duration, Duration)>,
+    /// At this offset, the upstream changes so.
+    pub(crate) change: Option<(Duration, Shift)>,
+}
+
+/// A change of the upstream's capacity in the middle of a leg.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Shift {
+    /// Every request takes this long from now on (the same workers).
+    ServiceTime(Duration),
+    /// This many workers from now on (the same service time), as when some
+    /// of a pool's instances go away.
+    Workers(usize),
 }
 
 /// The outcome of one leg.
@@ -90,11 +100,14 @@ pub(crate) async fn run(setup: &Setup, peer: Peer, plan: LegPlan) -> anyhow::Res
     let sampler = running
         .admin
         .map(|admin| tokio::spawn(limit::sample(admin, start, stopped)));
-    let changer = plan.change.map(|(at, service_time)| {
+    let changer = plan.change.map(|(at, shift)| {
         let upstream = Arc::clone(&upstream);
         tokio::spawn(async move {
             tokio::time::sleep_until(start + at).await;
-            upstream.set_service_time(service_time);
+            match shift {
+                Shift::ServiceTime(t) => upstream.set_service_time(t),
+                Shift::Workers(n) => upstream.set_workers(n),
+            }
         })
     });
     let result = load::run(load_plan).await.context("running the load");

@@ -23,7 +23,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use levee_sim::report::Report;
 
-use leg::Setup;
+use leg::{Setup, Shift};
 use peers::{Peer, Programs};
 
 #[derive(Debug, Parser)]
@@ -214,25 +214,43 @@ async fn overload(args: Args) -> anyhow::Result<()> {
         let second = [Peer::Direct, Peer::Haproxy, Peer::Levee];
         let second: Vec<Peer> = second.into_iter().filter(|p| peers.contains(p)).collect();
         let span = Duration::from_secs(args.change_seconds);
-        change = scenarios::capacity_change(&setup, &second, span, args.change_level).await?;
-        let mut report = Report::new(format!(
-            "Capacity halves halfway: service time {} → {} ms at {} s, load {}× the initial capacity",
-            args.service_ms,
-            args.service_ms * 2,
-            args.change_seconds / 2,
-            args.change_level
-        ));
-        for c in &change {
-            report = report.run(c.peer.label(), c.result.run.clone());
-            if !c.result.limit.is_empty() {
-                report = report.extra(
-                    "Levee: concurrency limit",
-                    c.peer.label(),
-                    c.result.limit.clone(),
-                );
+        let shifts = [
+            (
+                Shift::ServiceTime(setup.service_time * 2),
+                format!(
+                    "service time {} → {} ms",
+                    args.service_ms,
+                    args.service_ms * 2
+                ),
+                "capacity-change.html",
+            ),
+            (
+                Shift::Workers((args.workers / 2).max(1)),
+                format!("workers {} → {}", args.workers, (args.workers / 2).max(1)),
+                "workers-change.html",
+            ),
+        ];
+        for (shift, what, file) in shifts {
+            let runs =
+                scenarios::capacity_change(&setup, &second, span, args.change_level, shift).await?;
+            let mut report = Report::new(format!(
+                "Capacity halves halfway: {what} at {} s, load {}× the initial capacity",
+                args.change_seconds / 2,
+                args.change_level
+            ));
+            for c in &runs {
+                report = report.run(c.peer.label(), c.result.run.clone());
+                if !c.result.limit.is_empty() {
+                    report = report.extra(
+                        "Levee: concurrency limit",
+                        c.peer.label(),
+                        c.result.limit.clone(),
+                    );
+                }
             }
+            write_report(&report, &args.out.join(file))?;
+            change.extend(runs);
         }
-        write_report(&report, &args.out.join("capacity-change.html"))?;
         let span = Duration::from_secs(args.tenants_seconds);
         tenants = scenarios::noisy_tenant(&setup, &second, span, args.tenants_level).await?;
         for metrics in tenants.iter().filter_map(|t| t.metrics.as_ref()) {
@@ -301,7 +319,13 @@ fn pin() -> Option<Cpus> {
     }
     let pid = std::process::id().to_string();
     let pinned = std::process::Command::new("taskset")
-        .args(["--all-tasks", "--pid", "--cpu-list", &generator.to_string(), &pid])
+        .args([
+            "--all-tasks",
+            "--pid",
+            "--cpu-list",
+            &generator.to_string(),
+            &pid,
+        ])
         .stdout(std::process::Stdio::null())
         .status();
     if !matches!(pinned, Ok(s) if s.success()) {

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use levee_sim::report::{Summary, latency};
 
+use crate::leg::Shift;
 use crate::peers::Peer;
 use crate::scenarios::{Change, LEVELS, Levels, Tenants};
 
@@ -112,24 +113,21 @@ pub(crate) fn section(
     m.push_str(&targets(levels, cx.capacity));
 
     if !change.is_empty() {
+        let _ = writeln!(m, "\n### 2. Capacity halves halfway\n");
         let _ = writeln!(
             m,
-            "\n### 2. Capacity halves halfway (service time {} → {} ms)\n",
-            cx.service_ms,
-            cx.service_ms * 2
+            "Two ways: every request takes twice as long (the same workers), or half the workers go away \
+             (the same service time). \"After\" starts 5 s after the change. Limit: median of \
+             `levee_admission_limit` before and after; settled: seconds until it stayed within ±25 % of its \
+             final value.\n"
         );
         let _ = writeln!(
             m,
-            "\"After\" starts 5 s after the change. Limit: median of `levee_admission_limit` before and after; \
-             settled: seconds until it stayed within ±25 % of its final value.\n"
+            "| change | peer | goodput/s before | goodput/s after | p99 2xx before | p99 2xx after | 503s after | timeouts after | limit before → after | settled |"
         );
         let _ = writeln!(
             m,
-            "| peer | goodput/s before | goodput/s after | p99 2xx before | p99 2xx after | 503s after | timeouts after | limit before → after | settled |"
-        );
-        let _ = writeln!(
-            m,
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
         );
         for c in change {
             let end = c.result.run.duration.as_secs_f64();
@@ -141,9 +139,15 @@ pub(crate) fn section(
                 ),
                 None => ("-".to_owned(), "-".to_owned()),
             };
+            let what = match c.shift {
+                Shift::ServiceTime(t) => {
+                    format!("service time {} → {} ms", cx.service_ms, t.as_millis())
+                }
+                Shift::Workers(n) => format!("workers {} → {n}", cx.workers),
+            };
             let _ = writeln!(
                 m,
-                "| {} | {:.0} | {:.0} | {} | {} | {} | {} | {limit} | {settle} |",
+                "| {what} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {limit} | {settle} |",
                 c.peer.label(),
                 c.before.goodput_per_s,
                 c.after.goodput_per_s,

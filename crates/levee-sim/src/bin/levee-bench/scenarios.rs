@@ -14,7 +14,7 @@ use std::time::Duration;
 use levee_sim::load::{Schedule, Stream};
 use levee_sim::report::Summary;
 
-use crate::leg::{self, LegPlan, LegResult, Setup};
+use crate::leg::{self, LegPlan, LegResult, Setup, Shift};
 use crate::peers::Peer;
 
 /// The goodput objective.
@@ -77,10 +77,12 @@ pub(crate) async fn levels(
     Ok(out)
 }
 
-/// Scenario 2's outcome for one peer.
+/// Scenario 2's outcome for one peer and one kind of change.
 #[derive(Debug)]
 pub(crate) struct Change {
     pub(crate) peer: Peer,
+    /// What changed at half time.
+    pub(crate) shift: Shift,
     /// The first half.
     pub(crate) before: Summary,
     /// From 5 s after the change to the end.
@@ -89,18 +91,19 @@ pub(crate) struct Change {
 }
 
 /// Runs scenario 2: load at `level` × the initial capacity for `duration`;
-/// the service time doubles at half time.
+/// the upstream changes by `shift` at half time.
 pub(crate) async fn capacity_change(
     setup: &Setup,
     peers: &[Peer],
     duration: Duration,
     level: f64,
+    shift: Shift,
 ) -> anyhow::Result<Vec<Change>> {
     let half = duration / 2;
     let mut out = Vec::new();
     for &peer in peers {
         let schedule = Schedule::constant(level * setup.capacity(), duration);
-        let change = Some((half, setup.service_time * 2));
+        let change = Some((half, shift));
         let plan = LegPlan {
             streams: vec![Stream::new(schedule)],
             seed: 7,
@@ -112,10 +115,19 @@ pub(crate) async fn capacity_change(
             &leg::window(&result.run, half + Duration::from_secs(5), duration),
             SLO,
         );
-        println!("change  {:<8} before: {}", peer.label(), brief(&before));
-        println!("change  {:<8} after:  {}", peer.label(), brief(&after));
+        println!(
+            "change  {:<8} {shift:?} before: {}",
+            peer.label(),
+            brief(&before)
+        );
+        println!(
+            "change  {:<8} {shift:?} after:  {}",
+            peer.label(),
+            brief(&after)
+        );
         out.push(Change {
             peer,
+            shift,
             before,
             after,
             result,
