@@ -7,11 +7,14 @@
 # then runs `levee-bench overload`: levee-sim's sample upstream (8 workers ×
 # 20 ms) in process, and direct, nginx, HAProxy (maxconn = workers, timeout
 # queue) and Levee (defaults) in front of it on free loopback ports, under
-# open-loop load with a 1 s client deadline. It writes
-# target/bench/overload/{overload.md,levels-4x.html,capacity-change.html} and
-# replaces the "## Overload (issue 3)" section of docs/BENCHMARKS.md.
+# open-loop load with a 1 s client deadline. With two CPUs or more, the
+# generator and the upstream (one process) keep to the first CPU and the proxy
+# under test to the others (`taskset`), as if on separate machines
+# (`--no-pin` to share). It writes target/bench/overload/{overload.md,
+# levels-4x.html,capacity-change.html,workers-change.html} and replaces the
+# "## Overload (issue 3)" section of docs/BENCHMARKS.md.
 # It starts its own nginx/haproxy/levee processes and stops only those, by pid.
-# About 10 minutes on 2 cores.
+# About 12 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 target="${CARGO_TARGET_DIR:-target}"

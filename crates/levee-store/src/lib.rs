@@ -6,7 +6,11 @@
 //! transaction, with `journal_mode=WAL` and `synchronous=FULL`, so a change
 //! the API acknowledged survives `kill -9` and power loss. The schema is
 //! versioned: [`MIGRATIONS`] are applied in order at open, and a database
-//! written by a newer Levee is refused rather than misread.
+//! written by a newer Levee is refused rather than misread. One gateway owns a
+//! data directory at a time: [`Store::open`] takes an exclusive lock on
+//! `DIR/levee.lock` (released when the store is dropped or the process dies,
+//! `kill -9` included) and refuses a directory another process holds, since a
+//! second gateway would neither see the first one's changes nor be seen.
 //!
 //! The store is synchronous (rusqlite): async callers run it on a blocking
 //! thread. It stores rows; it must not validate windows or decide what they
@@ -26,6 +30,9 @@ pub const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../migrations/0001_in
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "levee.db";
 
+/// The lock file's name inside the data directory; it holds the owner's pid.
+pub const LOCK_FILE: &str = "levee.lock";
+
 /// A failure of the store; nothing was changed when a write fails.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -33,6 +40,24 @@ pub enum StoreError {
     #[error("cannot create the data directory {path}: {source}")]
     CreateDir {
         /// The directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Another process holds the data directory.
+    #[error(
+        "the data directory {path} is in use by another process ({owner}); one gateway per data directory: stop it, or give this one its own --data-dir"
+    )]
+    InUse {
+        /// The directory.
+        path: PathBuf,
+        /// Who holds it, as far as the lock file says (`pid N`).
+        owner: String,
+    },
+    /// The lock file could not be opened or locked.
+    #[error("cannot lock the data directory {path}: {source}")]
+    Lock {
+        /// The lock file.
         path: PathBuf,
         /// The OS error.
         source: std::io::Error,
@@ -143,26 +168,78 @@ pub struct Change<'a> {
     pub after: Option<serde_json::Value>,
 }
 
+/// Takes `dir/levee.lock` (an advisory `flock`, which the OS releases when
+/// the process ends however it ends) and writes this process's pid into it,
+/// for the error another process gets.
+fn lock_dir(dir: &Path) -> Result<std::fs::File, StoreError> {
+    use std::io::{Read as _, Seek as _, Write as _};
+    let path = dir.join(LOCK_FILE);
+    let lock_err = |source| StoreError::Lock {
+        path: path.clone(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(lock_err)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            let owner = match text.trim().parse::<u32>() {
+                Ok(pid) => format!("pid {pid}"),
+                Err(_) => "pid unknown".to_owned(),
+            };
+            return Err(StoreError::InUse {
+                path: dir.to_owned(),
+                owner,
+            });
+        }
+        Err(std::fs::TryLockError::Error(source)) => return Err(lock_err(source)),
+    }
+    // Only the holder writes; a failure here leaves a less helpful message for
+    // the next process, not a broken lock.
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = writeln!(file, "{}", std::process::id());
+    let _ = file.flush();
+    Ok(file)
+}
+
 /// The embedded database; share it behind an `Arc`.
 #[derive(Debug)]
 pub struct Store {
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// The data directory's lock, held while the store lives (`None` in memory).
+    _lock: Option<std::fs::File>,
 }
 
 impl Store {
-    /// Opens (creating when needed) `dir/levee.db` and migrates it.
+    /// Opens (creating when needed) `dir/levee.db` and migrates it, holding
+    /// `dir/levee.lock` for as long as the store lives.
+    ///
+    /// # Errors
+    /// [`StoreError::InUse`] when another process holds the directory; the
+    /// others when the directory, the lock or the database cannot be opened.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
             path: dir.to_owned(),
             source,
         })?;
+        let lock = lock_dir(dir)?;
         let path = dir.join(DB_FILE);
         let conn = Connection::open(&path).map_err(|source| StoreError::Sqlite {
             path: path.clone(),
             source,
         })?;
-        Store::init(conn, path, true)
+        let mut store = Store::init(conn, path, true)?;
+        store._lock = Some(lock);
+        Ok(store)
     }
 
     /// A store that lives only in memory (tests, the demo, embedded gateways
@@ -212,6 +289,7 @@ impl Store {
         Ok(Store {
             conn: Mutex::new(conn),
             path,
+            _lock: None,
         })
     }
 

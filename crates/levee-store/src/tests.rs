@@ -144,3 +144,26 @@ fn the_database_is_in_wal_mode() {
         .expect("journal_mode");
     assert_eq!(mode, "wal");
 }
+
+#[test]
+fn one_process_owns_a_data_directory_until_its_store_is_dropped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = Store::open(dir.path()).expect("open");
+    let lock = std::fs::read_to_string(dir.path().join(LOCK_FILE)).expect("lock file");
+    assert_eq!(lock.trim(), std::process::id().to_string());
+    match Store::open(dir.path()) {
+        Err(e @ StoreError::InUse { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains(&dir.path().display().to_string()), "{text}");
+            assert!(
+                text.contains(&format!("pid {}", std::process::id())),
+                "{text}"
+            );
+            assert!(text.contains("--data-dir"), "{text}");
+        }
+        other => panic!("expected InUse, got {other:?}"),
+    }
+    drop(first);
+    let again = Store::open(dir.path()).expect("free again once the first is dropped");
+    assert_eq!(again.schema_version().expect("version"), 1);
+}

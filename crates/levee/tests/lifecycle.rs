@@ -233,14 +233,8 @@ async fn graceful_shutdown_finishes_in_flight_and_refuses_new_work() {
         Response::new(full("done"))
     })
     .await;
-    let mut served = Served::start(&[
-        "--listen",
-        "127.0.0.1:0",
-        "--upstream",
-        &up.url(),
-        "--admin",
-        "127.0.0.1:0",
-    ]);
+    let args = zero_config(&up.url());
+    let mut served = Served::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
 
     // A kept-alive HTTP/1.1 connection, used once before the drain.
     let mut keep = TcpStream::connect(served.addr).await.expect("connect");
@@ -436,4 +430,35 @@ async fn metrics_count_requests_by_route_and_status_class() {
         text.contains("levee_request_duration_seconds_count{route=\"main\",code_class=\"2xx\"} 3")
     );
     assert!(text.contains("# TYPE levee_request_duration_seconds histogram"));
+}
+
+/// Two gateways on one data directory would each miss the other's windows
+/// and drains: the second is refused at start, with the first's pid and
+/// what to do, and the first keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_gateway_on_the_same_data_directory_is_refused() {
+    let up = Upstream::start(|_s: Seen| async move { Response::new(full("ok")) }).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("state");
+    let data_arg = data.display().to_string();
+    let mut args = zero_config(&up.url());
+    args.extend(["--data-dir".to_owned(), data_arg.clone()]);
+    let first = Served::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let second = levee()
+        .arg("serve")
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(second.status.code(), Some(2), "refused, not serving");
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        err.contains(&format!(
+            "the data directory {data_arg} is in use by another process (pid {})",
+            first.child.id()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("--data-dir"), "says what to do: {err}");
+    assert_eq!(get(&first.url("/x"), &[]).await.text(), "ok");
 }

@@ -381,20 +381,40 @@ pub fn levee() -> Command {
     Command::new(env!("CARGO_BIN_EXE_levee"))
 }
 
+/// `levee serve`'s zero-config arguments: one upstream, a free port for the
+/// listener and one for the admin listener.
+pub fn zero_config(upstream: &str) -> Vec<String> {
+    [
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        upstream,
+        "--admin",
+        "127.0.0.1:0",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 /// A `levee serve` child process, its addresses read from its JSON log.
 pub struct Served {
     pub child: Child,
     pub addr: SocketAddr,
     pub admin: SocketAddr,
     pub log: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Its default data directory (`$LEVEE_DATA_DIR`), its own, so that
+    /// gateways started side by side do not contend for one.
+    pub data_dir: tempfile::TempDir,
 }
 
 impl Served {
     pub fn start(args: &[&str]) -> Served {
+        let data_dir = tempfile::tempdir().expect("data dir");
         let mut child = levee()
             .args(["--log-format", "json", "serve"])
             .args(args)
             .env("LEVEE_LOG", "info")
+            .env("LEVEE_DATA_DIR", data_dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -428,6 +448,7 @@ impl Served {
             addr: addr.expect("addr"),
             admin: admin.expect("admin"),
             log,
+            data_dir,
         }
     }
 

@@ -98,8 +98,8 @@ struct Args {
     /// Only scenario 1 (for a quick look).
     #[arg(long)]
     levels_only: bool,
-    /// Only these peers (comma-separated: direct, nginx, haproxy, levee), for a
-    /// quick look; all that are found by default.
+    /// Only these peers (comma-separated: direct, nginx, haproxy, levee,
+    /// floor), for a quick look; all that are found by default.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Where to write overload.md and the HTML reports.
@@ -149,8 +149,20 @@ async fn overload(args: Args) -> anyhow::Result<()> {
         cpus: cpus.as_ref().map(|c| c.peers.clone()),
     };
     let mut notes = Vec::new();
-    let all = [Peer::Direct, Peer::Nginx, Peer::Haproxy, Peer::Levee];
-    let wanted = |p: &Peer| args.only.is_empty() || args.only.iter().any(|o| o == p.label());
+    let all = [
+        Peer::Direct,
+        Peer::Nginx,
+        Peer::Haproxy,
+        Peer::Levee,
+        Peer::Floor,
+    ];
+    let wanted = |p: &Peer| {
+        args.only.is_empty()
+            || args
+                .only
+                .iter()
+                .any(|o| o == p.label() || (*p == Peer::Floor && o == "floor"))
+    };
     let peers: Vec<Peer> = all
         .into_iter()
         .filter(|p| programs.has(*p) && wanted(p))

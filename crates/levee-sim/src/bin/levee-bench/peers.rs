@@ -25,6 +25,10 @@ pub(crate) enum Peer {
     Haproxy,
     /// `levee serve` with its defaults and the tenant header `x-tenant`.
     Levee,
+    /// nginx answering every request itself with a static 503 (a small
+    /// problem body and `Retry-After`), never asking the upstream: the floor,
+    /// how fast any server answers a 503 on this machine in this run.
+    Floor,
 }
 
 impl Peer {
@@ -35,6 +39,7 @@ impl Peer {
             Self::Nginx => "nginx",
             Self::Haproxy => "haproxy",
             Self::Levee => "levee",
+            Self::Floor => "nginx static 503",
         }
     }
 }
@@ -59,7 +64,7 @@ impl Programs {
     pub(crate) fn has(&self, peer: Peer) -> bool {
         match peer {
             Peer::Direct => true,
-            Peer::Nginx => self.nginx.is_some(),
+            Peer::Nginx | Peer::Floor => self.nginx.is_some(),
             Peer::Haproxy => self.haproxy.is_some(),
             Peer::Levee => self.levee.is_some(),
         }
@@ -98,10 +103,15 @@ pub(crate) async fn start(
     let mut admin = None;
     let mut command = match peer {
         Peer::Direct => unreachable!("handled above"),
-        Peer::Nginx => {
+        Peer::Nginx | Peer::Floor => {
             let program = programs.nginx.as_ref().context("no nginx")?;
             let conf = dir.path().join("nginx.conf");
-            std::fs::write(&conf, nginx_conf(dir.path(), addr, upstream))
+            let location = if peer == Peer::Floor {
+                FLOOR_LOCATION
+            } else {
+                PROXY_LOCATION
+            };
+            std::fs::write(&conf, nginx_conf(dir.path(), addr, upstream, location))
                 .context("writing nginx.conf")?;
             let mut c = command(program, programs.cpus.as_deref());
             c.arg("-p")
@@ -134,8 +144,10 @@ pub(crate) async fn start(
                 .as_ref()
                 .map(|l| format!("admission = {{ limiter = {l:?} }}\n"))
                 .unwrap_or_default();
+            // Its state in the leg's temp dir, not the user's default one.
+            let state = dir.path().join("state");
             let text = format!(
-                "[admin]\nlisten = \"{admin_addr}\"\n\n[[listeners]]\nlisten = \"{addr}\"\n\n\
+                "data_dir = {state:?}\n\n[admin]\nlisten = \"{admin_addr}\"\n\n[[listeners]]\nlisten = \"{addr}\"\n\n\
                  [[pools]]\nname = \"app\"\nendpoints = [\"{upstream}\"]\n\n\
                  [[routes]]\nname = \"default\"\npool = \"app\"\n\
                  tenant = {{ from = \"header\", header = \"x-tenant\" }}\n{admission}"
@@ -251,7 +263,16 @@ fn free_port() -> anyhow::Result<SocketAddr> {
     probe.local_addr().context("reading the free port")
 }
 
-fn nginx_conf(dir: &Path, listen: SocketAddr, upstream: SocketAddr) -> String {
+/// nginx's `location /` as a plain reverse proxy.
+const PROXY_LOCATION: &str = "proxy_pass http://app;\n      proxy_http_version 1.1;\n      \
+     proxy_set_header Connection \"\";\n      proxy_read_timeout 120s;";
+
+/// nginx's `location /` answering 503 itself, as small as Levee's shed.
+const FLOOR_LOCATION: &str = "default_type application/problem+json;\n      \
+     add_header Retry-After 1 always;\n      \
+     return 503 '{\"type\":\"about:blank\",\"title\":\"Service Unavailable\",\"status\":503}';";
+
+fn nginx_conf(dir: &Path, listen: SocketAddr, upstream: SocketAddr, location: &str) -> String {
     let d = dir.display();
     let mut c = String::new();
     let _ = write!(
@@ -261,8 +282,7 @@ fn nginx_conf(dir: &Path, listen: SocketAddr, upstream: SocketAddr) -> String {
          http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  \
          fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  \
          upstream app {{ server {upstream}; keepalive 64; }}\n  \
-         server {{\n    listen {listen};\n    location / {{\n      proxy_pass http://app;\n      \
-         proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n      proxy_read_timeout 120s;\n    }}\n  }}\n}}\n"
+         server {{\n    listen {listen};\n    location / {{\n      {location}\n    }}\n  }}\n}}\n"
     );
     c
 }

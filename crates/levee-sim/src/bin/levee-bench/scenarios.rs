@@ -44,7 +44,8 @@ pub(crate) async fn levels(
     let mut out = Levels::default();
     for repeat in 0..repeats {
         for level in LEVELS {
-            for &peer in peers {
+            // The floor (a static 503) is the reference for Levee's sheds at 4×.
+            for &peer in peers.iter().filter(|p| **p != Peer::Floor || level == 4.0) {
                 let schedule = Schedule::constant(level * setup.capacity(), duration);
                 let plan = LegPlan {
                     streams: vec![Stream::new(schedule)],
