@@ -2,9 +2,10 @@
 //!
 //! [`Gateway::start`] binds every listener (and the admin listener), builds
 //! the first runtime snapshot and serves. [`Gateway::reload`] builds a new
-//! snapshot from a new configuration and publishes it only when every part
-//! was built; the running snapshot stays in force otherwise, and requests in
-//! flight keep the snapshot they started with. [`Gateway::shutdown`] drains:
+//! snapshot from a new configuration and publishes it (with its admin
+//! tokens) only when every part was built; the running snapshot stays in
+//! force otherwise, and requests in flight keep the snapshot they started
+//! with. [`Gateway::shutdown`] drains:
 //! stop accepting, finish in-flight requests up to the drain deadline.
 //!
 //! This module must not parse command-line flags or install signal handlers;
@@ -14,11 +15,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use levee_proxy::metrics::Metrics;
 use levee_proxy::server::Listener;
 use levee_proxy::{Drain, Proxy, RuntimeHandle};
 use tokio::task::JoinSet;
 
+use crate::admin::auth::AdminTokens;
 use crate::admin::{self, AdminState};
 use crate::config::{Config, ConfigError};
 use crate::control::Control;
@@ -52,6 +55,8 @@ pub struct Gateway {
     addrs: Vec<SocketAddr>,
     admin_addr: Option<SocketAddr>,
     control: Arc<Control>,
+    /// The admin API's tokens, replaced by a reload.
+    tokens: Arc<ArcSwap<AdminTokens>>,
     tasks: JoinSet<()>,
 }
 
@@ -93,6 +98,7 @@ impl Gateway {
             addrs.push(addr);
             bound.push(listener);
         }
+        let tokens = Arc::new(ArcSwap::from_pointee(config.admin_tokens.clone()));
         let admin_addr = match config.admin {
             Some(addr) => {
                 let listener = admin::bind(addr)
@@ -108,7 +114,7 @@ impl Gateway {
                         metrics: metrics.clone(),
                         drain: drain.clone(),
                         control: control.clone(),
-                        tokens: config.admin_tokens.clone(),
+                        tokens: tokens.clone(),
                     },
                 ));
                 Some(local)
@@ -126,6 +132,7 @@ impl Gateway {
             addrs,
             admin_addr,
             control,
+            tokens,
             tasks,
         })
     }
@@ -194,6 +201,7 @@ impl Gateway {
         }
         self.control
             .set_config(config.windows.clone(), config.topology());
+        self.tokens.store(Arc::new(config.admin_tokens.clone()));
         self.runtime.publish(runtime);
         self.config = config;
         self.metrics.config_reloads.inc();

@@ -1,9 +1,10 @@
 //! `levee serve`: run the gateway until told to stop.
 //!
 //! Loads the configuration (file and/or flags; flags win), starts the
-//! gateway, then waits for signals: SIGHUP or a change of the file reloads
-//! (a bad new configuration is logged with file:line:column and the running
-//! one stays in force); SIGTERM or SIGINT drains and exits.
+//! gateway, then waits for signals: SIGHUP or a change of the configuration
+//! file or of the admin token file reloads both (a bad new configuration or
+//! token file is logged with file:line and the running one stays in force);
+//! SIGTERM or SIGINT drains and exits.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,29 +37,31 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// Tokens the admin API accepts, one `name:token` per line. A token in
-    /// $LEVEE_ADMIN_TOKEN is accepted too (named `env`).
+    /// $LEVEE_ADMIN_TOKEN is accepted too (named `env`). Re-read on SIGHUP
+    /// and when the file changes.
     #[arg(long, value_name = "FILE")]
     admin_token_file: Option<PathBuf>,
-    /// The tokens, read once at start.
+    /// The admin tokens in force.
     #[arg(skip)]
     tokens: AdminTokens,
 }
 
 impl ServeArgs {
-    fn overrides(&self) -> Overrides {
+    fn overrides(&self, tokens: &AdminTokens) -> Overrides {
         Overrides {
             listen: self.listen,
             upstream: self.upstream.clone(),
             admin: self.admin,
             data_dir: self.data_dir.clone(),
-            admin_tokens: self.tokens.clone(),
+            admin_tokens: tokens.clone(),
         }
     }
 
-    fn load(&self) -> Result<Config, config::ConfigError> {
+    /// The configuration, with `tokens` for the admin API.
+    fn load(&self, tokens: &AdminTokens) -> Result<Config, config::ConfigError> {
         let mut config = match &self.config {
-            Some(path) => config::load_file(path, &self.overrides()),
-            None => config::from_flags(&self.overrides()),
+            Some(path) => config::load_file(path, &self.overrides(tokens)),
+            None => config::from_flags(&self.overrides(tokens)),
         }?;
         if config.data_dir.is_none() {
             config.data_dir = Some(config::default_data_dir());
@@ -67,7 +70,7 @@ impl ServeArgs {
     }
 
     /// Reads the admin tokens from --admin-token-file and LEVEE_ADMIN_TOKEN.
-    fn read_tokens(&mut self) -> anyhow::Result<()> {
+    fn read_tokens(&self) -> anyhow::Result<AdminTokens> {
         let mut tokens = match &self.admin_token_file {
             Some(path) => AdminTokens::read(path)?,
             None => AdminTokens::none(),
@@ -80,8 +83,7 @@ impl ServeArgs {
                 "no admin tokens: the admin API (/v1) refuses every call; give --admin-token-file or {TOKEN_ENV}"
             );
         }
-        self.tokens = tokens;
-        Ok(())
+        Ok(tokens)
     }
 }
 
@@ -90,8 +92,8 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.config.is_none() && (args.listen.is_none() || args.upstream.is_empty()) {
         anyhow::bail!("give --config FILE, or both --listen ADDR and --upstream URL");
     }
-    args.read_tokens()?;
-    let config = args.load()?;
+    args.tokens = args.read_tokens()?;
+    let config = args.load(&args.tokens)?;
     let drain_timeout = config.drain_timeout;
     let mut gateway = Gateway::start(config)
         .await
@@ -104,12 +106,19 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
     let mut watch = FileWatch::new(args.config.clone());
+    let mut token_watch = FileWatch::new(args.admin_token_file.clone());
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let signal_name = loop {
         tokio::select! {
-            _ = hup.recv() => reload(&mut gateway, &args, "SIGHUP"),
-            _ = tick.tick() => if watch.changed() { reload(&mut gateway, &args, "file change") },
+            _ = hup.recv() => reload(&mut gateway, &mut args, "SIGHUP"),
+            _ = tick.tick() => {
+                // Both, so that each watch remembers what it saw.
+                let (config, tokens) = (watch.changed(), token_watch.changed());
+                if config || tokens {
+                    reload(&mut gateway, &mut args, "file change");
+                }
+            }
             _ = term.recv() => break "SIGTERM",
             _ = int.recv() => break "SIGINT",
         }
@@ -139,10 +148,22 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn reload(gateway: &mut Gateway, args: &ServeArgs, why: &str) {
-    let result = gateway.reload(args.load());
+/// Re-reads the admin tokens and the configuration and publishes both, or
+/// neither: a bad token file keeps the tokens and the configuration in force.
+fn reload(gateway: &mut Gateway, args: &mut ServeArgs, why: &str) {
+    let result = match args.read_tokens() {
+        Ok(tokens) => gateway
+            .reload(args.load(&tokens))
+            .map(|()| args.tokens = tokens)
+            .map_err(anyhow::Error::from),
+        Err(e) => Err(e),
+    };
     match result {
-        Ok(()) => tracing::info!(trigger = why, "configuration reloaded"),
+        Ok(()) => tracing::info!(
+            trigger = why,
+            admin_tokens = args.tokens.len(),
+            "configuration reloaded"
+        ),
         Err(e) => {
             for line in e.to_string().lines() {
                 tracing::error!(

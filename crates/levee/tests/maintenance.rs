@@ -810,3 +810,47 @@ async fn the_gateway_notices_starts_and_ends_without_any_request() {
     }
     assert!(up.seen().is_empty(), "no request went through the gateway");
 }
+
+/// Rotating a credential needs no restart: the token file is re-read on
+/// SIGHUP (and when it changes); a token file with a bad line is refused and
+/// the tokens in force stay, as a bad configuration does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_tokens_rotate_on_reload_and_a_bad_token_file_changes_nothing() {
+    const NEW: &str = "bob-token-9876543210abc";
+    let up = Upstream::echo().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, format!("alice:{TOKEN}\n")).expect("write");
+    let mut args = zero_config(&up.url());
+    args.extend(["--admin-token-file".into(), tokens.display().to_string()]);
+    let served = Served::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let status = async |token: &str| {
+        call(served.admin, "GET", "/v1/windows", None, Some(token))
+            .await
+            .status
+    };
+    assert_eq!(status(TOKEN).await, 200);
+    assert_eq!(status(NEW).await, 401);
+
+    // Rotate: bob in, alice out.
+    std::fs::write(&tokens, format!("bob:{NEW}\n")).expect("write");
+    served.signal("HUP");
+    eventually(Duration::from_secs(10), "the new token works", async || {
+        status(NEW).await == 200
+    })
+    .await;
+    assert_eq!(status(TOKEN).await, 401, "the old token no longer works");
+
+    // A bad file: logged with its place, and bob keeps working.
+    std::fs::write(&tokens, "carol:short\n").expect("write");
+    served.signal("HUP");
+    let path = tokens.display().to_string();
+    eventually(
+        Duration::from_secs(10),
+        "the bad file is refused",
+        async || served.logged(&format!("{path}:1: the token is too short")),
+    )
+    .await;
+    assert!(served.logged("configuration rejected"));
+    assert_eq!(status(NEW).await, 200, "the tokens in force stay");
+}

@@ -110,13 +110,14 @@ pub(super) async fn handle(req: Request<Incoming>, state: &AdminState) -> Answer
 }
 
 async fn route(req: Request<Incoming>, state: &AdminState) -> Result<Answer, Failure> {
-    let actor = match state.tokens.verify(
+    let tokens = state.tokens.load();
+    let actor = match tokens.verify(
         req.headers()
             .get(header::AUTHORIZATION)
             .map(HeaderValue::as_bytes),
     ) {
         Verdict::Allowed(name) => name,
-        _ if state.tokens.is_empty() => {
+        _ if tokens.is_empty() => {
             return Err(Failure::new(
                 Reason::Unauthorized,
                 "this gateway has no admin tokens: start it with --admin-token-file FILE or LEVEE_ADMIN_TOKEN",

@@ -154,6 +154,11 @@ impl AdminTokens {
         Ok(AdminTokens(Arc::new(v)))
     }
 
+    /// How many tokens there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
     /// Whether any token is configured.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

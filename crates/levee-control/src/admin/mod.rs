@@ -13,6 +13,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
@@ -43,8 +44,8 @@ pub struct AdminState {
     pub drain: Drain,
     /// Windows and drains.
     pub control: Arc<Control>,
-    /// Who may use the `/v1` API.
-    pub tokens: auth::AdminTokens,
+    /// Who may use the `/v1` API; replaced whole on a reload.
+    pub tokens: Arc<ArcSwap<auth::AdminTokens>>,
 }
 
 /// Serves the admin endpoints on `listener` until the task is dropped.
