@@ -75,9 +75,15 @@ pub(crate) struct Settling {
     pub(crate) before: f64,
     /// The median limit over the last quarter of the run.
     pub(crate) after: f64,
-    /// Seconds after the switch until the limit stayed within ±25 % of `after`.
+    /// Seconds after the switch until the limit stayed within ±25 % of
+    /// `after`, not counting excursions shorter than [`PROBE_S`].
     pub(crate) settle_s: f64,
 }
+
+/// Excursions of the limit shorter than this are not "unsettled": they are
+/// Gradient2's no-load RTT probes, which pin the limit low for a few hundred
+/// milliseconds every so often by design.
+pub(crate) const PROBE_S: f64 = 1.0;
 
 /// Settling of `points` (sorted by time) around `switch`, over a run of `end` seconds.
 pub(crate) fn settling(points: &[(f64, f64)], switch: f64, end: f64) -> Option<Settling> {
@@ -93,11 +99,27 @@ pub(crate) fn settling(points: &[(f64, f64)], switch: f64, end: f64) -> Option<S
     let before = median(switch / 2.0, switch)?;
     let after = median(end - (end - switch) / 4.0, end)?;
     let near = |v: f64| (v - after).abs() <= 0.25 * after.abs().max(1.0);
-    let last_far = points
-        .iter()
-        .filter(|(t, v)| *t >= switch && !near(*v))
-        .map(|p| p.0)
-        .fold(None, |_, t| Some(t));
+    // The end of the last excursion away from `after` that counts: the first
+    // one after the switch (the limit moving), and any later one that lasted
+    // at least PROBE_S.
+    let mut last_far: Option<f64> = None;
+    let mut excursion: Option<(f64, f64)> = None; // (first, last) far sample
+    let mut first = true;
+    for &(t, v) in points.iter().filter(|(t, _)| *t >= switch) {
+        if near(v) {
+            if let Some((from, to)) = excursion.take()
+                && (first || to - from >= PROBE_S)
+            {
+                last_far = Some(to);
+            }
+            first = false;
+        } else {
+            excursion = Some(excursion.map_or((t, t), |(from, _)| (from, t)));
+        }
+    }
+    if let Some((_, to)) = excursion {
+        last_far = Some(to); // still away at the end
+    }
     let settle_s = last_far.map_or(0.0, |t| (t - switch + 0.1).max(0.0));
     Some(Settling {
         before,
@@ -128,5 +150,23 @@ mod tests {
         let s = settling(&points, 10.0, 20.0).expect("samples");
         assert_eq!((s.before, s.after), (20.0, 10.0));
         assert!((s.settle_s - 3.0).abs() < 0.05, "{s:?}");
+    }
+
+    #[test]
+    fn a_short_probe_after_settling_does_not_unsettle_but_a_long_excursion_does() {
+        let mut points: Vec<(f64, f64)> = (0..100).map(|i| (i as f64 * 0.1, 11.0)).collect();
+        points.extend((100..120).map(|i| (i as f64 * 0.1, 8.0))); // moving: 2 s
+        points.extend((120..200).map(|i| (i as f64 * 0.1, 6.0)));
+        let with = |from: usize, to: usize| {
+            let mut p = points.clone();
+            for point in &mut p[from..to] {
+                point.1 = 4.0;
+            }
+            settling(&p, 10.0, 20.0).expect("samples").settle_s
+        };
+        let settled = settling(&points, 10.0, 20.0).expect("samples").settle_s;
+        assert!((settled - 2.0).abs() < 0.05, "{settled}");
+        assert!((with(150, 153) - 2.0).abs() < 0.05, "a 0.3 s probe");
+        assert!((with(150, 165) - 6.5).abs() < 0.05, "a 1.5 s excursion");
     }
 }
