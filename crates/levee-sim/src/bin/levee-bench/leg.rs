@@ -25,6 +25,8 @@ pub(crate) struct Setup {
     /// Each service time varies uniformly within ± this fraction of it.
     pub(crate) service_jitter: f64,
     pub(crate) deadline: Duration,
+    /// How often Levee's limit is read from its `/metrics` during a leg.
+    pub(crate) limit_every: Duration,
 }
 
 impl Setup {
@@ -99,7 +101,7 @@ pub(crate) async fn run(setup: &Setup, peer: Peer, plan: LegPlan) -> anyhow::Res
     let (stop, stopped) = watch::channel(false);
     let sampler = running
         .admin
-        .map(|admin| tokio::spawn(limit::sample(admin, start, stopped)));
+        .map(|admin| tokio::spawn(limit::sample(admin, start, setup.limit_every, stopped)));
     let changer = plan.change.map(|(at, shift)| {
         let upstream = Arc::clone(&upstream);
         tokio::spawn(async move {

@@ -17,14 +17,16 @@ use tokio::time::Instant;
 /// The gauge Levee exposes its admission limit as.
 const GAUGE: &str = "levee_admission_limit";
 
-/// Samples the limit until `stop` fires; returns (seconds since `start`, limit).
+/// Samples the limit every `every` until `stop` fires; returns (seconds since
+/// `start`, limit).
 pub(crate) async fn sample(
     admin: SocketAddr,
     start: Instant,
+    every: Duration,
     mut stop: watch::Receiver<bool>,
 ) -> Vec<(f64, f64)> {
     let mut points = Vec::new();
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut tick = tokio::time::interval(every);
     loop {
         tokio::select! {
             _ = stop.changed() => return points,

@@ -71,6 +71,10 @@ struct Args {
     /// HAProxy's `timeout queue`, in milliseconds.
     #[arg(long, default_value_t = 500)]
     haproxy_queue_ms: u64,
+    /// How often Levee's limit is read from its admin `/metrics` during a leg
+    /// (for the limit plots and the settling figure), in milliseconds.
+    #[arg(long, default_value_t = 100)]
+    limit_sample_ms: u64,
     /// Seconds per leg in scenario 1.
     #[arg(long, default_value_t = 10)]
     levels_seconds: u64,
@@ -198,6 +202,7 @@ async fn overload(args: Args) -> anyhow::Result<()> {
         service_time: Duration::from_millis(args.service_ms),
         service_jitter: args.service_jitter,
         deadline: Duration::from_secs(1),
+        limit_every: Duration::from_millis(args.limit_sample_ms.max(10)),
     };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
