@@ -58,7 +58,7 @@ for t in "${TARGETS[@]}"; do
     case $t in
         levee*)
             render "$HERE/levee.toml.in" "$DIR/$t.toml"
-            "${VG[@]}" --callgrind-out-file="$out" "${LEVEE_OF[$t]}" serve --config "$DIR/$t.toml" >"$DIR/$t.log" 2>&1 &
+            "${VG[@]}" --callgrind-out-file="$out" "${LEVEE_OF[$t]}" serve --config "$DIR/$t.toml" --data-dir "$DIR/$t.state" >"$DIR/$t.log" 2>&1 &
             ;;
         nginx)
             # One process: the work happens where callgrind watches.

@@ -49,7 +49,7 @@ PIDS+=($!)
 case $TARGET in
     levee)
         render "$HERE/levee.toml.in" "$DIR/levee.toml"
-        taskset -c 1 "$LEVEE_BIN" serve --config "$DIR/levee.toml" >"$DIR/levee.out" 2>&1 &
+        taskset -c 1 "$LEVEE_BIN" serve --config "$DIR/levee.toml" --data-dir "$DIR/levee.state" >"$DIR/levee.out" 2>&1 &
         ;;
     nginx)
         render "$HERE/nginx.conf.in" "$DIR/nginx.conf"

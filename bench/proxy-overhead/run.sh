@@ -142,7 +142,8 @@ start_levee() { # target binary [route-extra]
     local t=$1 bin=$2 v=${1//-/_}
     free_port PROXY_PORT; free_port ADMIN_PORT
     LEVEE_ROUTE_EXTRA=${3:-} render "$HERE/levee.toml.in" "$DIR/$t.toml"
-    start "$t" "$PROXY_CPUS" "$bin" serve --config "$DIR/$t.toml"
+    # Each gateway its own state directory: one gateway per data directory.
+    start "$t" "$PROXY_CPUS" "$bin" serve --config "$DIR/$t.toml" --data-dir "$DIR/$t.state"
     local pidvar="PID_$v"
     wait_ready "$t" "${!pidvar}" "http://127.0.0.1:$PROXY_PORT/"
     URL_OF[$t]="http://127.0.0.1:$PROXY_PORT/"

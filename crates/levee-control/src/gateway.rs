@@ -32,11 +32,11 @@ pub enum StartError {
     /// The configuration could not be built into a runtime.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The state store could not be opened.
-    #[error("cannot open the state store: {0}")]
+    /// The state store could not be opened (the reason is the source).
+    #[error("cannot open the state store")]
     Store(#[from] levee_store::StoreError),
-    /// A listener could not bind.
-    #[error("cannot listen on {addr}: {source}")]
+    /// A listener could not bind (the OS error is the source).
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address.
         addr: SocketAddr,
