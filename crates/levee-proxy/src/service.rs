@@ -270,9 +270,7 @@ impl Proxy {
             }
         }
     }
-}
 
-impl Proxy {
     /// The `maintenance` error for this request, when a window in force
     /// covers its route and it does not bypass the window. Reads the clock
     /// only when some window exists.

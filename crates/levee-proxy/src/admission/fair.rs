@@ -79,15 +79,16 @@ impl Tenants {
 
     /// `t`'s max-min fair share of `limit` (at least 1) when it claims at
     /// least an equal split; the equal split, a lower bound, when it claims
-    /// less (all that [`Tenants::over_share`] needs). Tenants that claim
-    /// less than an equal split of what is left keep their claim, and the
-    /// rest is split equally among the others, `t` counted among them. So
-    /// it is at least `⌈limit / active tenants⌉`, and more when some
-    /// tenants need less than that: three quiet tenants that each need one
-    /// slot now and then leave the rest of the limit to share, and a quiet
-    /// one that happens to burst above the equal split is not shed for it,
-    /// while a noisy one is held to what the others leave. O(active
-    /// tenants · log) when `t` claims more than the equal split; O(1)
+    /// less (all that [`Tenants::over_share`] needs). The share is the water
+    /// level `x` of max-min fairness: the other tenants keep `min(claim, x)`
+    /// each, `t` gets `x`, and `x` is the lowest level (not below the equal
+    /// split) at which that reaches the limit. So it is at least `⌈limit /
+    /// active tenants⌉`, and more when some tenants need less than that:
+    /// three quiet tenants that each need one slot now and then leave the
+    /// rest of the limit to share, and a quiet one that happens to burst
+    /// above the equal split is not shed for it, while a noisy one is held to
+    /// what the others leave. Found by bisection without allocating: O(active
+    /// tenants · log limit) when `t` claims more than the equal split; O(1)
     /// otherwise.
     pub(super) fn share(&self, t: TenantKey, limit: usize) -> usize {
         let active = self.active_with(t);
@@ -98,24 +99,26 @@ impl Tenants {
         if self.claim(t) < equal {
             return equal; // within the equal split: no need to look further
         }
-        let mut others: Vec<usize> = self
-            .loads
-            .iter()
-            .filter(|(k, _)| **k != t)
-            .map(|(_, l)| l.in_flight + l.queued)
-            .collect();
-        others.sort_unstable();
-        let (mut left, mut sharing) = (limit, active);
-        for claim in others {
-            // Claims at or above an equal split of what is left take part in
-            // the split; the rest are satisfied and leave the remainder.
-            if claim * sharing >= left {
-                break;
+        // What the tenants take at level `x`; it grows with `x`, and reaches
+        // the limit by `x = limit` at the latest.
+        let taken = |x: usize| -> usize {
+            self.loads
+                .iter()
+                .filter(|(k, _)| **k != t)
+                .map(|(_, l)| (l.in_flight + l.queued).min(x))
+                .sum::<usize>()
+                + x
+        };
+        let (mut lo, mut hi) = (equal, limit.max(equal));
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if taken(mid) >= limit {
+                hi = mid;
+            } else {
+                lo = mid + 1;
             }
-            left -= claim;
-            sharing -= 1;
         }
-        left.div_ceil(sharing).max(equal)
+        lo
     }
 
     /// Tenants with requests in flight or queued.

@@ -41,15 +41,6 @@ impl Queue {
         self.len == 0
     }
 
-    /// Waiters that will be served before a newcomer of `priority`.
-    #[cfg(test)]
-    pub(super) fn ahead_of(&self, priority: Priority) -> usize {
-        self.lanes[..=priority as usize]
-            .iter()
-            .map(VecDeque::len)
-            .sum()
-    }
-
     /// Waiters that will be served before a newcomer of `priority` whose
     /// tenant holds `held` slots, as [`Queue::pop_fair`] chooses: every
     /// waiter of a higher lane, and those of its own lane whose tenant holds
@@ -200,11 +191,11 @@ mod tests {
             q.push(w);
         }
         assert_eq!(q.len(), 4);
-        assert_eq!(q.ahead_of(Priority::Critical), 1);
-        assert_eq!(q.ahead_of(Priority::Default), 3);
-        assert_eq!(q.ahead_of(Priority::Sheddable), 4);
+        // Without tenants, every waiter of the same or a higher lane is ahead.
         let none = Tenants::default();
+        assert_eq!(q.ahead_of_fair(Priority::Critical, 0, &none), 1);
         assert_eq!(q.ahead_of_fair(Priority::Default, 0, &none), 3);
+        assert_eq!(q.ahead_of_fair(Priority::Sheddable, 0, &none), 4);
         assert_eq!(q.pop(false).map(|w| w.priority), Some(Priority::Critical));
         let first = q.pop(false).expect("default");
         assert_eq!(first.priority, Priority::Default);
