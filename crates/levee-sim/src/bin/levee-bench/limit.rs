@@ -78,7 +78,8 @@ pub(crate) struct Settling {
     /// The median limit over the last quarter of the run.
     pub(crate) after: f64,
     /// Seconds after the switch until the limit stayed within ±25 % of
-    /// `after`, not counting excursions shorter than [`PROBE_S`].
+    /// `after` (its first sample back in that band), not counting excursions
+    /// shorter than [`PROBE_S`].
     pub(crate) settle_s: f64,
 }
 
@@ -101,10 +102,11 @@ pub(crate) fn settling(points: &[(f64, f64)], switch: f64, end: f64) -> Option<S
     let before = median(switch / 2.0, switch)?;
     let after = median(end - (end - switch) / 4.0, end)?;
     let near = |v: f64| (v - after).abs() <= 0.25 * after.abs().max(1.0);
-    // The end of the last excursion away from `after` that counts: the first
-    // one after the switch (the limit moving), and any later one that lasted
-    // at least PROBE_S.
-    let mut last_far: Option<f64> = None;
+    // When the limit came back from the last excursion away from `after` that
+    // counts (the first sample near it again): the first excursion after the
+    // switch (the limit moving), and any later one that lasted at least
+    // PROBE_S. Still away at the end: the end.
+    let mut settled_at: Option<f64> = None;
     let mut excursion: Option<(f64, f64)> = None; // (first, last) far sample
     let mut first = true;
     for &(t, v) in points.iter().filter(|(t, _)| *t >= switch) {
@@ -112,17 +114,17 @@ pub(crate) fn settling(points: &[(f64, f64)], switch: f64, end: f64) -> Option<S
             if let Some((from, to)) = excursion.take()
                 && (first || to - from >= PROBE_S)
             {
-                last_far = Some(to);
+                settled_at = Some(t);
             }
             first = false;
         } else {
             excursion = Some(excursion.map_or((t, t), |(from, _)| (from, t)));
         }
     }
-    if let Some((_, to)) = excursion {
-        last_far = Some(to); // still away at the end
+    if excursion.is_some() {
+        settled_at = Some(end);
     }
-    let settle_s = last_far.map_or(0.0, |t| (t - switch + 0.1).max(0.0));
+    let settle_s = settled_at.map_or(0.0, |t| (t - switch).max(0.0));
     Some(Settling {
         before,
         after,

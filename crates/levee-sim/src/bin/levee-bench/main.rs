@@ -23,7 +23,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use levee_sim::report::Report;
 
-use leg::{Setup, Shift};
+use leg::{LegResult, Setup, Shift};
 use peers::{Peer, Programs};
 
 #[derive(Debug, Parser)]
@@ -211,14 +211,7 @@ async fn overload(args: Args) -> anyhow::Result<()> {
     let levels = scenarios::levels(&setup, &peers, levels_for, args.repeats.max(1)).await?;
     let mut peak = Report::new("Overload benchmark: 4× capacity").capacity(setup.capacity());
     for (peer, result) in &levels.at_peak {
-        peak = peak.run(peer.label(), result.run.clone());
-        if !result.limit.is_empty() {
-            peak = peak.extra(
-                "Levee: concurrency limit",
-                peer.label(),
-                result.limit.clone(),
-            );
-        }
+        peak = with_leg(peak, *peer, result);
     }
     write_report(&peak, &args.out.join("levels-4x.html"))?;
     for (level, metrics) in &levels.metrics {
@@ -256,14 +249,7 @@ async fn overload(args: Args) -> anyhow::Result<()> {
                 args.change_level
             ));
             for c in &runs {
-                report = report.run(c.peer.label(), c.result.run.clone());
-                if !c.result.limit.is_empty() {
-                    report = report.extra(
-                        "Levee: concurrency limit",
-                        c.peer.label(),
-                        c.result.limit.clone(),
-                    );
-                }
+                report = with_leg(report, c.peer, &c.result);
             }
             write_report(&report, &args.out.join(file))?;
             change.extend(runs);
@@ -301,6 +287,20 @@ async fn overload(args: Args) -> anyhow::Result<()> {
     println!("\n{section}");
     println!("results: {}", md.display());
     Ok(())
+}
+
+/// `report` with one leg's run, and Levee's limit over time when it was sampled.
+fn with_leg(report: Report, peer: Peer, result: &LegResult) -> Report {
+    let report = report.run(peer.label(), result.run.clone());
+    if result.limit.is_empty() {
+        report
+    } else {
+        report.extra(
+            "Levee: concurrency limit",
+            peer.label(),
+            result.limit.clone(),
+        )
+    }
 }
 
 fn write_report(report: &Report, path: &Path) -> anyhow::Result<()> {
