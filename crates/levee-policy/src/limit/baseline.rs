@@ -143,6 +143,33 @@ enum Phase {
     },
 }
 
+/// The concurrency a probe (or its next stage) runs at below `limit`:
+/// `PROBE_RATIO` of it, not under the minimum limit.
+fn probe_at(limit: f64, min_limit: usize) -> usize {
+    ((limit * PROBE_RATIO) as usize).max(min_limit)
+}
+
+impl Phase {
+    /// A probe stage at `limit`, nothing measured yet.
+    fn probe(
+        limit: usize,
+        start: Option<Instant>,
+        unit: f64,
+        above: Option<(usize, f64)>,
+        queued: Option<usize>,
+    ) -> Phase {
+        Phase::Probing {
+            limit,
+            start,
+            unit,
+            sum: 0.0,
+            count: 0,
+            above,
+            queued,
+        }
+    }
+}
+
 impl NoLoadRtt {
     pub(super) fn new(initial_limit: usize, min_limit: usize, interval: Duration) -> Self {
         Self {
@@ -152,15 +179,7 @@ impl NoLoadRtt {
             mean: None,
             samples: 0,
             recent: None,
-            phase: Phase::Probing {
-                limit: initial_limit,
-                start: None,
-                unit: 0.0,
-                sum: 0.0,
-                count: 0,
-                above: None,
-                queued: None,
-            },
+            phase: Phase::probe(initial_limit, None, 0.0, None, None),
             ceiling: None,
         }
     }
@@ -232,7 +251,7 @@ impl NoLoadRtt {
                 }
                 if elapsed >= (SETTLE + MEASURE) * *unit && *count >= MIN_PROBE_SAMPLES {
                     let measured = *sum / f64::from(*count);
-                    let lower = ((*probe_limit as f64 * PROBE_RATIO) as usize).max(self.min_limit);
+                    let lower = probe_at(*probe_limit as f64, self.min_limit);
                     let descend = match *above {
                         // Halving the concurrency cut the RTT: the stage above queued,
                         // and this one may have too.
@@ -246,15 +265,8 @@ impl NoLoadRtt {
                         None => self.rtt.is_none_or(|base| measured > RISE_RATIO * base),
                     };
                     if descend && lower < *probe_limit {
-                        self.phase = Phase::Probing {
-                            limit: lower,
-                            start: Some(now),
-                            unit: measured,
-                            sum: 0.0,
-                            count: 0,
-                            above: Some((*probe_limit, measured)),
-                            queued: *queued,
-                        };
+                        let above = Some((*probe_limit, measured));
+                        self.phase = Phase::probe(lower, Some(now), measured, above, *queued);
                         return;
                     }
                     // The stage above measured more than this one: it queued, if
@@ -315,15 +327,8 @@ impl NoLoadRtt {
                 let suspect = stale || limit * 2.0 <= *peak;
                 if now >= *due || (spaced && suspect) {
                     let unit = mean.max(*base);
-                    self.phase = Phase::Probing {
-                        limit: ((limit * PROBE_RATIO) as usize).max(self.min_limit),
-                        start: Some(now),
-                        unit,
-                        sum: 0.0,
-                        count: 0,
-                        above: None,
-                        queued: None,
-                    };
+                    let at = probe_at(limit, self.min_limit);
+                    self.phase = Phase::probe(at, Some(now), unit, None, None);
                 }
             }
         }
