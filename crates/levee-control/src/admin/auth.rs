@@ -16,7 +16,6 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
-pub use levee_proxy::control::MIN_TOKEN_LEN;
 use levee_proxy::control::{check_token, token_digest as digest};
 
 /// The environment variable holding a token for `levee serve`.

@@ -59,6 +59,11 @@ impl Tenants {
         self.loads.get(&t).map_or(0, |l| l.in_flight)
     }
 
+    /// Requests in flight of a request's tenant; none for a request without one.
+    pub(super) fn held(&self, t: Option<TenantKey>) -> usize {
+        t.map_or(0, |t| self.in_flight(t))
+    }
+
     /// Whether a newcomer of `t` would take more than its fair share of
     /// `limit`. A tenant's claim is what it holds plus what it has waiting;
     /// its share is its max-min fair share (see [`Tenants::share`]). A
@@ -137,7 +142,7 @@ where
 {
     let mut best: Option<(usize, usize)> = None;
     for (i, t) in candidates.into_iter().enumerate() {
-        let load = t.map_or(0, |t| tenants.in_flight(t));
+        let load = tenants.held(t);
         if best.is_none_or(|(_, b)| load < b) {
             best = Some((i, load));
             if load == 0 {

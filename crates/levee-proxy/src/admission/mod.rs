@@ -325,7 +325,7 @@ impl Admission {
             // queue is full.
             let congested = s.codel.is_congested(now.into_std());
             if congested || s.queue.len() >= self.spec.max_queue {
-                let held = tenant.map_or(0, |t| s.tenants.in_flight(t));
+                let held = s.tenants.held(tenant);
                 let st = &mut *s;
                 match st.queue.evict_for(priority, held, &st.tenants) {
                     Some(victim) => {
@@ -439,7 +439,7 @@ impl Admission {
         priority: Priority,
         tenant: Option<TenantKey>,
     ) -> Duration {
-        let held = tenant.map_or(0, |t| s.tenants.in_flight(t));
+        let held = s.tenants.held(tenant);
         let ahead = s.queue.ahead_of_fair(priority, held, &s.tenants);
         let rate = s.drain.rate(now.into_std());
         if rate > 0.0 {

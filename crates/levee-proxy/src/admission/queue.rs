@@ -56,7 +56,7 @@ impl Queue {
         let higher: usize = self.lanes[..lane].iter().map(VecDeque::len).sum();
         let own = self.lanes[lane]
             .iter()
-            .filter(|w| w.tenant.map_or(0, |t| tenants.in_flight(t)) <= held)
+            .filter(|w| tenants.held(w.tenant) <= held)
             .count();
         higher + own
     }
@@ -125,7 +125,7 @@ impl Queue {
             return Some(w);
         }
         let lane = &mut self.lanes[priority as usize];
-        let load = |w: &Waiter| w.tenant.map_or(0, |t| tenants.in_flight(t));
+        let load = |w: &Waiter| tenants.held(w.tenant);
         let (i, most) = lane
             .iter()
             .enumerate()
