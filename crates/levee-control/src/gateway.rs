@@ -115,6 +115,7 @@ impl Gateway {
                         drain: drain.clone(),
                         control: control.clone(),
                         tokens: tokens.clone(),
+                        runtime: runtime.clone(),
                     },
                 ));
                 Some(local)

@@ -55,7 +55,7 @@ fn rtt(i: u64) -> Duration {
 fn limiters(c: &mut Criterion) {
     let mut group = c.benchmark_group("limiter_sample");
     let configs = [
-        ("gradient2", LimiterConfig::default()),
+        ("gradient2", LimiterConfig::Gradient2(Default::default())),
         ("vegas", LimiterConfig::Vegas(VegasConfig::default())),
         ("aimd", LimiterConfig::Aimd(AimdConfig::default())),
     ];

@@ -14,10 +14,11 @@
 //!
 //! | module | decision |
 //! | --- | --- |
+//! | [`admission`] | forward, queue or shed a request: the route's admission state machine |
 //! | [`backoff`] | how long to wait before retry number *n* (exponential, jittered) |
 //! | [`budget`] | whether a retry may be spent (a fraction of requests plus a floor per second) |
 //! | [`breaker`] | whether an endpoint may be tried (closed, open, half-open) |
-//! | [`limit`] | how many requests may be in flight to an upstream (fixed, AIMD, Gradient2, Vegas) |
+//! | [`limit`] | how many requests may be in flight to an upstream (adaptive, fixed, AIMD, Gradient2, Vegas) |
 //! | [`codel`] | whether the gateway's wait queue is congested (switch to LIFO) |
 //! | [`drain`] | the `Retry-After` to give a shed request (queued work ÷ drain rate) |
 //! | [`gcra`] | whether a tenant is over its rate (429), with the `RateLimit` header values |
@@ -27,6 +28,7 @@
 //! take `&mut self` and leave locking to their owner, which holds one per endpoint,
 //! route or tenant.
 
+pub mod admission;
 pub mod backoff;
 pub mod breaker;
 pub mod budget;

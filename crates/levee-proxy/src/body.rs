@@ -30,6 +30,12 @@ pub struct BodyTooLarge {
     pub limit: u64,
 }
 
+/// When a request body finished streaming upstream, set once by the body.
+///
+/// The latency the admission limiter learns from runs from here to the
+/// response head: a client's slow upload is not the upstream's latency.
+pub type BodyDone = std::sync::Arc<std::sync::OnceLock<tokio::time::Instant>>;
+
 pin_project_lite::pin_project! {
     /// A client's request body, streamed upstream with a size limit.
     #[derive(Debug)]
@@ -38,16 +44,19 @@ pin_project_lite::pin_project! {
         inner: Option<Incoming>,
         limit: u64,
         seen: u64,
+        done: Option<BodyDone>,
     }
 }
 
 impl UpstreamBody {
-    /// Wraps `inner`; `limit` is the most bytes allowed (`u64::MAX` for none).
-    pub fn new(inner: Incoming, limit: u64) -> UpstreamBody {
+    /// Wraps `inner`; `limit` is the most bytes allowed (`u64::MAX` for
+    /// none); `done`, if given, is set when the body has been read to its end.
+    pub fn new(inner: Incoming, limit: u64, done: Option<BodyDone>) -> UpstreamBody {
         UpstreamBody {
             inner: Some(inner),
             limit,
             seen: 0,
+            done,
         }
     }
 
@@ -57,6 +66,7 @@ impl UpstreamBody {
             inner: None,
             limit: u64::MAX,
             seen: 0,
+            done: None,
         }
     }
 }
@@ -70,10 +80,16 @@ impl Body for UpstreamBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.project();
-        let Some(inner) = this.inner.as_pin_mut() else {
+        let Some(mut inner) = this.inner.as_pin_mut() else {
             return Poll::Ready(None);
         };
-        match ready!(inner.poll_frame(cx)) {
+        let polled = ready!(inner.as_mut().poll_frame(cx));
+        if (polled.is_none() || inner.is_end_stream())
+            && let Some(done) = this.done
+        {
+            let _ = done.set(tokio::time::Instant::now());
+        }
+        match polled {
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
                     *this.seen += data.len() as u64;

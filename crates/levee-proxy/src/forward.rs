@@ -59,7 +59,8 @@ pub struct Forwarded {
     pub response: Response<Incoming>,
     /// The endpoint that answered.
     pub endpoint: http::uri::Authority,
-    /// Time from sending to the response head.
+    /// Time from sending the request — its body fully, if it had one — to
+    /// the response head.
     pub headers_after: Duration,
 }
 
@@ -136,7 +137,8 @@ pub async fn forward(
     // A request without a body can be sent again to another endpoint when the
     // first could not even be connected to: nothing reached the upstream.
     let bodyless = http_body::Body::is_end_stream(&body);
-    let mut body = Some(UpstreamBody::new(body, limit));
+    let body_done: Option<crate::body::BodyDone> = (!bodyless).then(Default::default);
+    let mut body = Some(UpstreamBody::new(body, limit, body_done.clone()));
     let mut tried: Vec<usize> = Vec::new();
     let version = match pool.protocol {
         Protocol::Http1 => Version::HTTP_11,
@@ -191,6 +193,11 @@ pub async fn forward(
         };
         let result = tokio::time::timeout(timeout, pool.client.request(up)).await;
         let now = Instant::now();
+        // The upstream's latency starts when it had the whole request.
+        let sent = body_done
+            .as_ref()
+            .and_then(|d| d.get().copied())
+            .map_or(sent, |done| done.max(sent));
         match result {
             Err(_elapsed) => {
                 // Only the pool's own limit says the endpoint is slow; a

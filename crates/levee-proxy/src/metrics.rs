@@ -51,6 +51,8 @@ pub struct Metrics {
     upstream_headers: Family<PoolLabel, Histogram, fn() -> Histogram>,
     gateway_errors: Family<ReasonLabel, Counter>,
     admission: crate::admission::metrics::AdmissionFamilies,
+    class_baselines: crate::admission::metrics::ClassBaselines,
+    latency_ratios: crate::admission::metrics::Ratios,
     rate_limited: Family<crate::admission::metrics::RouteLabel, Counter>,
     rate_untracked: Family<crate::admission::metrics::RouteLabel, Counter>,
     /// Client connections currently open.
@@ -115,6 +117,18 @@ impl Metrics {
             gateway_errors.clone(),
         );
         let admission = crate::admission::metrics::AdmissionFamilies::new(&mut registry);
+        let class_baselines = crate::admission::metrics::ClassBaselines::default();
+        registry.register(
+            "admission_class_baseline_seconds",
+            "Typical time to the response head of each request class (method and normalised path), by route",
+            class_baselines.clone(),
+        );
+        let latency_ratios = crate::admission::metrics::Ratios::default();
+        registry.register(
+            "admission_latency_ratio",
+            "Median of recent answers' latency divided by their class's baseline (1 = as usual)",
+            latency_ratios.clone(),
+        );
         let rate_limited = Family::default();
         registry.register(
             "rate_limited",
@@ -178,6 +192,8 @@ impl Metrics {
             upstream_headers,
             gateway_errors,
             admission,
+            class_baselines,
+            latency_ratios,
             rate_limited,
             rate_untracked,
             connections_open,
@@ -244,6 +260,38 @@ impl Metrics {
     pub fn with_registry<R>(&self, f: impl FnOnce(&mut Registry) -> R) -> R {
         let mut reg = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut reg)
+    }
+
+    /// The OpenMetrics text exposition of every metric, with the per-class
+    /// admission gauges read from `routes` now (at most `max_classes` per
+    /// route, so the label set stays bounded).
+    pub fn encode_with(&self, routes: &crate::route::RouteTable) -> String {
+        self.class_baselines.clear();
+        self.latency_ratios.clear();
+        for route in routes.iter() {
+            let Some(admission) = &route.admission else {
+                continue;
+            };
+            let view = admission.view();
+            if let Some(ratio) = view.ratio {
+                let label = crate::admission::metrics::RouteLabel {
+                    route: route.name.to_string(),
+                };
+                self.latency_ratios.get_or_create(&label).set(ratio);
+            }
+            for class in view.classes {
+                if let Some(b) = class.baseline {
+                    let label = crate::admission::metrics::ClassLabel {
+                        route: route.name.to_string(),
+                        class: class.name.to_string(),
+                    };
+                    self.class_baselines
+                        .get_or_create(&label)
+                        .set(b.as_secs_f64());
+                }
+            }
+        }
+        self.encode()
     }
 
     /// The OpenMetrics text exposition of every metric.

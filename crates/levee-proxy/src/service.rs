@@ -20,7 +20,7 @@ use hyper::body::Incoming;
 use levee_http::{Reason, RequestId};
 use tokio::time::Instant;
 
-use crate::admission::{Permit, Priority};
+use crate::admission::Priority;
 use crate::body::{Completion, OnComplete, ProxyBody};
 use crate::control::ControlHandle;
 use crate::drain::{Drain, InFlightGuard};
@@ -93,7 +93,6 @@ impl Proxy {
             upstream: None,
             headers_after: None,
             reason: None,
-            permit: None,
             rt: rt.clone(),
             conn: conn.clone(),
             _guard: guard,
@@ -188,8 +187,14 @@ impl Proxy {
         // Admission: forward now, wait briefly, or shed without touching the upstream.
         let mut permit = match &route.admission {
             Some(admission) => {
-                let priority = request_priority(&req, route, settings, peer);
-                match admission.acquire(priority, deadline, tenant).await {
+                let request = crate::admission::Request {
+                    method: req.method(),
+                    path: req.uri().path(),
+                    priority: request_priority(&req, route, settings, peer),
+                    deadline,
+                    tenant,
+                };
+                match admission.acquire(request).await {
                     Ok(permit) => Some(permit),
                     Err(shed) => {
                         let err = ProxyError::Overloaded {
@@ -217,9 +222,12 @@ impl Proxy {
         )
         .await;
         let cx = head.context(request_id, peer.tls, route.json_style, settings);
-        if let Some(permit) = permit.as_mut() {
-            // The limiter's signal: time to the response head, and whether the
-            // upstream dropped the request (error, timeout, its own 503).
+        if let Some(mut permit) = permit.take() {
+            // The limiter's signal: time to the response head (from when the
+            // request was fully sent), and whether the upstream dropped the
+            // request (error, timeout, its own 503). The slot is given back
+            // now, at the head: a streamed body (server-sent events, a
+            // download) is an answered request, not a busy upstream.
             match &result {
                 Ok(fwd) => permit.record(
                     fwd.headers_after,
@@ -234,9 +242,8 @@ impl Proxy {
                 }
                 Err(_) => {}
             }
+            drop(permit);
         }
-        // The permit is released when the response body ends.
-        log.permit = permit;
         match result {
             Ok(fwd) => {
                 log.upstream = Some(fwd.endpoint);
@@ -447,7 +454,6 @@ struct Exchange {
     upstream: Option<http::uri::Authority>,
     headers_after: Option<Duration>,
     reason: Option<Reason>,
-    permit: Option<Permit>,
     rt: Arc<Runtime>,
     conn: Arc<ConnState>,
     _guard: InFlightGuard,

@@ -191,10 +191,18 @@ async fn a_route_can_opt_out() {
     assert!(peak.load(Ordering::SeqCst) > 2);
 }
 
+/// A request holds its slot until its answer's head arrives, not while the
+/// body streams: an event stream or a download is an answered request, and
+/// holding its slot would starve everything behind it (issue 19).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_slot_is_held_until_the_response_body_ends() {
-    // The head comes at once; the body trickles for 400 ms.
-    let up = Upstream::start(|_s: Seen| async move {
+async fn the_slot_is_held_until_the_response_head_not_while_the_body_streams() {
+    // `/stream`: the head at once, the body trickles for 400 ms.
+    // `/slow`: the head after 300 ms.
+    let up = Upstream::start(|s: Seen| async move {
+        if s.uri.path() == "/slow" {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            return Response::new(full("late"));
+        }
         let stream = futures_util::stream::unfold(0u8, |i| async move {
             if i == 4 {
                 return None;
@@ -219,11 +227,17 @@ async fn the_slot_is_held_until_the_response_body_ends() {
         .await
         .expect("head");
     assert_eq!(resp.status(), 200);
-    // The first body is still streaming: its slot is taken.
+    // The first body is still streaming; its slot was given back at the head.
     let second = get(&gw.url("/other"), &[]).await;
-    assert_problem(&second, 503, "overloaded");
+    assert_eq!(second.status, 200, "admitted while the stream flows");
     let body = resp.into_body().collect().await.expect("body").to_bytes();
     assert_eq!(body.len(), 20);
+    // Until its head arrives, a request does hold its slot.
+    let slow = tokio::spawn(get_owned(gw.url("/slow"), vec![]));
+    wait_for(|| up.seen().iter().any(|s| s.uri.path() == "/slow")).await;
+    let third = get(&gw.url("/other"), &[]).await;
+    assert_problem(&third, 503, "overloaded");
+    assert_eq!(slow.await.expect("task").status, 200);
     wait_for_async(&gw).await;
 }
 
@@ -379,4 +393,102 @@ async fn sustained_overload_is_shed_at_arrival_not_after_waiting() {
     };
     assert_eq!(count("queue_timeout"), 0, "{metrics}");
     assert_eq!(count("queue_full") as usize, shed.len(), "{metrics}");
+}
+
+/// `admission = "observe"`: nothing is queued or shed, what would have been
+/// is counted, and the admin API shows the route's state and classes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observe_mode_sheds_nothing_and_counts_what_it_would_have() {
+    let (up, peak) = holding(Duration::from_millis(200)).await;
+    let token = "observer-token-0123456789";
+    let overrides = levee_control::config::Overrides {
+        admin_tokens: levee_control::admin::auth::AdminTokens::from_pairs([("ops", token)]),
+        ..Default::default()
+    };
+    let gw = Gw::start_with(
+        &route(
+            &up,
+            "mode = \"observe\", limiter = \"fixed\", limit = 2, max_queue = 1",
+            "",
+        ),
+        overrides,
+    )
+    .await;
+    let got = burst(&gw, 10, &[]).await;
+    assert!(
+        got.iter().all(|g| g.status == 200),
+        "observe mode answers everything"
+    );
+    assert!(
+        peak.load(Ordering::SeqCst) > 2,
+        "the limit was not enforced"
+    );
+    let metrics = get(&gw.admin_url("/metrics"), &[]).await.text();
+    let would: u64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("levee_admission_would_shed_total{route=\"r\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert!(
+        would >= 1,
+        "what would have been shed is counted: {metrics}"
+    );
+    assert!(!metrics.contains(
+        "levee_admission_shed_total{route=\"r\",cause=\"queue_full\",priority=\"default\"} 1"
+    ));
+    let auth = format!("Bearer {token}");
+    let state = get(&gw.admin_url("/v1/admission"), &[("authorization", &auth)]).await;
+    assert_eq!(state.status, 200, "{}", state.text());
+    let v = state.json();
+    let r = &v["routes"][0];
+    assert_eq!(r["route"], "r");
+    assert_eq!(r["mode"], "observe");
+    assert_eq!(r["limit"], 2);
+    let classes = r["classes"].as_array().expect("classes");
+    assert!(
+        classes
+            .iter()
+            .any(|c| c["class"] == "GET /work" && c["answers"] == 10),
+        "{v}"
+    );
+    let denied = get(&gw.admin_url("/v1/admission"), &[]).await;
+    assert_eq!(denied.status, 401);
+}
+
+/// `admission = "on" | "observe" | "off"` are accepted; anything else is an
+/// error at its place that lists them.
+#[test]
+fn the_admission_shorthand_is_checked_with_its_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("levee.toml");
+    let config = |admission: &str| {
+        format!(
+            "[[listeners]]\nlisten = \"127.0.0.1:8000\"\n[[pools]]\nname = \"app\"\nendpoints = [\"127.0.0.1:8080\"]\n[[routes]]\npool = \"app\"\nadmission = {admission}\n"
+        )
+    };
+    for good in ["\"on\"", "\"observe\"", "\"off\"", "{ mode = \"observe\" }"] {
+        std::fs::write(&file, config(good)).expect("write");
+        let out = levee()
+            .args(["config", "check"])
+            .arg(&file)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{good}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    std::fs::write(&file, config("\"maybe\"")).expect("write");
+    let out = levee()
+        .args(["config", "check"])
+        .arg(&file)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{}:8:13:", file.display())) && err.contains("`on`, `observe`"),
+        "{err}"
+    );
 }

@@ -7,6 +7,7 @@ mod admin_cli;
 mod admission;
 mod check;
 mod demo;
+mod false_sheds;
 mod fetch;
 mod lifecycle;
 mod maintenance;

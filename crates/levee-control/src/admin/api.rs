@@ -275,11 +275,55 @@ async fn route(req: Request<Incoming>, state: &AdminState) -> Result<Answer, Fai
             Ok(ok(StatusCode::OK, &json!({ "entries": entries })))
         }
         (["audit"], _) => Err(Failure::method("GET, HEAD")),
+        (["admission"], &Method::GET | &Method::HEAD) => {
+            let routes: Vec<Value> = state
+                .runtime
+                .load()
+                .routes
+                .iter()
+                .filter_map(|r| {
+                    r.admission
+                        .as_ref()
+                        .map(|a| admission_json(&r.name, &a.view()))
+                })
+                .collect();
+            Ok(ok(StatusCode::OK, &json!({ "routes": routes })))
+        }
+        (["admission"], _) => Err(Failure::method("GET, HEAD")),
         _ => Err(Failure::new(
             Reason::NotFound,
             format!("no such path: {path} (see /openapi.json)"),
         )),
     }
+}
+
+/// One route's admission state: what it would take to be shed, and the
+/// per-class baselines it compares latency with.
+fn admission_json(route: &str, v: &levee_proxy::admission::AdmissionView) -> Value {
+    let classes: Vec<Value> = v
+        .classes
+        .iter()
+        .map(|c| {
+            json!({
+                "class": &*c.name,
+                "baseline_ms": c.baseline.map(|b| (b.as_secs_f64() * 1e6).round() / 1e3),
+                "answers": c.answers,
+            })
+        })
+        .collect();
+    json!({
+        "route": route,
+        "mode": match v.mode {
+            levee_proxy::admission::Mode::Enforce => "enforce",
+            levee_proxy::admission::Mode::Observe => "observe",
+        },
+        "state": v.state,
+        "limit": v.limit,
+        "in_flight": v.in_flight,
+        "queued": v.queued,
+        "latency_ratio": v.ratio.map(|r| (r * 1000.0).round() / 1000.0),
+        "classes": classes,
+    })
 }
 
 /// A path segment naming an endpoint, percent-decoded (`%3A` for `:`).

@@ -46,6 +46,9 @@ pub struct AdminState {
     pub control: Arc<Control>,
     /// Who may use the `/v1` API; replaced whole on a reload.
     pub tokens: Arc<ArcSwap<auth::AdminTokens>>,
+    /// The data path's current snapshot (admission state for `/metrics`
+    /// and `/v1/admission`).
+    pub runtime: levee_proxy::runtime::RuntimeHandle,
 }
 
 /// Serves the admin endpoints on `listener` until the task is dropped.
@@ -117,7 +120,7 @@ async fn handle(req: Request<Incoming>, state: &AdminState) -> Response<Full<Byt
         "/metrics" => text(
             StatusCode::OK,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            state.metrics.encode(),
+            state.metrics.encode_with(&state.runtime.load().routes),
         ),
         path => match levee_http::pages::page_for_path(path) {
             Some(html) => text(StatusCode::OK, "text/html; charset=utf-8", html),

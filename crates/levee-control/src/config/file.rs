@@ -175,8 +175,9 @@ pub struct RouteSection {
     pub max_body_size: Option<ByteSize>,
     /// `problem` (RFC 9457, default) or `envelope`.
     pub error_format: Option<ErrorFormat>,
-    /// Admission control (on by default).
-    pub admission: Option<AdmissionSection>,
+    /// Admission control: `"on"` (the default), `"observe"`, `"off"`, or a
+    /// table of settings.
+    pub admission: Option<AdmissionSectionOrShorthand>,
     /// Priority of requests without a trusted priority header (default `default`).
     pub priority: Option<Spanned<String>>,
     /// Whom a request belongs to, for fairness and rate limits (default none).
@@ -208,21 +209,26 @@ pub struct RateLimitSection {
     pub burst: Option<u32>,
 }
 
-/// `admission = { ... }` on a route.
+/// `admission = { ... }` on a route, or `admission = "on" | "observe" | "off"`
+/// for the defaults in that mode.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AdmissionSection {
     /// Set false to forward everything (default true).
     pub enabled: Option<bool>,
-    /// `gradient2` (default), `aimd`, `vegas` or `fixed`.
+    /// `enforce` (default) or `observe`: compute everything, shed nothing,
+    /// count what would have been shed.
+    pub mode: Option<AdmissionModeName>,
+    /// `adaptive` (default), `gradient2`, `aimd`, `vegas` or `fixed`.
     pub limiter: Option<LimiterName>,
     /// The limit of the `fixed` limiter (required with it).
     pub limit: Option<usize>,
-    /// Starting limit of an adaptive limiter (default 20).
+    /// Starting limit of an adaptive limiter (default 16 for `adaptive`, 4
+    /// for the others).
     pub initial_limit: Option<usize>,
     /// Lowest limit (default 4).
     pub min_limit: Option<usize>,
-    /// Highest limit (default 1000).
+    /// Highest limit (default 10 000 for `adaptive`, 1000 for the others).
     pub max_limit: Option<usize>,
     /// Most requests waiting for a slot (default 256).
     pub max_queue: Option<usize>,
@@ -232,10 +238,72 @@ pub struct AdmissionSection {
     pub retry_after_max: Option<ConfigDuration>,
 }
 
+/// `admission = "…"`: the defaults in one mode.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AdmissionShorthand {
+    /// Admission with the defaults (as if absent).
+    On,
+    /// Computed and counted, never enforced.
+    Observe,
+    /// No admission control on this route.
+    Off,
+}
+
+/// Admission modes.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AdmissionModeName {
+    /// Queue and shed.
+    Enforce,
+    /// Admit everything; count what would have been shed.
+    Observe,
+}
+
+impl<'de> Deserialize<'de> for AdmissionSectionOrShorthand {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = AdmissionSectionOrShorthand;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(r#""on", "observe", "off" or a table of admission settings"#)
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                let mode = AdmissionShorthand::deserialize(
+                    serde::de::value::StrDeserializer::<E>::new(v),
+                )?;
+                Ok(AdmissionSectionOrShorthand::Shorthand(mode))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                AdmissionSection::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(AdmissionSectionOrShorthand::Section)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// `admission` on a route, as written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AdmissionSectionOrShorthand {
+    /// `admission = "observe"` and the like.
+    Shorthand(AdmissionShorthand),
+    /// `admission = { … }`.
+    Section(AdmissionSection),
+}
+
 /// Limiter names.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LimiterName {
+    /// Binds only on evidence of congestion (the default).
+    Adaptive,
     /// Netflix Gradient2.
     Gradient2,
     /// Additive increase, multiplicative decrease.

@@ -18,8 +18,10 @@ use http::HeaderName;
 use http::uri::Authority;
 use levee_http::JsonStyle;
 use levee_policy::breaker::BreakerConfig;
-use levee_policy::limit::{AimdConfig, Bounds, Gradient2Config, LimiterConfig, VegasConfig};
-use levee_proxy::admission::{Admission, AdmissionSpec, Priority};
+use levee_policy::limit::{
+    AdaptiveConfig, AimdConfig, Bounds, Gradient2Config, LimiterConfig, VegasConfig,
+};
+use levee_proxy::admission::{Admission, AdmissionSpec, Mode, Priority};
 use levee_proxy::metrics::Metrics;
 use levee_proxy::pool::{Pool, PoolSpec, Protocol};
 use levee_proxy::ratelimit::{DEFAULT_MAX_TENANTS, RateLimitSpec, RateLimiter};
@@ -30,8 +32,9 @@ use serde_spanned::Spanned;
 
 use super::error::{Collector, ConfigError};
 use super::file::{
-    AdmissionSection, ErrorFormat, FileConfig, LimiterName, PoolSection, ProtocolName,
-    RateLimitSection, TenantSection,
+    AdmissionModeName, AdmissionSection, AdmissionSectionOrShorthand, AdmissionShorthand,
+    ErrorFormat, FileConfig, LimiterName, PoolSection, ProtocolName, RateLimitSection,
+    TenantSection,
 };
 use crate::admin::auth::AdminTokens;
 use crate::control::{Source, Topology, WindowRecord};
@@ -668,23 +671,42 @@ fn resolve_rate_limit(
     Some(spec)
 }
 
-/// Admission settings of a route: on by default, Gradient2 with its defaults.
-fn resolve_admission(a: Option<&AdmissionSection>, c: &mut Collector<'_>) -> Option<AdmissionSpec> {
+/// Admission settings of a route: on by default, the adaptive limiter with
+/// its defaults.
+fn resolve_admission(
+    a: Option<&AdmissionSectionOrShorthand>,
+    c: &mut Collector<'_>,
+) -> Option<AdmissionSpec> {
     let d = AdmissionSection::default();
-    let a = a.unwrap_or(&d);
+    let (a, shorthand_mode) = match a {
+        None => (&d, None),
+        Some(AdmissionSectionOrShorthand::Shorthand(AdmissionShorthand::Off)) => return None,
+        Some(AdmissionSectionOrShorthand::Shorthand(AdmissionShorthand::On)) => (&d, None),
+        Some(AdmissionSectionOrShorthand::Shorthand(AdmissionShorthand::Observe)) => {
+            (&d, Some(Mode::Observe))
+        }
+        Some(AdmissionSectionOrShorthand::Section(s)) => (s, None),
+    };
     if a.enabled == Some(false) {
         return None;
     }
     let defaults = AdmissionSpec::default();
-    let bounds_default = Bounds::default();
+    let name = a.limiter.unwrap_or(LimiterName::Adaptive);
+    let bounds_default = match name {
+        LimiterName::Adaptive => AdaptiveConfig::default().bounds,
+        _ => Bounds::default(),
+    };
+    let min = a.min_limit.unwrap_or(bounds_default.min);
     let bounds = Bounds {
-        initial: a
-            .initial_limit
-            .unwrap_or(bounds_default.initial.max(a.min_limit.unwrap_or(0))),
-        min: a.min_limit.unwrap_or(bounds_default.min),
+        initial: a.initial_limit.unwrap_or(bounds_default.initial.max(min)),
+        min,
         max: a.max_limit.unwrap_or(bounds_default.max),
     };
-    let limiter = match a.limiter.unwrap_or(LimiterName::Gradient2) {
+    let limiter = match name {
+        LimiterName::Adaptive => LimiterConfig::Adaptive(AdaptiveConfig {
+            bounds,
+            ..AdaptiveConfig::default()
+        }),
         LimiterName::Gradient2 => LimiterConfig::Gradient2(Gradient2Config {
             bounds,
             ..Gradient2Config::default()
@@ -708,8 +730,14 @@ fn resolve_admission(a: Option<&AdmissionSection>, c: &mut Collector<'_>) -> Opt
     if let Err(e) = limiter.validate() {
         c.at(None, format!("admission: {e}"));
     }
+    let mode = match (shorthand_mode, a.mode) {
+        (Some(m), _) => m,
+        (None, Some(AdmissionModeName::Observe)) => Mode::Observe,
+        (None, _) => Mode::Enforce,
+    };
     let spec = AdmissionSpec {
         limiter,
+        mode,
         max_queue: a.max_queue.unwrap_or(defaults.max_queue),
         max_queue_time: a.max_queue_time.map_or(defaults.max_queue_time, |d| d.0),
         retry_after_max: a.retry_after_max.map_or(defaults.retry_after_max, |d| d.0),
@@ -848,7 +876,11 @@ impl Config {
                         .filter(|a| a.spec() == spec);
                     match kept {
                         Some(a) => Some(a),
-                        None => match Admission::new(spec.clone(), metrics.admission(&r.name)) {
+                        None => match Admission::new(
+                            Arc::from(r.name.as_str()),
+                            spec.clone(),
+                            metrics.admission(&r.name),
+                        ) {
                             Ok(a) => Some(Arc::new(a)),
                             Err(e) => {
                                 c.at(None, format!("route `{}`: admission: {e}", r.name));

@@ -99,7 +99,7 @@
 //! use levee_policy::limit::{Limiter, LimiterConfig, Sample};
 //!
 //! # #[allow(clippy::disallowed_methods)] let start = Instant::now();
-//! let mut limiter = LimiterConfig::default().build()?; // Gradient2
+//! let mut limiter = LimiterConfig::Gradient2(Default::default()).build()?;
 //! let initial = limiter.limit();
 //! let sample = Sample { rtt: Duration::from_millis(20), inflight: initial, limit: initial, dropped: false };
 //! limiter.on_sample(start + Duration::from_millis(20), sample);
@@ -107,6 +107,7 @@
 //! # Ok::<(), levee_policy::ConfigError>(())
 //! ```
 
+mod adaptive;
 mod aimd;
 mod baseline;
 mod fixed;
@@ -119,6 +120,8 @@ mod sim;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+pub(crate) use adaptive::median_of;
+pub use adaptive::{Adaptive, AdaptiveConfig, Evidence, Observation, Signal};
 pub use aimd::{Aimd, AimdConfig};
 pub use fixed::Fixed;
 pub use gradient2::{Gradient2, Gradient2Config};
@@ -185,10 +188,12 @@ pub trait Limiter: Send + Sync + fmt::Debug {
     }
 }
 
-/// Which limiter to build, with its settings. The default is [`Gradient2`] with
+/// Which limiter to build, with its settings. The default is [`Adaptive`] with
 /// its defaults.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LimiterConfig {
+    /// Binds only on evidence of congestion; Gradient2's steering then.
+    Adaptive(AdaptiveConfig),
     /// A constant limit.
     Fixed(usize),
     /// Additive increase, multiplicative decrease on drops.
@@ -201,7 +206,7 @@ pub enum LimiterConfig {
 
 impl Default for LimiterConfig {
     fn default() -> Self {
-        Self::Gradient2(Gradient2Config::default())
+        Self::Adaptive(AdaptiveConfig::default())
     }
 }
 
@@ -209,6 +214,7 @@ impl LimiterConfig {
     /// Checks the chosen limiter's settings.
     pub fn validate(&self) -> Result<(), ConfigError> {
         match self {
+            Self::Adaptive(c) => c.validate(),
             Self::Fixed(n) => Fixed::new(*n).map(drop),
             Self::Aimd(c) => c.validate(),
             Self::Gradient2(c) => c.validate(),
@@ -219,6 +225,7 @@ impl LimiterConfig {
     /// Builds the limiter, or says which setting is out of range.
     pub fn build(&self) -> Result<Box<dyn Limiter>, ConfigError> {
         Ok(match self {
+            Self::Adaptive(c) => Box::new(Adaptive::new(*c)?),
             Self::Fixed(n) => Box::new(Fixed::new(*n)?),
             Self::Aimd(c) => Box::new(Aimd::new(*c)?),
             Self::Gradient2(c) => Box::new(Gradient2::new(*c)?),

@@ -122,7 +122,7 @@ fn upstream(cv: f64) -> Upstream {
 }
 
 fn gradient2() -> Box<dyn Limiter> {
-    LimiterConfig::default()
+    LimiterConfig::Gradient2(Gradient2Config::default())
         .build()
         .expect("default config is valid")
 }

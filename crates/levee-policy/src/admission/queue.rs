@@ -1,38 +1,54 @@
 //! The admission wait queue: one lane per priority.
 //!
-//! This module must not decide *when* to queue or shed, only keep order.
+//! This module must not decide *when* to queue or shed, only keep order. A
+//! waiter carries an opaque payload `W` (the gateway's channel to the waiting
+//! request) that the queue only moves.
 
 use std::collections::VecDeque;
-
-use tokio::sync::oneshot;
-use tokio::time::Instant;
+use std::time::Instant;
 
 use super::fair::{Tenants, least_loaded};
-use super::{Admitted, Priority};
-use crate::tenant::TenantKey;
+use super::{ClassId, Priority, TenantKey, WaiterId};
 
 /// A request waiting for a slot.
 #[derive(Debug)]
-pub(super) struct Waiter {
-    /// Fires when a slot is granted, with the in-flight count it makes and
-    /// the limit; dropped to evict.
-    pub(super) tx: oneshot::Sender<Admitted>,
+pub(super) struct Waiter<W> {
+    /// Its name, for timeouts and cancellation.
+    pub(super) id: WaiterId,
+    /// What the caller gave, handed back with the verdict.
+    pub(super) payload: W,
     /// When it joined the queue.
     pub(super) enqueued: Instant,
+    /// When it is given up on while the limit binds: its caller's deadline,
+    /// or the queue's own bound.
+    pub(super) give_up: Instant,
+    /// Whether `give_up` is its caller's deadline.
+    pub(super) deadline: bool,
     /// Its class.
     pub(super) priority: Priority,
     /// Its tenant, on a route that has tenants.
     pub(super) tenant: Option<TenantKey>,
+    /// Its request class, for its latency sample.
+    pub(super) class: ClassId,
 }
 
 /// Three lanes: critical, default, sheddable.
-#[derive(Debug, Default)]
-pub(super) struct Queue {
-    lanes: [VecDeque<Waiter>; 3],
+#[derive(Debug)]
+pub(super) struct Queue<W> {
+    lanes: [VecDeque<Waiter<W>>; 3],
     len: usize,
 }
 
-impl Queue {
+impl<W> Default for Queue<W> {
+    fn default() -> Self {
+        Self {
+            lanes: Default::default(),
+            len: 0,
+        }
+    }
+}
+
+impl<W> Queue<W> {
     pub(super) fn len(&self) -> usize {
         self.len
     }
@@ -61,7 +77,7 @@ impl Queue {
         higher + own
     }
 
-    pub(super) fn push(&mut self, w: Waiter) {
+    pub(super) fn push(&mut self, w: Waiter<W>) {
         self.lanes[w.priority as usize].push_back(w);
         self.len += 1;
     }
@@ -69,7 +85,7 @@ impl Queue {
     /// The next waiter: highest lane first; oldest first, or newest first
     /// when `lifo` (the queue is congested).
     #[cfg(test)]
-    pub(super) fn pop(&mut self, lifo: bool) -> Option<Waiter> {
+    pub(super) fn pop(&mut self, lifo: bool) -> Option<Waiter<W>> {
         let lane = self.lanes.iter_mut().find(|l| !l.is_empty())?;
         let w = if lifo {
             lane.pop_back()
@@ -84,7 +100,7 @@ impl Queue {
     /// waiter whose tenant holds the fewest slots, ties broken in the
     /// lane's order (oldest first, or newest first when `lifo`). Without
     /// tenants this is the plain lane order. O(lane length), bounded by `max_queue`.
-    pub(super) fn pop_fair(&mut self, lifo: bool, tenants: &Tenants) -> Option<Waiter> {
+    pub(super) fn pop_fair(&mut self, lifo: bool, tenants: &Tenants) -> Option<Waiter<W>> {
         let lane = self.lanes.iter_mut().find(|l| !l.is_empty())?;
         let n = lane.len();
         let i = if lifo {
@@ -99,7 +115,7 @@ impl Queue {
     }
 
     /// Removes the newest waiter of the lowest lane strictly below `priority`.
-    pub(super) fn evict_below(&mut self, priority: Priority) -> Option<Waiter> {
+    pub(super) fn evict_below(&mut self, priority: Priority) -> Option<Waiter<W>> {
         for lane in (priority as usize + 1..3).rev() {
             if let Some(w) = self.lanes[lane].pop_back() {
                 self.len -= 1;
@@ -120,12 +136,12 @@ impl Queue {
         priority: Priority,
         held: usize,
         tenants: &Tenants,
-    ) -> Option<Waiter> {
+    ) -> Option<Waiter<W>> {
         if let Some(w) = self.evict_below(priority) {
             return Some(w);
         }
         let lane = &mut self.lanes[priority as usize];
-        let load = |w: &Waiter| tenants.held(w.tenant);
+        let load = |w: &Waiter<W>| tenants.held(w.tenant);
         let (i, most) = lane
             .iter()
             .enumerate()
@@ -143,19 +159,57 @@ impl Queue {
         w
     }
 
-    /// Drops waiters whose requester is gone (timed out or disconnected).
-    /// Calls `gone` with each removed waiter's tenant.
-    pub(super) fn remove_closed(&mut self, mut gone: impl FnMut(Option<TenantKey>)) {
+    /// Removes the waiter `id`, if it is still queued.
+    pub(super) fn remove(&mut self, id: WaiterId) -> Option<Waiter<W>> {
         for lane in &mut self.lanes {
-            lane.retain(|w| {
-                let open = !w.tx.is_closed();
-                if !open {
-                    gone(w.tenant);
-                }
-                open
-            });
+            if let Some(i) = lane.iter().position(|w| w.id == id) {
+                self.len -= 1;
+                return lane.remove(i);
+            }
         }
-        self.len = self.lanes.iter().map(VecDeque::len).sum();
+        None
+    }
+
+    /// The waiter `id`, if it is still queued.
+    pub(super) fn get(&self, id: WaiterId) -> Option<&Waiter<W>> {
+        self.lanes
+            .iter()
+            .flat_map(|l| l.iter())
+            .find(|w| w.id == id)
+    }
+
+    /// Removes the oldest waiter of the lowest non-empty lane.
+    pub(super) fn pop_oldest(&mut self) -> Option<Waiter<W>> {
+        let lane = self.lanes.iter_mut().rev().find(|l| !l.is_empty())?;
+        let w = lane.pop_front();
+        self.len -= usize::from(w.is_some());
+        w
+    }
+
+    /// Removes every waiter whose give-up time has come by `now`.
+    pub(super) fn drain_expired(&mut self, now: Instant) -> Vec<Waiter<W>> {
+        let mut out = Vec::new();
+        for lane in &mut self.lanes {
+            let mut i = 0;
+            while i < lane.len() {
+                if lane[i].give_up <= now {
+                    out.extend(lane.remove(i));
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        self.len -= out.len();
+        out
+    }
+
+    /// Removes the newest waiter of the lowest non-empty lane: the one that
+    /// would be served last.
+    pub(super) fn pop_last(&mut self) -> Option<Waiter<W>> {
+        let lane = self.lanes.iter_mut().rev().find(|l| !l.is_empty())?;
+        let w = lane.pop_back();
+        self.len -= usize::from(w.is_some());
+        w
     }
 }
 
@@ -163,17 +217,22 @@ impl Queue {
 mod tests {
     use super::*;
 
-    fn waiter(p: Priority) -> (Waiter, oneshot::Receiver<Admitted>) {
-        let (tx, rx) = oneshot::channel();
-        (
-            Waiter {
-                tx,
-                enqueued: Instant::now(),
-                priority: p,
-                tenant: None,
-            },
-            rx,
-        )
+    /// A waiter whose payload is a flag that tells whether it was dropped.
+    fn waiter(p: Priority) -> (Waiter<std::rc::Rc<()>>, std::rc::Weak<()>) {
+        let now = crate::testing::t0();
+        let flag = std::rc::Rc::new(());
+        let weak = std::rc::Rc::downgrade(&flag);
+        let w = Waiter {
+            id: 0,
+            payload: flag,
+            enqueued: now,
+            give_up: now,
+            deadline: false,
+            priority: p,
+            tenant: None,
+            class: 0,
+        };
+        (w, weak)
     }
 
     #[test]
@@ -244,7 +303,8 @@ mod tests {
             .expect("room made");
         assert_eq!(victim.tenant, Some(1));
         assert_eq!(q.len(), 3);
-        assert!(keep[2].try_recv().is_err(), "the third waiter was dropped");
+        drop(victim);
+        assert!(keep[2].upgrade().is_none(), "the third waiter was removed");
         // A tenant holding as much as the heaviest does not displace anyone.
         assert!(q.evict_for(Priority::Default, 3, &tenants).is_none());
         // A lower lane goes first, whatever the loads.
@@ -278,14 +338,25 @@ mod tests {
     }
 
     #[test]
-    fn closed_waiters_are_removed() {
+    fn a_waiter_is_removed_by_id_and_the_last_one_goes_first() {
         let mut q = Queue::default();
-        let (w, rx) = waiter(Priority::Default);
-        q.push(w);
-        let (w, _keep) = waiter(Priority::Default);
-        q.push(w);
-        drop(rx);
-        q.remove_closed(|_| {});
-        assert_eq!(q.len(), 1);
+        for (id, p) in [
+            (1, Priority::Default),
+            (2, Priority::Sheddable),
+            (3, Priority::Default),
+        ] {
+            let (mut w, _) = waiter(p);
+            w.id = id;
+            q.push(w);
+        }
+        assert_eq!(q.remove(1).map(|w| w.id), Some(1));
+        assert!(q.remove(1).is_none() && q.get(3).is_some());
+        assert_eq!(
+            q.pop_last().map(|w| w.id),
+            Some(2),
+            "the lowest lane's newest"
+        );
+        assert_eq!(q.pop_last().map(|w| w.id), Some(3));
+        assert!(q.is_empty());
     }
 }

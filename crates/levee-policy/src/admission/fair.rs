@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use crate::tenant::TenantKey;
+use super::TenantKey;
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Load {
