@@ -10,15 +10,18 @@
 //! It must not do I/O: no sockets, no files, no clock reads, no tokio, no
 //! hyper server. Time is always an argument.
 
+pub mod examples;
 pub mod headers;
 pub mod html;
 pub mod maintenance;
 pub mod negotiate;
 pub mod pages;
 pub mod problem;
+pub mod problem_info;
 pub mod reason;
 pub mod request_id;
 pub mod retry_after;
+pub mod status;
 
 pub use negotiate::{Format, JsonStyle};
 pub use problem::Problem;
