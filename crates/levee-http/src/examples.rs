@@ -200,7 +200,10 @@ mod tests {
                 assert!(f.template.contains(p), "{} lacks {p}", f.id);
             }
             assert_eq!(
-                f.template.lines().filter(|l| l.trim() == "{{headers}}").count(),
+                f.template
+                    .lines()
+                    .filter(|l| l.trim() == "{{headers}}")
+                    .count(),
                 1,
                 "{}",
                 f.id
@@ -219,14 +222,23 @@ mod tests {
             assert!(e.code.contains("120"), "{}", e.framework);
             assert!(e.code.contains("503"), "{}", e.framework);
             assert!(
-                e.code.contains("https://example.com/problems/service-unavailable"),
+                e.code
+                    .contains("https://example.com/problems/service-unavailable"),
                 "{}",
                 e.framework
             );
-            assert!(e.code.to_ascii_lowercase().contains("x-request-id"), "{}", e.framework);
+            assert!(
+                e.code.to_ascii_lowercase().contains("x-request-id"),
+                "{}",
+                e.framework
+            );
         }
         let no_retry_after = for_status(status::lookup(404).expect("404"));
-        assert!(no_retry_after.iter().all(|e| !e.code.contains("Retry-After")));
+        assert!(
+            no_retry_after
+                .iter()
+                .all(|e| !e.code.contains("Retry-After"))
+        );
     }
 
     #[test]
@@ -234,11 +246,23 @@ mod tests {
         // A value with quotes (401's WWW-Authenticate) is escaped; no text that
         // the examples embed may interpolate in PHP ("$") or Ruby ("#{").
         let unauthorized = for_status(status::lookup(401).expect("401"));
-        let php = unauthorized.iter().find(|e| e.framework == "php").expect("php");
-        assert!(php.code.contains(r#"header("WWW-Authenticate: Bearer realm=\"api\"");"#), "{}", php.code);
+        let php = unauthorized
+            .iter()
+            .find(|e| e.framework == "php")
+            .expect("php");
+        assert!(
+            php.code
+                .contains(r#"header("WWW-Authenticate: Bearer realm=\"api\"");"#),
+            "{}",
+            php.code
+        );
         for info in status::all().iter().filter(|s| !for_status(s).is_empty()) {
             for text in [&info.name, &info.meaning] {
-                assert!(!text.contains('$') && !text.contains("#{"), "{}: {text}", info.code);
+                assert!(
+                    !text.contains('$') && !text.contains("#{"),
+                    "{}: {text}",
+                    info.code
+                );
             }
             for h in &info.headers {
                 let v = h.example.as_deref().unwrap_or("");
@@ -246,17 +270,27 @@ mod tests {
             }
         }
         for r in Reason::ALL {
-            assert!(!r.summary().contains('$') && !r.summary().contains("#{"), "{r}");
+            assert!(
+                !r.summary().contains('$') && !r.summary().contains("#{"),
+                "{r}"
+            );
         }
     }
 
     #[test]
     fn only_errors_servers_should_send_get_examples() {
         for code in [200, 301, 418, 510, 599] {
-            assert!(for_status(status::lookup(code).expect("known")).is_empty(), "{code}");
+            assert!(
+                for_status(status::lookup(code).expect("known")).is_empty(),
+                "{code}"
+            );
         }
         let overloaded = for_reason(Reason::Overloaded);
-        assert!(overloaded[0].code.contains("https://example.com/problems/overloaded"));
+        assert!(
+            overloaded[0]
+                .code
+                .contains("https://example.com/problems/overloaded")
+        );
         assert!(overloaded[0].code.contains("Service overloaded"));
     }
 }

@@ -19,6 +19,7 @@ pub mod pages;
 pub mod problem;
 pub mod problem_info;
 pub mod reason;
+pub mod recognise;
 pub mod request_id;
 pub mod retry_after;
 pub mod status;

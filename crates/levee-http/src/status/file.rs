@@ -166,9 +166,11 @@ pub(super) fn load(registry: &str, codes: &str) -> Result<Vec<StatusInfo>, DataE
             .get(&class.label())
             .ok_or_else(|| invalid("its class has no [defaults] table"))?;
         let (name, standing, reference) = match (registered.get(&code), e.name, e.origin) {
-            (Some((description, standing, reference)), None, None) => {
-                (description.clone(), standing.clone(), Some(reference.clone()))
-            }
+            (Some((description, standing, reference)), None, None) => (
+                description.clone(),
+                standing.clone(),
+                Some(reference.clone()),
+            ),
             (Some(_), _, _) => {
                 return Err(invalid(
                     "is registered: its name comes from the registry, and it has no origin",
