@@ -148,8 +148,8 @@ pub enum Retry {
     /// No: the same request fails the same way until it is changed.
     #[serde(rename = "no")]
     No,
-    /// Yes, after a delay (Retry-After when given): the request was not
-    /// processed, so any method may be repeated.
+    /// Yes, after a delay (Retry-After when given): the server refused the
+    /// request for now and did not process it.
     #[serde(rename = "later")]
     Later,
     /// Only idempotent requests, after a delay: the server may have acted.
