@@ -131,10 +131,7 @@ pub(crate) fn text(r: &Recognition, width: usize) -> String {
         producer_text(&mut t, p);
     }
     for p in &r.path {
-        t.labelled(
-            "  Passed through: ",
-            &format!("{} ({}). {}", p.name, p.kind, p.means),
-        );
+        t.labelled("  Passed through: ", &format!("{} ({})", p.name, p.kind));
     }
     if let Some(info) = info {
         t.gap();
