@@ -54,7 +54,13 @@ async fn explain_418_says_what_unused_means() {
 
 #[tokio::test]
 async fn explain_503_has_everything_an_entry_owes() {
-    let out = levee(&["explain", "503"]).await;
+    // The default width: no --width, no $COLUMNS, stdout not a terminal.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_levee"))
+        .args(["explain", "503"])
+        .env_remove("COLUMNS")
+        .output()
+        .await
+        .expect("run levee");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     for needle in [

@@ -60,7 +60,7 @@ pub(crate) struct ExplainArgs {
     /// Code examples to show: all, none, or one of flask, express, php, go, spring, sinatra, axum.
     #[arg(long, default_value = "all", value_name = "NAME", value_parser = Frameworks::parse)]
     examples: Frameworks,
-    /// Wrap text at this many columns [default: $COLUMNS, else 80].
+    /// Wrap text at this many columns [default: $COLUMNS, else the terminal's width, else 80].
     #[arg(long, value_name = "COLUMNS")]
     width: Option<usize>,
 }

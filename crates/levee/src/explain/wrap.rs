@@ -8,12 +8,24 @@ pub(crate) const DEFAULT_WIDTH: usize = 80;
 /// Narrower than this, wrapping does more harm than good.
 const MIN_WIDTH: usize = 40;
 
-/// The width to wrap at: the flag, else `$COLUMNS` (set by interactive
-/// shells), else [`DEFAULT_WIDTH`].
+/// The width to wrap at: the flag, else `$COLUMNS`, else the terminal's
+/// when stdout is one, else [`DEFAULT_WIDTH`].
 pub(crate) fn width(flag: Option<usize>) -> usize {
     flag.or_else(|| std::env::var("COLUMNS").ok()?.trim().parse().ok())
+        .or_else(terminal_width)
         .unwrap_or(DEFAULT_WIDTH)
         .max(MIN_WIDTH)
+}
+
+#[cfg(unix)]
+fn terminal_width() -> Option<usize> {
+    let size = rustix::termios::tcgetwinsize(std::io::stdout()).ok()?;
+    (size.ws_col > 0).then_some(usize::from(size.ws_col))
+}
+
+#[cfg(not(unix))]
+fn terminal_width() -> Option<usize> {
+    None
 }
 
 /// A text being written, wrapped at `width`.
