@@ -45,7 +45,7 @@ async fn run(program: impl AsRef<std::ffi::OsStr>, args: &[&str], dir: &Path) ->
 }
 
 fn skip(what: &str) {
-    eprintln!("SKIPPED: {what}");
+    eprintln!("skipped: {what}");
 }
 
 /// A directory under the target dir kept between runs (installed tools).

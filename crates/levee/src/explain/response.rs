@@ -7,7 +7,7 @@
 //! through the same client code as `levee check`) and laying the diagnosis
 //! out. It must not recognise anything itself.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
@@ -44,6 +44,11 @@ pub(crate) enum Failure {
 pub(crate) async fn get(source: Source) -> Result<RawResponse, Failure> {
     match source {
         Source::Stdin => {
+            if std::io::stdin().is_terminal() {
+                return Err(Failure::Usage(anyhow::anyhow!(
+                    "`levee explain -` reads a response from stdin: pipe one in, e.g. `curl -si URL | levee explain -`"
+                )));
+            }
             let mut input = Vec::new();
             std::io::stdin()
                 .lock()
