@@ -6,12 +6,16 @@
 //! support and the status page, if the server named one. A [`Diagnosis`]
 //! holds those answers; its `Display` is the report `levee fetch` prints.
 //!
-//! This module owns the wording. It must not print, and it must not guess
-//! beyond what the status, the transport error and the server's problem say.
+//! What a status means comes from `levee_http::status`, the knowledge
+//! `levee explain` and the gateway's status pages share; this module owns
+//! the wording of the report around it. It must not print, and it must not
+//! guess beyond what the status, the transport error and the server's
+//! problem say.
 
 use std::fmt;
 
 use http::StatusCode;
+use levee_http::status::{self, Class, Fault, Standing};
 
 use crate::error::{Error, Failure, GiveUp, TransportErrorKind};
 use crate::event::secs;
@@ -123,163 +127,50 @@ impl Diagnosis {
     }
 }
 
+/// What the status says, from the status knowledge `levee explain` and the
+/// gateway's `/_levee/status/` pages share (`levee_http::status`). A code
+/// nobody registered or uses is read as its class's x00 (RFC 9110 §15).
 fn for_status(status: StatusCode) -> Diagnosis {
     let code = status.as_u16();
-    let label = format!(
-        "{code} {}",
-        status.canonical_reason().unwrap_or("(unknown status)")
-    );
-    let (meaning, side, causes, advice): (&str, Side, &[&str], &[&str]) = match code {
-        400 | 422 => (
-            "the server could not accept the request as sent.",
+    let (label, info) = match status::lookup(code) {
+        Some(info) => {
+            let label = match &info.standing {
+                Standing::Unofficial { origin } => {
+                    format!("{} (unofficial, {origin})", info.label())
+                }
+                _ => info.label(),
+            };
+            (label, Some(info))
+        }
+        None => {
+            let as_if = Class::of(code).and_then(|c| status::lookup(c.first()));
+            let label = match as_if {
+                Some(x00) => format!("{code} (unknown; read as {})", x00.label()),
+                None => format!("{code} (not an HTTP status code)"),
+            };
+            (label, as_if)
+        }
+    };
+    let Some(info) = info else {
+        return Diagnosis::new(&format!("{label}."), Side::Server, &[], &[]);
+    };
+    let (side, advice): (Side, Vec<&str>) = match info.fault {
+        Fault::Client => (
             Side::Client,
-            &[
-                "A malformed or missing parameter, header or body field.",
-                "A body that does not match the API's schema.",
-            ],
-            &[
-                "Read the server's detail above and the API documentation, fix the request, then send it again.",
-            ],
+            info.developer_fix.iter().map(String::as_str).collect(),
         ),
-        401 => (
-            "the request lacks valid credentials.",
-            Side::Client,
-            &["A missing, expired or mistyped API key or token."],
-            &["Check the Authorization header or the credentials you passed."],
-        ),
-        403 => (
-            "the server understood the request and refuses it.",
-            Side::Client,
-            &[
-                "The credentials are valid but not allowed to do this.",
-                "An IP or region restriction.",
-            ],
-            &["Check the permissions of the account or key you use."],
-        ),
-        404 | 410 => (
-            "the server has nothing at this URL.",
-            Side::Client,
-            &[
-                "A typo in the path, or a wrong base URL or API version.",
-                "The resource was deleted.",
-            ],
-            &["Check the URL against the API documentation."],
-        ),
-        405 => (
-            "the URL exists but not for this method.",
-            Side::Client,
-            &["Using GET where POST is expected, or the reverse."],
-            &["Check the method against the API documentation."],
-        ),
-        408 => (
-            "the server gave up waiting for the request to arrive.",
-            Side::Network,
-            &[
-                "A slow or stalled upload.",
-                "An overloaded server or proxy with short timeouts.",
-            ],
-            &["Try again; if it persists, check your network."],
-        ),
-        409 => (
-            "the request conflicts with the current state of the resource.",
-            Side::Client,
-            &["A concurrent change, or a duplicate create."],
-            &["Fetch the current state and decide again."],
-        ),
-        413 => (
-            "the request body is larger than the server accepts.",
-            Side::Client,
-            &["An upload above the API's size limit."],
-            &["Send a smaller body, or split it."],
-        ),
-        415 => (
-            "the server does not accept this body's media type.",
-            Side::Client,
-            &["A missing or wrong Content-Type header."],
-            &["Set the Content-Type the API expects."],
-        ),
-        429 => (
-            "you sent more requests than the server allows for your account or address.",
-            Side::Client,
-            &[
-                "Requests above your rate limit or quota.",
-                "Other programs sharing the same API key.",
-            ],
-            &[
-                "Slow down, and honour Retry-After.",
-                "Ask the provider for a higher limit if you need one.",
-            ],
-        ),
-        500 => (
-            "the server failed while handling the request: a bug or an unhandled condition on its side.",
+        Fault::Server | Fault::Neither => (
             Side::Server,
-            &[
-                "A bug triggered by this request.",
-                "A failing dependency the server does not handle.",
-            ],
-            &[
-                "Report it to the service's support with the request id.",
-                "Retrying the same request rarely helps.",
-            ],
-        ),
-        501 => (
-            "the server does not support this functionality.",
-            Side::Server,
-            &["A method or feature the server has not implemented."],
-            &["Check the API documentation for a supported alternative."],
-        ),
-        502 => (
-            "a gateway or proxy got an invalid answer from the service behind it.",
-            Side::Server,
-            &[
-                "The service crashed or restarted mid-request.",
-                "A deploy in progress.",
-                "A misconfigured proxy.",
-            ],
-            &[
-                "Try again in a few minutes.",
-                "If it persists, report it with the request id.",
-            ],
-        ),
-        503 => (
-            "the server is temporarily unable to handle the request.",
-            Side::Server,
-            &[
-                "It is overloaded and shedding requests.",
-                "It is down for maintenance.",
-                "A service it depends on is down.",
-            ],
-            &[
-                "Try again later; the server's Retry-After says when.",
-                "Check the service's status page.",
-            ],
-        ),
-        504 => (
-            "a gateway or proxy timed out waiting for the service behind it.",
-            Side::Server,
-            &[
-                "The service is overloaded or stuck.",
-                "A slow dependency or a very heavy request.",
-            ],
-            &[
-                "Try again later.",
-                "If one request is always slow, ask whether it can be made cheaper.",
-            ],
-        ),
-        400..=499 => (
-            "the server refused the request as sent.",
-            Side::Client,
-            &["Something in the request the server does not accept."],
-            &["Read the server's detail and the API documentation."],
-        ),
-        _ => (
-            "the server failed to handle the request.",
-            Side::Server,
-            &["A problem on the server's side."],
-            &["Try again later, and report it with the request id if it persists."],
+            vec![info.visitor_fix.as_str(), info.retry_note.as_str()],
         ),
     };
-    Diagnosis::new(&format!("{label}: {meaning}"), side, causes, advice)
+    let causes: Vec<&str> = info.causes.iter().map(String::as_str).collect();
+    Diagnosis::new(
+        &format!("{label}: {}", info.meaning),
+        side,
+        &causes,
+        &advice,
+    )
 }
 
 /// Levee's reasons (and any server using the same slugs) are more precise
@@ -413,5 +304,40 @@ impl fmt::Display for Diagnosis {
             writeln!(f, "  status page:   {page}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: u16) -> StatusCode {
+        StatusCode::from_u16(code).expect("a valid status code")
+    }
+
+    #[test]
+    fn any_status_reads_the_shared_knowledge() {
+        let d = for_status(status(451));
+        assert!(
+            d.meaning.starts_with("451 Unavailable For Legal Reasons: "),
+            "{}",
+            d.meaning
+        );
+        assert_eq!(d.side, Side::Client);
+        let d = for_status(status(522));
+        assert!(
+            d.meaning.contains("(unofficial, Cloudflare)"),
+            "{}",
+            d.meaning
+        );
+        assert_eq!(d.side, Side::Server);
+        assert!(!d.causes.is_empty() && !d.advice.is_empty());
+        let d = for_status(status(555));
+        assert!(
+            d.meaning
+                .starts_with("555 (unknown; read as 500 Internal Server Error): "),
+            "{}",
+            d.meaning
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The one HTML layout Levee's pages share, and HTML escaping.
 //!
-//! Error pages, problem-type pages (and later the maintenance and status
-//! pages) are small self-contained documents: inline CSS, no script, no
+//! Error pages, problem-type pages and status-code pages are small
+//! self-contained documents: inline CSS, no script, no
 //! external assets, readable in light and dark mode. This module must not
 //! know what a page says, only how pages look.
 
@@ -33,7 +33,10 @@ h1{font-size:1.75rem;line-height:1.2;margin:0 0 1rem}h2{font-size:1.1rem;margin:
 .lead{font-size:1.1rem}p,li{color:var(--fg)}dl{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1rem;\
 margin:1.5rem 0 0;padding:1rem 1.25rem;border-radius:10px;background:var(--bg)}dt{color:var(--muted)}dd{margin:0}\
 code{font:.9em ui-monospace,monospace}a{color:var(--accent)}.more{margin-top:1.5rem;color:var(--muted)}\
-footer{margin-top:2rem;color:var(--muted);font-size:.85rem}";
+footer{margin-top:2rem;color:var(--muted);font-size:.85rem}.muted{color:var(--muted)}\
+.note{padding:.6rem 1rem;border-left:3px solid var(--accent);background:var(--bg);border-radius:6px}\
+details{margin:.4rem 0}summary{cursor:pointer}pre{margin:.5rem 0 1rem;padding:1rem;overflow:auto;\
+border-radius:10px;background:var(--bg);font:.82rem/1.45 ui-monospace,monospace}";
 
 /// A complete HTML document with the shared layout around `body_html`
 /// (which must already be escaped).

@@ -7,18 +7,30 @@
 //! hop-by-hop header rules of RFC 9110 §7.6.1, content negotiation, the
 //! pages that problem `type` URIs dereference to, and the maintenance page.
 //!
+//! It also carries what Levee knows about every HTTP status code
+//! ([`status`], with [`examples`] of returning each correctly and the
+//! `/_levee/status/` pages in [`status_page`]) and about who produces error
+//! responses ([`recognise`], over [`problem_info`]): `levee explain`, the
+//! gateway and the client's give-up report share it. That knowledge is
+//! data (`data/*.toml`, compiled in and parsed once).
+//!
 //! It must not do I/O: no sockets, no files, no clock reads, no tokio, no
 //! hyper server. Time is always an argument.
 
+pub mod examples;
 pub mod headers;
 pub mod html;
 pub mod maintenance;
 pub mod negotiate;
 pub mod pages;
 pub mod problem;
+pub mod problem_info;
 pub mod reason;
+pub mod recognise;
 pub mod request_id;
 pub mod retry_after;
+pub mod status;
+pub mod status_page;
 
 pub use negotiate::{Format, JsonStyle};
 pub use problem::Problem;

@@ -3,11 +3,14 @@
 //! RFC 9457 §3.1.1 encourages a problem type URI to resolve to documentation.
 //! Levee serves one page per [`Reason`] under a fixed path on every traffic
 //! listener (and the admin listener), plus an index: what happened, the
-//! likely causes, and how to fix it, for visitors and for developers. This
-//! module renders them; it must not decide where they are served.
+//! likely causes, and how to fix it, for visitors and for developers. Each
+//! links to the page of its HTTP status under [`STATUS_PATH`] (see
+//! [`crate::status_page`]). This module renders them and maps paths to
+//! pages ([`page_for_path`]); it must not decide where they are served.
 
 use crate::html::{escape, page};
 use crate::reason::Reason;
+use crate::status_page::{self, STATUS_PATH};
 
 /// The path prefix the pages are served under on every listener.
 pub const PROBLEMS_PATH: &str = "/_levee/problems";
@@ -39,7 +42,8 @@ pub fn reason_page(reason: Reason) -> String {
              <h2>If you are the developer or operator</h2><ul>{fixes}</ul>\
              <dl><dt>Status</dt><dd>{status}</dd><dt>Whose side</dt><dd>{blame}</dd>\
              <dt>Retry?</dt><dd>{retry}</dd></dl>\
-             <p class=\"more\"><a href=\"{PROBLEMS_PATH}/\">All problem types</a></p>",
+             <p class=\"more\"><a href=\"{STATUS_PATH}/{status}\">What HTTP {status} means</a> · \
+             <a href=\"{PROBLEMS_PATH}/\">All problem types</a></p>",
             status = reason.status().as_u16(),
             slug = reason.slug(),
             title = escape(reason.title()),
@@ -72,8 +76,12 @@ pub fn index_page() -> String {
     )
 }
 
-/// The page a path under [`PROBLEMS_PATH`] serves, if it names one.
+/// The page a path under [`PROBLEMS_PATH`] or [`STATUS_PATH`] serves, if it
+/// names one.
 pub fn page_for_path(path: &str) -> Option<String> {
+    if path.starts_with(STATUS_PATH) {
+        return status_page::for_path(path);
+    }
     let rest = path.strip_prefix(PROBLEMS_PATH)?;
     match rest {
         "" | "/" => Some(index_page()),
@@ -102,5 +110,38 @@ mod tests {
         );
         assert!(page_for_path("/_levee/problems/nope").is_none());
         assert!(page_for_path("/other").is_none());
+    }
+
+    #[test]
+    fn problem_and_status_pages_link_each_other() {
+        let overloaded = page_for_path(&format!("{PROBLEMS_PATH}/overloaded")).expect("page");
+        assert!(overloaded.contains("href=\"/_levee/status/503\""));
+        let status = page_for_path("/_levee/status/503").expect("503 page");
+        assert!(status.contains("href=\"/_levee/problems/overloaded\""));
+        assert!(status.contains("RFC 9110 §15.6.4"));
+        assert!(status.contains("Retry-After"));
+        assert!(status.contains("<summary>Flask"));
+        assert!(!status.contains("<script") && !status.contains("src="));
+    }
+
+    #[test]
+    fn every_known_code_has_a_page_and_the_index_lists_it() {
+        let index = page_for_path("/_levee/status/").expect("index");
+        assert_eq!(page_for_path("/_levee/status"), Some(index.clone()));
+        for s in crate::status::all() {
+            let html = page_for_path(&format!("/_levee/status/{}", s.code)).expect("page");
+            assert!(html.contains(&escape(&s.meaning)), "{}", s.code);
+            assert!(index.contains(&format!("href=\"/_levee/status/{}\"", s.code)));
+        }
+        let unofficial = page_for_path("/_levee/status/599").expect("599");
+        assert!(unofficial.contains("Unofficial: not in the IANA registry"));
+        for bad in [
+            "/_levee/status/299",
+            "/_levee/status/5030",
+            "/_levee/status/abc",
+            "/_levee/status/+03",
+        ] {
+            assert!(page_for_path(bad).is_none(), "{bad}");
+        }
     }
 }

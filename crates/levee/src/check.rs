@@ -78,13 +78,17 @@ pub(crate) async fn run(args: CheckArgs) -> ExitCode {
     ExitCode::from(check(args).await)
 }
 
-struct Probe {
-    status: reqwest::StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
+/// One answer, read whole.
+pub(crate) struct Probe {
+    pub(crate) status: reqwest::StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
 }
 
-async fn probe(
+/// Sends the request of `args` once (no retries) with `accept`; the outer
+/// error is a usage error (method, header, URL), the inner one is no answer.
+/// `levee explain --url` uses it too.
+pub(crate) async fn probe(
     client: &reqwest::Client,
     args: &CheckArgs,
     accept: &str,

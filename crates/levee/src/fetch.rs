@@ -96,14 +96,20 @@ async fn fetch(args: FetchArgs) -> u8 {
     }
 }
 
-/// A reqwest client on rustls with the ring provider: no cmake, no OpenSSL.
+/// A reqwest client on rustls with the ring provider (no cmake, no
+/// OpenSSL) that follows up to 10 redirects.
 pub(crate) fn http_client() -> Result<reqwest::Client, reqwest::Error> {
-    // Installing twice is harmless; the first provider stays.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .user_agent(concat!("levee/", env!("CARGO_PKG_VERSION")))
+    client_builder()
         .redirect(reqwest::redirect::Policy::limited(10))
         .build()
+}
+
+/// The builder behind [`http_client`]: rustls with ring, Levee's user agent.
+/// `levee explain --url` builds from it without following redirects.
+pub(crate) fn client_builder() -> reqwest::ClientBuilder {
+    // Installing twice is harmless; the first provider stays.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().user_agent(concat!("levee/", env!("CARGO_PKG_VERSION")))
 }
 
 fn report(args: &FetchArgs, error: &Error) {

@@ -19,6 +19,7 @@ mod check;
 mod config_cmd;
 mod demo;
 mod demo_gateway;
+mod explain;
 mod fetch;
 mod logging;
 mod serve;
@@ -47,6 +48,8 @@ enum Command {
     Fetch(fetch::FetchArgs),
     /// Probe a URL's error behaviour against the 503 contract.
     Check(check::CheckArgs),
+    /// What an HTTP status means and how to fix it; or who produced a real error response (`-`: curl -si output on stdin).
+    Explain(explain::ExplainArgs),
     /// Maintenance windows: start, list, show, extend, end, delete (admin API).
     Maint(admin_cli::MaintArgs),
     /// Take an endpoint out of rotation; in-flight requests finish (admin API).
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => demo::run(args).await,
             Command::Fetch(args) => Ok(fetch::run(args).await),
             Command::Check(args) => Ok(check::run(args).await),
+            Command::Explain(args) => Ok(explain::run(args).await),
             Command::Maint(args) => Ok(admin_cli::maint(args).await),
             Command::Drain(args) => Ok(admin_cli::drain(args).await),
             Command::Undrain(args) => Ok(admin_cli::undrain(args).await),

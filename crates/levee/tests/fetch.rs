@@ -119,7 +119,7 @@ async fn gives_up_with_a_diagnosis_and_exit_1() {
     let expected = "\
 levee: 503 Service Unavailable — server asks to retry in 0 ms (request id req_9) — waiting, attempt 2/2
 levee: gave up on GET URL after 2 attempts: all 2 attempts used
-  what it means: 503 Service Unavailable: the server is temporarily unable to handle the request. The server says: \"back at 10:00\".
+  what it means: 503 Service Unavailable: The server cannot handle the request right now (overload or maintenance) and expects to recover; Retry-After says when. The server says: \"back at 10:00\".
   whose side:    the server's — nothing is wrong with your request
   likely causes:
     - A scheduled or emergency maintenance window covers this request.

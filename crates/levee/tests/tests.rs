@@ -7,6 +7,8 @@ mod admin_cli;
 mod admission;
 mod check;
 mod demo;
+mod explain;
+mod explain_examples;
 mod false_sheds;
 mod fetch;
 mod lifecycle;
