@@ -53,6 +53,9 @@ pub enum ProxyError {
         endpoint: String,
         /// The limit that passed.
         timeout: Duration,
+        /// The limit was what remained of the caller's own deadline, not
+        /// the pool's: it says nothing about the endpoint.
+        callers: bool,
     },
     /// The upstream broke the connection or sent an invalid response head.
     #[error("upstream {endpoint} answered badly: {cause}")]

@@ -2,8 +2,9 @@
 //!
 //! This crate owns everything a request touches between the client's socket
 //! and the upstream's: [`server`] (listeners, TLS, HTTP/1.1 and HTTP/2
-//! connections, slowloris and idle deadlines, drain), [`service`] (the
-//! handler, read top to bottom), [`route`] (which pool), [`admission`]
+//! connections, slowloris and idle deadlines, drain), [`conn`] (a
+//! connection's peer and bookkeeping), [`service`] (the handler: screen →
+//! route → guard → forward → finish, one file per phase), [`route`] (which pool), [`admission`]
 //! (forward, queue or shed), [`tenant`] (whose request) and [`ratelimit`]
 //! (per-tenant rates), [`control`] (maintenance windows and drained
 //! endpoints), [`pool`] (endpoints,
@@ -19,11 +20,15 @@
 pub mod admission;
 pub mod body;
 pub mod cidr;
+pub mod conn;
+mod context;
 pub mod control;
 pub mod deadline;
 pub mod drain;
 pub mod error;
+mod finish;
 pub mod forward;
+mod guard;
 pub mod metrics;
 pub mod parse_error;
 pub mod pool;
@@ -31,6 +36,7 @@ pub mod ratelimit;
 pub mod rescue;
 pub mod route;
 pub mod runtime;
+mod screen;
 pub mod server;
 pub mod service;
 pub mod tenant;

@@ -83,14 +83,15 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// Records a response (any status: the endpoint is reachable).
-    pub fn on_success(&self, now: Instant) {
-        self.lock().on_success(now);
-    }
-
-    /// Records a failure to connect or to get a response head.
-    pub fn on_failure(&self, now: Instant) {
-        self.lock().on_failure(now);
+    /// Tells the endpoint's breaker what an attempt showed.
+    pub(crate) fn record(&self, verdict: crate::forward::outcome::Verdict, now: Instant) {
+        use crate::forward::outcome::Verdict;
+        let mut breaker = self.lock();
+        match verdict {
+            Verdict::Success => breaker.on_success(now),
+            Verdict::Failure => breaker.on_failure(now),
+            Verdict::Neutral => breaker.on_neutral(),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Breaker> {
@@ -198,5 +199,20 @@ impl Pool {
             retry_in: soonest.unwrap_or(Duration::from_secs(1)),
             all_drained,
         })
+    }
+
+    /// When to tell a client to come back after every endpoint failed: the
+    /// earliest time a breaker admits a request (drained endpoints aside),
+    /// at least one second. A read-only question: it takes no probe and
+    /// does not move the round robin, so answering it cannot starve a
+    /// recovering endpoint.
+    pub fn retry_in(&self, now: Instant, drained: &[Authority]) -> Duration {
+        self.endpoints
+            .iter()
+            .filter(|e| !drained.contains(&e.authority))
+            .map(|e| e.lock().retry_in(now).unwrap_or(Duration::ZERO))
+            .min()
+            .unwrap_or(Duration::ZERO)
+            .max(Duration::from_secs(1))
     }
 }

@@ -14,10 +14,8 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use http::Version;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -26,7 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
-use crate::forward::Peer;
+use crate::conn::{ConnState, Peer};
 use crate::parse_error::ParseErrorIo;
 use crate::service::Proxy;
 
@@ -238,71 +236,5 @@ async fn drive<I>(
                 }
             }
         }
-    }
-}
-
-/// Per-connection bookkeeping: requests in flight, last activity, protocol.
-#[derive(Debug)]
-pub struct ConnState {
-    epoch: Instant,
-    last_active_ms: AtomicU64,
-    in_flight: AtomicUsize,
-    h2: AtomicBool,
-    served: AtomicBool,
-}
-
-impl Default for ConnState {
-    fn default() -> ConnState {
-        ConnState::new()
-    }
-}
-
-impl ConnState {
-    /// A connection that just opened.
-    pub fn new() -> ConnState {
-        ConnState {
-            epoch: Instant::now(),
-            last_active_ms: AtomicU64::new(0),
-            in_flight: AtomicUsize::new(0),
-            h2: AtomicBool::new(false),
-            served: AtomicBool::new(false),
-        }
-    }
-
-    /// A request head arrived.
-    pub fn request_started(&self, version: Version) {
-        self.in_flight.fetch_add(1, Ordering::AcqRel);
-        self.served.store(true, Ordering::Relaxed);
-        if version == Version::HTTP_2 {
-            self.h2.store(true, Ordering::Relaxed);
-        }
-        self.touch();
-    }
-
-    /// A response body ended or was dropped.
-    pub fn request_finished(&self) {
-        self.in_flight.fetch_sub(1, Ordering::AcqRel);
-        self.touch();
-    }
-
-    fn touch(&self) {
-        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_active_ms.store(ms, Ordering::Relaxed);
-    }
-
-    fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Acquire)
-    }
-
-    fn is_h2(&self) -> bool {
-        self.h2.load(Ordering::Relaxed)
-    }
-
-    fn has_served(&self) -> bool {
-        self.served.load(Ordering::Relaxed)
-    }
-
-    fn idle_deadline(&self, idle: Duration) -> Instant {
-        self.epoch + Duration::from_millis(self.last_active_ms.load(Ordering::Relaxed)) + idle
     }
 }

@@ -1,6 +1,7 @@
 //! Every error the gateway makes is a problem that keeps the contract, in
 //! the format the client asked for, and its `type` URI explains itself.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Request, Response};
@@ -360,4 +361,155 @@ async fn problem_type_uris_serve_their_pages() {
         v["type"],
         "https://errors.example.com/p/upstream-unavailable"
     );
+}
+
+/// Issue 10: on a route with `error_format = "envelope"`, every answer the
+/// gateway makes there is an envelope — the maintenance, rate-limit and
+/// overload ones too, not only those made after forwarding.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_on_an_envelope_route_is_an_envelope() {
+    let up = Upstream::start(|_s: Seen| async move {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        Response::new(full("ok"))
+    })
+    .await;
+    let gw = Gw::start(&format!(
+        "[[pools]]\nname = \"api\"\nendpoints = [\"{a}\"]\n\
+         [[routes]]\nname = \"busy\"\npath_prefix = \"/busy/\"\npool = \"api\"\nerror_format = \"envelope\"\n\
+         admission = {{ limiter = \"fixed\", limit = 1, max_queue = 0 }}\n\
+         [[routes]]\nname = \"rated\"\npath_prefix = \"/rated/\"\npool = \"api\"\nerror_format = \"envelope\"\n\
+         tenant = {{ from = \"header\", header = \"x-api-key\" }}\nrate_limit = {{ quota = 1, period = \"60s\" }}\n\
+         [[routes]]\nname = \"down\"\npath_prefix = \"/down/\"\npool = \"api\"\nerror_format = \"envelope\"\n\
+         [[maintenance.windows]]\nname = \"now\"\nroute = \"down\"\nends_at = \"2999-01-01T00:00:00Z\"\n",
+        a = up.addr
+    ))
+    .await;
+    let envelope = |got: &Got, status: u16, reason: &str| {
+        assert_eq!(got.status, status, "{}", got.text());
+        assert_eq!(
+            got.header("content-type"),
+            Some("application/json"),
+            "{reason}"
+        );
+        let v = got.json();
+        assert_eq!(
+            v["meta"]["requestId"].as_str(),
+            got.header("x-request-id"),
+            "{reason}"
+        );
+        assert_eq!(v["error"]["status"], status, "{reason}: {v}");
+        assert!(
+            v["error"]["type"]
+                .as_str()
+                .is_some_and(|t| t.ends_with(&format!("/_levee/problems/{reason}"))),
+            "{reason}: {v}"
+        );
+    };
+    // Maintenance.
+    envelope(&get(&gw.url("/down/x"), &[]).await, 503, "maintenance");
+    // Rate limit: the second request of the tenant in a minute.
+    assert_eq!(
+        get(&gw.url("/rated/x"), &[("x-api-key", "k")]).await.status,
+        200
+    );
+    envelope(
+        &get(&gw.url("/rated/x"), &[("x-api-key", "k")]).await,
+        429,
+        "rate-limited",
+    );
+    // Overload: one slot, no queue, one request holding it.
+    let first = tokio::spawn(get_owned(gw.url("/busy/x")));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    envelope(&get(&gw.url("/busy/y"), &[]).await, 503, "overloaded");
+    assert_eq!(first.await.expect("task").status, 200);
+}
+
+async fn get_owned(url: String) -> Got {
+    get(&url, &[]).await
+}
+
+/// Issue 10: computing a `Retry-After` must not take a recovering
+/// endpoint's probe. Two endpoints: A healthy but its breaker open, B down.
+/// Once both may be probed, a request with a body goes to B and fails; the
+/// next one must reach A (and close its breaker), not find A's only probe
+/// slot taken by the Retry-After computation and wait out the probe timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn computing_retry_after_does_not_take_a_recovering_endpoints_probe() {
+    let failed_once = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = failed_once.clone();
+    let a = Upstream::start(move |_s: Seen| {
+        let first = !flag.swap(true, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            let status = if first { 502 } else { 200 };
+            Response::builder()
+                .status(status)
+                .body(full("a"))
+                .expect("response")
+        }
+    })
+    .await;
+    let b = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr")
+    };
+    let gw = Gw::start(&format!(
+        "[[pools]]\nname = \"p\"\nendpoints = [\"{a}\", \"{b}\"]\n\
+         breaker = {{ consecutive_failures = 1, open_base = \"300ms\", probes = 1 }}\n\
+         [[routes]]\npool = \"p\"\nadmission = \"off\"\n",
+        a = a.addr
+    ))
+    .await;
+    // A answers 502 once: its breaker opens. B refuses: its breaker opens.
+    assert_eq!(get(&gw.url("/1"), &[]).await.status, 502);
+    assert_problem(&get(&gw.url("/2"), &[]).await, 503, "upstream-unavailable");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Both may be probed now. A request with a body cannot fail over: it
+    // goes to B, B refuses, and the gateway computes a Retry-After.
+    let with_body = send(
+        &h1(),
+        Request::post(gw.url("/3"))
+            .body(full("x"))
+            .expect("request"),
+    )
+    .await;
+    assert_problem(&with_body, 503, "upstream-unavailable");
+    // A is healthy and its probe is free: the next request is served by it.
+    let got = get(&gw.url("/4"), &[]).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+}
+
+/// Issue 10: when the caller's own deadline cuts the wait for the upstream,
+/// the endpoint has shown nothing — neither success nor failure. Crediting
+/// it with a success would reset its failure count and keep a failing
+/// endpoint in rotation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callers_short_deadline_says_nothing_about_the_endpoint() {
+    let up = Upstream::start(|s: Seen| async move {
+        if s.uri.path() == "/slow" {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            return Response::new(full("late"));
+        }
+        Response::builder()
+            .status(502)
+            .body(full("broken"))
+            .expect("response")
+    })
+    .await;
+    let gw = Gw::start(&format!(
+        "[[pools]]\nname = \"p\"\nendpoints = [\"{a}\"]\n\
+         breaker = {{ consecutive_failures = 3, open_base = \"10s\" }}\n\
+         [[routes]]\npool = \"p\"\nadmission = \"off\"\n",
+        a = up.addr
+    ))
+    .await;
+    for _ in 0..2 {
+        assert_eq!(get(&gw.url("/fail"), &[]).await.status, 502);
+    }
+    // The caller gives up after 100 ms: a 504, and no verdict on the endpoint.
+    let cut = get(&gw.url("/slow"), &[("x-request-timeout-ms", "100")]).await;
+    assert_problem(&cut, 504, "gateway-timeout");
+    // The third failure in a row trips the breaker.
+    assert_eq!(get(&gw.url("/fail"), &[]).await.status, 502);
+    let after = get(&gw.url("/anything"), &[]).await;
+    assert_problem(&after, 503, "upstream-unavailable");
 }

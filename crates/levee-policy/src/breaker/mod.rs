@@ -224,6 +224,36 @@ impl Breaker {
         }
     }
 
+    /// When a request could be admitted, asked at `now` without admitting
+    /// one: `None` if [`try_acquire`](Self::try_acquire) would admit it now,
+    /// else the time until it would. Takes no probe and changes nothing, so
+    /// computing a `Retry-After` cannot starve a recovering endpoint.
+    pub fn retry_in(&self, now: Instant) -> Option<Duration> {
+        match self.state {
+            BreakerState::Closed => None,
+            BreakerState::Open { until } if now < until => Some(until - now),
+            BreakerState::Open { .. } => None,
+            BreakerState::HalfOpen {
+                in_flight,
+                succeeded,
+                since,
+            } => {
+                let lost = now.saturating_duration_since(since) >= self.config.probe_timeout;
+                (!lost && in_flight + succeeded >= self.config.probes)
+                    .then_some(self.config.open_base)
+            }
+        }
+    }
+
+    /// Reports that an admitted request ended without saying anything about
+    /// the endpoint (its caller gave up first; the client's own request was
+    /// at fault): a probe slot is given back, nothing is counted.
+    pub fn on_neutral(&mut self) {
+        if let BreakerState::HalfOpen { in_flight, .. } = &mut self.state {
+            *in_flight = in_flight.saturating_sub(1);
+        }
+    }
+
     /// Reports that an admitted request succeeded.
     pub fn on_success(&mut self, now: Instant) {
         match &mut self.state {

@@ -215,12 +215,14 @@ enum Op {
     Acquire,
     Success,
     Failure,
+    Neutral,
     Wait(u64),
 }
 
 fn any_op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => Just(Op::Acquire),
+        1 => Just(Op::Neutral),
         2 => Just(Op::Success),
         2 => Just(Op::Failure),
         1 => (0u64..20_000).prop_map(Op::Wait),
@@ -247,7 +249,25 @@ proptest! {
                 Op::Wait(n) => now += ms(n),
                 Op::Success => b.on_success(now),
                 Op::Failure => b.on_failure(now),
+                Op::Neutral => {
+                    b.on_neutral();
+                    if let (BreakerState::HalfOpen { in_flight, succeeded, .. }, BreakerState::HalfOpen { in_flight: after, succeeded: s_after, .. }) = (before, b.state()) {
+                        prop_assert_eq!(after, in_flight.saturating_sub(1), "a probe given back");
+                        prop_assert_eq!(s_after, succeeded, "and nothing counted");
+                    } else {
+                        prop_assert_eq!(b.state(), before, "nothing else changes");
+                    }
+                }
                 Op::Acquire => {
+                    // The read-only query agrees with the real thing and
+                    // changes nothing.
+                    let asked = b.retry_in(now);
+                    prop_assert_eq!(b.state(), before, "retry_in takes no probe");
+                    let got = b.clone().try_acquire(now);
+                    prop_assert_eq!(asked.is_none(), got.is_ok());
+                    if let (Some(a), Err(open)) = (asked, got) {
+                        prop_assert_eq!(a, open.retry_in);
+                    }
                     let got = b.try_acquire(now);
                     match before {
                         BreakerState::Closed => prop_assert!(got.is_ok()),

@@ -1,0 +1,149 @@
+//! What an upstream exchange says, and to whom: the last step of forwarding.
+//!
+//! Two listeners judge each exchange. The endpoint's **breaker** hears
+//! whether the endpoint worked ([`Verdict`]): a response is a success, except
+//! the upstream's own 502/504 (it cannot serve: its backend is gone or slow,
+//! as in Envoy's outlier detection); no connection, a broken one or a
+//! response head too late by the pool's own limit are failures; and an
+//! exchange cut by the caller's deadline, or by the client's body passing
+//! the route's limit, says nothing about the endpoint (neutral). The upstream
+//! 503 is a deliberate, healthy answer (load shedding, maintenance) that the
+//! client must see: a success for the breaker.
+//!
+//! **Admission** hears whether the upstream dropped the request
+//! ([`limiter_sample`]): its own 503, a timeout of the pool's, a broken or
+//! refused connection are drops (congestion signals); a response is a
+//! latency sample; an exchange that never reached the upstream, or was cut
+//! by the caller, is nothing.
+//!
+//! This module must not send anything or build responses.
+
+use std::time::Duration;
+
+use http::StatusCode;
+
+use super::Forwarded;
+use crate::error::ProxyError;
+
+/// What one attempt at an endpoint came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Attempt {
+    /// A response head with this status.
+    Answered(StatusCode),
+    /// No response head in time; `callers` when the time was what remained
+    /// of the caller's deadline rather than the pool's limit.
+    TimedOut { callers: bool },
+    /// The client's body passed the route's limit while streaming.
+    BodyTooLarge,
+    /// No connection could be opened.
+    ConnectFailed,
+    /// The connection broke, or the response head was not HTTP.
+    Broken,
+}
+
+/// What an attempt says about the endpoint, for its breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// The endpoint worked.
+    Success,
+    /// The endpoint failed.
+    Failure,
+    /// Nothing about the endpoint (a probe slot is given back).
+    Neutral,
+}
+
+/// The breaker's verdict on an attempt.
+pub(super) fn verdict(attempt: Attempt) -> Verdict {
+    match attempt {
+        Attempt::Answered(StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT) => {
+            Verdict::Failure
+        }
+        Attempt::Answered(_) => Verdict::Success,
+        Attempt::TimedOut { callers: false } | Attempt::ConnectFailed | Attempt::Broken => {
+            Verdict::Failure
+        }
+        Attempt::TimedOut { callers: true } | Attempt::BodyTooLarge => Verdict::Neutral,
+    }
+}
+
+/// What admission learns from a forwarded request: its latency to the
+/// response head and whether it was a drop; `None` when it never reached the
+/// upstream or was cut by its caller. `elapsed` is the time since it was
+/// sent, for failures that have no head.
+pub(crate) fn limiter_sample(
+    result: &Result<Forwarded, ProxyError>,
+    elapsed: Duration,
+) -> Option<(Duration, bool)> {
+    match result {
+        Ok(fwd) => Some((
+            fwd.headers_after,
+            fwd.response.status() == StatusCode::SERVICE_UNAVAILABLE,
+        )),
+        Err(ProxyError::Timeout { callers: true, .. }) => None,
+        Err(
+            ProxyError::Timeout { .. }
+            | ProxyError::BadGateway { .. }
+            | ProxyError::Unavailable { .. },
+        ) => Some((elapsed, true)),
+        Err(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_breaker_hears_only_what_the_endpoint_did() {
+        use Attempt::*;
+        assert_eq!(verdict(Answered(StatusCode::OK)), Verdict::Success);
+        assert_eq!(verdict(Answered(StatusCode::NOT_FOUND)), Verdict::Success);
+        assert_eq!(
+            verdict(Answered(StatusCode::SERVICE_UNAVAILABLE)),
+            Verdict::Success,
+            "a deliberate 503 is a healthy answer"
+        );
+        assert_eq!(verdict(Answered(StatusCode::BAD_GATEWAY)), Verdict::Failure);
+        assert_eq!(
+            verdict(Answered(StatusCode::GATEWAY_TIMEOUT)),
+            Verdict::Failure
+        );
+        assert_eq!(verdict(TimedOut { callers: false }), Verdict::Failure);
+        assert_eq!(verdict(ConnectFailed), Verdict::Failure);
+        assert_eq!(verdict(Broken), Verdict::Failure);
+        assert_eq!(
+            verdict(TimedOut { callers: true }),
+            Verdict::Neutral,
+            "the caller's deadline says nothing about the endpoint"
+        );
+        assert_eq!(
+            verdict(BodyTooLarge),
+            Verdict::Neutral,
+            "the client's fault"
+        );
+    }
+
+    #[test]
+    fn admission_hears_drops_and_latencies_not_what_never_reached_the_upstream() {
+        let timeout = |callers| {
+            Err(ProxyError::Timeout {
+                endpoint: "e".into(),
+                timeout: Duration::from_millis(100),
+                callers,
+            })
+        };
+        let ms = Duration::from_millis;
+        assert_eq!(
+            limiter_sample(&timeout(false), ms(100)),
+            Some((ms(100), true))
+        );
+        assert_eq!(limiter_sample(&timeout(true), ms(100)), None);
+        let too_large = Err(ProxyError::BodyTooLarge { limit: 4 });
+        assert_eq!(limiter_sample(&too_large, ms(1)), None);
+        let bad = Err(ProxyError::BadGateway {
+            endpoint: "e".into(),
+            cause: "reset".into(),
+        });
+        assert_eq!(limiter_sample(&bad, ms(3)), Some((ms(3), true)));
+    }
+}

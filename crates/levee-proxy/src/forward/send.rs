@@ -1,0 +1,151 @@
+//! Sending a prepared request: endpoint choice, failover, the response-head
+//! deadline, and the breaker's verdict on each attempt.
+//!
+//! A request without a body goes to the next endpoint when the first could
+//! not even be connected to: nothing reached the upstream, and there is no
+//! body to replay. The wait for the response head is the pool's
+//! `response_timeout`, or what remains of the caller's deadline if sooner
+//! (the rest is passed on in the deadline headers).
+//!
+//! This module must not build the request or render errors.
+
+use http::{StatusCode, Version};
+use levee_http::RequestId;
+use levee_http::headers::remove_hop_by_hop;
+use tokio::time::Instant;
+
+use super::outcome::{self, Attempt};
+use super::request::Prepared;
+use super::{Forwarded, chain, tunnel};
+use crate::body::BodyTooLarge;
+use crate::control::ControlHandle;
+use crate::error::ProxyError;
+use crate::pool::{Pool, Protocol};
+use crate::runtime::Settings;
+
+pub(super) async fn send(
+    mut prepared: Prepared,
+    pool: &Pool,
+    request_id: &RequestId,
+    settings: &Settings,
+    deadline: Option<Instant>,
+    control: &ControlHandle,
+) -> Result<Forwarded, ProxyError> {
+    let version = match pool.protocol {
+        Protocol::Http1 => Version::HTTP_11,
+        Protocol::H2c => Version::HTTP_2,
+    };
+    let mut tried: Vec<usize> = Vec::new();
+    loop {
+        let idx = pool
+            .pick(Instant::now().into_std(), &tried, &control.load().drained)
+            .map_err(|e| ProxyError::Unavailable {
+                pool: pool.name.clone(),
+                cause: if !tried.is_empty() {
+                    "every endpoint refused".to_owned()
+                } else if e.all_drained {
+                    "every endpoint is drained".to_owned()
+                } else {
+                    "every endpoint is drained or its breaker is open".to_owned()
+                },
+                retry_in: e.retry_in,
+            })?;
+        tried.push(idx);
+        let endpoint = &pool.endpoints[idx];
+        let last = !prepared.bodyless || tried.len() >= pool.endpoints.len();
+        let mut up = prepared.attempt(&endpoint.authority, version, last)?;
+
+        let sent = Instant::now();
+        // The wait for the response head is the pool's limit, or what is left
+        // of the caller's deadline if that is sooner; the rest is passed on.
+        let (timeout, callers) = match deadline {
+            Some(d) => {
+                let remaining = d.saturating_duration_since(sent);
+                crate::deadline::pass_on(up.headers_mut(), &settings.deadline_header, remaining);
+                (
+                    pool.response_timeout.min(remaining),
+                    remaining < pool.response_timeout,
+                )
+            }
+            None => (pool.response_timeout, false),
+        };
+        let result = tokio::time::timeout(timeout, pool.client.request(up)).await;
+        let now = Instant::now();
+        // The upstream's latency starts when it had the whole request.
+        let sent = prepared
+            .body_done
+            .as_ref()
+            .and_then(|d| d.get().copied())
+            .map_or(sent, |done| done.max(sent));
+        let attempt = match &result {
+            Err(_elapsed) => Attempt::TimedOut { callers },
+            Ok(Ok(response)) => Attempt::Answered(response.status()),
+            Ok(Err(e)) if find::<BodyTooLarge>(e).is_some() => Attempt::BodyTooLarge,
+            Ok(Err(e)) if e.is_connect() => Attempt::ConnectFailed,
+            Ok(Err(_)) => Attempt::Broken,
+        };
+        endpoint.record(outcome::verdict(attempt), now.into_std());
+        let mut response = match result {
+            Err(_elapsed) => {
+                return Err(ProxyError::Timeout {
+                    endpoint: endpoint.authority.to_string(),
+                    timeout,
+                    callers,
+                });
+            }
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => match attempt {
+                Attempt::BodyTooLarge => {
+                    let limit = find::<BodyTooLarge>(&e).map_or(u64::MAX, |b| b.limit);
+                    return Err(ProxyError::BodyTooLarge { limit });
+                }
+                Attempt::ConnectFailed
+                    if prepared.bodyless && tried.len() < pool.endpoints.len() =>
+                {
+                    tracing::debug!(request_id = %request_id, endpoint = %endpoint.authority, error = %chain(&e), "connect failed; trying the next endpoint");
+                    continue;
+                }
+                Attempt::ConnectFailed => {
+                    return Err(ProxyError::Unavailable {
+                        pool: pool.name.clone(),
+                        cause: chain(&e),
+                        retry_in: pool.retry_in(now.into_std(), &control.load().drained),
+                    });
+                }
+                _ => {
+                    return Err(ProxyError::BadGateway {
+                        endpoint: endpoint.authority.to_string(),
+                        cause: chain(&e),
+                    });
+                }
+            },
+        };
+        if let Some((_, downstream)) = prepared.upgrade.take()
+            && response.status() == StatusCode::SWITCHING_PROTOCOLS
+        {
+            let upstream = hyper::upgrade::on(&mut response);
+            tokio::spawn(tunnel::tunnel(downstream, upstream));
+        } else {
+            remove_hop_by_hop(response.headers_mut());
+        }
+        return Ok(Forwarded {
+            response,
+            endpoint: endpoint.authority.clone(),
+            headers_after: now - sent,
+        });
+    }
+}
+
+/// The first error of type `E` in a cause chain.
+fn find<'a, E: std::error::Error + 'static>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a E> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(hit) = err.downcast_ref::<E>() {
+            return Some(hit);
+        }
+        cur = err.source();
+    }
+    None
+}

@@ -1,0 +1,287 @@
+//! The guards between a route and its upstream, in order: a maintenance
+//! window in force (`503 maintenance`), the tenant's own rate (`429`), and
+//! admission (forward, wait, or `503 overloaded`). A request that passes
+//! carries its admission [`Permit`], the rate-limit fields its response will
+//! carry, and its caller's deadline.
+//!
+//! This module must not forward anything or render answers.
+
+use http::Request;
+use http::header::HeaderValue;
+use tokio::time::Instant;
+
+use crate::admission::{Permit, Priority};
+use crate::context::RequestCx;
+use crate::control::ControlHandle;
+use crate::error::ProxyError;
+use crate::ratelimit::RateDecision;
+use crate::route::Route;
+use crate::runtime::Settings;
+
+/// A request that passed the guards.
+#[derive(Debug)]
+pub(crate) struct Pass {
+    /// Its admission slot, on a route with admission.
+    pub(crate) permit: Option<Permit>,
+    /// `RateLimit-Policy` and `RateLimit` for its response, on a route with
+    /// a rate limit.
+    pub(crate) rate_fields: Option<(HeaderValue, HeaderValue)>,
+    /// When its caller gives up, if it said.
+    pub(crate) deadline: Option<Instant>,
+}
+
+/// Runs the guards for `req` on `route`.
+pub(crate) async fn guard<B>(
+    req: &Request<B>,
+    route: &Route,
+    cx: &RequestCx,
+    settings: &Settings,
+    control: &ControlHandle,
+) -> Result<Pass, ProxyError> {
+    // Maintenance: a window in force that covers this route, unless the
+    // request bypasses it. The state is read here, not held across awaits.
+    if let Some(err) = maintenance(req, route, cx, settings, control) {
+        return Err(err);
+    }
+    // The caller's deadline, if it told us one (grpc-timeout or the ms header).
+    let deadline =
+        crate::deadline::budget(req.headers(), &settings.deadline_header).map(|b| cx.start + b);
+    // Whose request: the unit of fairness and of rate limits (hashed).
+    let tenant = route
+        .tenant
+        .as_ref()
+        .map(|src| src.key(req.headers(), cx.peer.client.ip()));
+    // A tenant over its own rate gets 429 before admission: it never takes a slot.
+    let rate_fields = match (&route.rate_limit, tenant) {
+        (Some(limiter), Some(t)) => match limiter.check(t, Instant::now().into_std()) {
+            RateDecision::Allow { limit } => Some((limiter.policy().clone(), limit)),
+            RateDecision::Deny(denied) => return Err(ProxyError::RateLimited(denied)),
+        },
+        _ => None,
+    };
+    // Admission: forward now, wait briefly, or shed without touching the upstream.
+    let permit = match &route.admission {
+        Some(admission) => {
+            let request = crate::admission::Request {
+                method: req.method(),
+                path: req.uri().path(),
+                priority: priority(req, route, settings, cx),
+                deadline,
+                tenant,
+            };
+            let permit =
+                admission
+                    .acquire(request)
+                    .await
+                    .map_err(|shed| ProxyError::Overloaded {
+                        cause: shed.cause,
+                        retry_in: shed.retry_after,
+                    })?;
+            Some(permit)
+        }
+        None => None,
+    };
+    Ok(Pass {
+        permit,
+        rate_fields,
+        deadline,
+    })
+}
+
+/// The `maintenance` error for this request, when a window in force covers
+/// its route and it does not bypass the window. Reads the clock only when
+/// some window exists.
+fn maintenance<B>(
+    req: &Request<B>,
+    route: &Route,
+    cx: &RequestCx,
+    settings: &Settings,
+    control: &ControlHandle,
+) -> Option<ProxyError> {
+    let control = control.load();
+    if control.windows.is_empty() {
+        return None;
+    }
+    let now = std::time::SystemTime::now();
+    let window = control.blocking_window(
+        &route.name,
+        &route.pool.name,
+        req.headers(),
+        cx.peer.client.ip(),
+        now,
+    )?;
+    let retry_in = window
+        .ends_at
+        .map_or(settings.maintenance_open_ended_retry_after, |end| {
+            end.duration_since(now).unwrap_or_default()
+        });
+    Some(ProxyError::Maintenance {
+        window: window.clone(),
+        retry_in,
+    })
+}
+
+/// The request's priority: its priority header when the client is in a
+/// trusted network and the value is valid, else the route's.
+fn priority<B>(req: &Request<B>, route: &Route, settings: &Settings, cx: &RequestCx) -> Priority {
+    let trusted = || {
+        settings
+            .trusted_networks
+            .iter()
+            .any(|n| n.contains(cx.peer.client.ip()))
+    };
+    req.headers()
+        .get(&settings.priority_header)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Priority::parse)
+        .filter(|_| trusted())
+        .unwrap_or(route.priority)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::control::{Bypass, ControlState, Scope, Window};
+    use crate::metrics::Metrics;
+    use crate::pool::{Pool, PoolSpec};
+    use crate::ratelimit::{RateLimitSpec, RateLimiter};
+    use crate::route::HostMatch;
+    use crate::tenant::TenantSource;
+
+    fn route(rate_limit: bool) -> Route {
+        let metrics = Metrics::new();
+        let pool = Pool::new(PoolSpec::new(
+            "pool",
+            vec!["127.0.0.1:9".parse().expect("addr")],
+        ))
+        .expect("pool");
+        Route {
+            name: Arc::from("r"),
+            host: HostMatch::Any,
+            path_prefix: "/".into(),
+            pool: Arc::new(pool),
+            max_body_size: None,
+            json_style: levee_http::JsonStyle::Problem,
+            metrics: metrics.route("r"),
+            admission: None,
+            priority: Priority::Sheddable,
+            tenant: rate_limit.then_some(TenantSource::ClientIp),
+            rate_limit: rate_limit.then(|| {
+                let spec = RateLimitSpec {
+                    quota: 1,
+                    period: Duration::from_secs(60),
+                    burst: 0,
+                };
+                Arc::new(RateLimiter::new(spec, 100, metrics.rate_limit("r")).expect("valid"))
+            }),
+        }
+    }
+
+    fn cx(client: &str) -> RequestCx {
+        let peer = crate::conn::Peer {
+            client: client.parse().expect("addr"),
+            local: "127.0.0.1:80".parse().expect("addr"),
+            tls: false,
+        };
+        let req = Request::get("/").body(()).expect("request");
+        RequestCx::new(&req, peer, &Settings::default())
+    }
+
+    fn get(headers: &[(&str, &str)]) -> Request<()> {
+        let mut b = Request::get("/x");
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(()).expect("request")
+    }
+
+    #[tokio::test]
+    async fn a_window_in_force_refuses_unless_bypassed() {
+        let control = ControlHandle::new();
+        let now = SystemTime::now();
+        control.publish(ControlState {
+            windows: vec![Arc::new(Window {
+                id: Arc::from("w_1"),
+                scope: Scope::Route(Arc::from("r")),
+                starts_at: now - Duration::from_secs(10),
+                ends_at: Some(now + Duration::from_secs(60)),
+                message: Arc::from("upgrade"),
+                bypass: Bypass {
+                    header: http::HeaderName::from_static("x-levee-bypass"),
+                    token_sha256: None,
+                    networks: vec![crate::cidr::Cidr::parse("10.0.0.0/8").expect("cidr")],
+                },
+            })],
+            drained: Vec::new(),
+        });
+        let settings = Settings::default();
+        let r = route(false);
+        let refused = guard(&get(&[]), &r, &cx("192.0.2.1:1"), &settings, &control).await;
+        match refused {
+            Err(ProxyError::Maintenance { retry_in, .. }) => {
+                assert!((59..=60).contains(&retry_in.as_secs()), "{retry_in:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let bypassed = guard(&get(&[]), &r, &cx("10.1.2.3:1"), &settings, &control).await;
+        assert!(bypassed.is_ok(), "a bypass network goes through");
+    }
+
+    #[tokio::test]
+    async fn a_tenant_over_its_rate_is_429_and_the_fields_ride_along() {
+        let control = ControlHandle::new();
+        let settings = Settings::default();
+        let r = route(true);
+        let pass = guard(&get(&[]), &r, &cx("192.0.2.1:1"), &settings, &control)
+            .await
+            .expect("the first passes");
+        let (policy, _) = pass.rate_fields.expect("fields");
+        assert_eq!(policy, "\"default\";q=1;w=60");
+        let denied = guard(&get(&[]), &r, &cx("192.0.2.1:1"), &settings, &control).await;
+        assert!(matches!(denied, Err(ProxyError::RateLimited(_))));
+        let other = guard(&get(&[]), &r, &cx("192.0.2.2:1"), &settings, &control).await;
+        assert!(other.is_ok(), "another tenant has its own rate");
+    }
+
+    #[test]
+    fn only_trusted_clients_choose_their_priority() {
+        let settings = Settings::default();
+        let r = route(false);
+        let asks = get(&[("x-priority", "critical")]);
+        assert_eq!(
+            priority(&asks, &r, &settings, &cx("127.0.0.1:1")),
+            Priority::Critical
+        );
+        assert_eq!(
+            priority(&asks, &r, &settings, &cx("192.0.2.1:1")),
+            Priority::Sheddable,
+            "an untrusted client gets the route's"
+        );
+        let nonsense = get(&[("x-priority", "urgent")]);
+        assert_eq!(
+            priority(&nonsense, &r, &settings, &cx("127.0.0.1:1")),
+            Priority::Sheddable
+        );
+    }
+
+    #[tokio::test]
+    async fn the_callers_deadline_is_read_from_its_header() {
+        let control = ControlHandle::new();
+        let settings = Settings::default();
+        let r = route(false);
+        let cx = cx("192.0.2.1:1");
+        let pass = guard(
+            &get(&[("x-request-timeout-ms", "250")]),
+            &r,
+            &cx,
+            &settings,
+            &control,
+        )
+        .await
+        .expect("passes");
+        assert_eq!(pass.deadline, Some(cx.start + Duration::from_millis(250)));
+    }
+}

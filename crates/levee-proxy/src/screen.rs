@@ -1,0 +1,202 @@
+//! The first phase: is this a request the gateway will route at all?
+//!
+//! In order: a draining gateway refuses what is new (`503 draining`); the
+//! pages that problem `type` URIs point at are served here; the header
+//! section must be within the limits (`431`); and HTTP/1.1 needs exactly one
+//! valid `Host` (RFC 9112 §3.2; HTTP/2 carries `:authority`), which becomes
+//! the lowercase host, without port, that routing matches (`400`).
+//!
+//! This module must not choose routes or contact upstreams.
+
+use http::{Method, Request, Response, Version, header};
+
+use crate::body::ProxyBody;
+use crate::context::RequestCx;
+use crate::error::ProxyError;
+use crate::rescue::problem_page;
+use crate::runtime::Settings;
+
+/// What screening decided.
+#[derive(Debug)]
+pub(crate) enum Screened {
+    /// A page the gateway serves itself.
+    Page(Response<ProxyBody>),
+    /// Route it: the host asked for, lowercase, without port (if any).
+    Host(Option<String>),
+}
+
+/// Screens `req`.
+pub(crate) fn screen<B>(
+    req: &Request<B>,
+    draining: bool,
+    cx: &RequestCx,
+    settings: &Settings,
+) -> Result<Screened, ProxyError> {
+    if draining {
+        return Err(ProxyError::Draining {
+            retry_in: settings.drain_retry_after,
+        });
+    }
+    if (req.method() == Method::GET || req.method() == Method::HEAD)
+        && let Some(page) = problem_page(
+            req.uri().path(),
+            &cx.request_id,
+            &settings.request_id_header,
+        )
+    {
+        return Ok(Screened::Page(page));
+    }
+    check_header_limits(req, settings)?;
+    request_host(req).map(Screened::Host)
+}
+
+fn check_header_limits<B>(req: &Request<B>, settings: &Settings) -> Result<(), ProxyError> {
+    let headers = req.headers();
+    if headers.len() > settings.max_headers {
+        return Err(ProxyError::HeadersTooLarge {
+            what: format!(
+                "{} fields, more than the limit of {}",
+                headers.len(),
+                settings.max_headers
+            ),
+        });
+    }
+    let bytes: usize = headers
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum();
+    if bytes > settings.max_header_bytes {
+        return Err(ProxyError::HeadersTooLarge {
+            what: format!(
+                "{bytes} bytes, more than the limit of {}",
+                settings.max_header_bytes
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The host the request is for, lowercase, without port.
+fn request_host<B>(req: &Request<B>) -> Result<Option<String>, ProxyError> {
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let host = match (hosts.next(), hosts.next()) {
+        (Some(_), Some(_)) => return Err(ProxyError::BadRequest("more than one Host header")),
+        (Some(h), None) => {
+            let invalid = ProxyError::BadRequest("the Host header is not a valid host");
+            let a: http::uri::Authority = h
+                .to_str()
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or(invalid)?;
+            if a.as_str().contains('@') {
+                return Err(ProxyError::BadRequest(
+                    "the Host header is not a valid host",
+                ));
+            }
+            Some(a.host().trim_end_matches('.').to_ascii_lowercase())
+        }
+        (None, None) => match req.uri().authority() {
+            Some(a) => Some(a.host().to_ascii_lowercase()),
+            None if req.version() == Version::HTTP_11 => {
+                return Err(ProxyError::BadRequest(
+                    "HTTP/1.1 requests need a Host header",
+                ));
+            }
+            None => None,
+        },
+        (None, Some(_)) => None,
+    };
+    Ok(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cx(req: &Request<()>, settings: &Settings) -> RequestCx {
+        let peer = crate::conn::Peer {
+            client: "127.0.0.1:1".parse().expect("addr"),
+            local: "127.0.0.1:2".parse().expect("addr"),
+            tls: false,
+        };
+        RequestCx::new(req, peer, settings)
+    }
+
+    fn screened(req: Request<()>, draining: bool) -> Result<Screened, ProxyError> {
+        let settings = Settings::default();
+        let cx = cx(&req, &settings);
+        screen(&req, draining, &cx, &settings)
+    }
+
+    fn host(h: &str) -> Result<Screened, ProxyError> {
+        screened(
+            Request::get("/")
+                .header("host", h)
+                .body(())
+                .expect("request"),
+            false,
+        )
+    }
+
+    #[test]
+    fn the_host_is_lowercase_without_port_or_trailing_dot() {
+        let Ok(Screened::Host(h)) = host("API.Example.com.:8443") else {
+            panic!("routed")
+        };
+        assert_eq!(h.as_deref(), Some("api.example.com"));
+    }
+
+    #[test]
+    fn bad_hosts_are_400() {
+        for bad in ["user@api.example", "a b", ""] {
+            assert!(
+                matches!(host(bad), Err(ProxyError::BadRequest(_))),
+                "{bad:?}"
+            );
+        }
+        let two = Request::get("/")
+            .header("host", "a")
+            .header("host", "b")
+            .body(())
+            .expect("request");
+        assert!(matches!(
+            screened(two, false),
+            Err(ProxyError::BadRequest(_))
+        ));
+        let none = Request::get("/").body(()).expect("request");
+        assert!(matches!(
+            screened(none, false),
+            Err(ProxyError::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn draining_refuses_first_and_pages_are_served() {
+        let req = Request::get("/_levee/problems/overloaded")
+            .header("host", "a")
+            .body(())
+            .expect("request");
+        assert!(matches!(
+            screened(req, true),
+            Err(ProxyError::Draining { .. })
+        ));
+        let req = Request::get("/_levee/problems/overloaded")
+            .header("host", "a")
+            .body(())
+            .expect("request");
+        assert!(matches!(screened(req, false), Ok(Screened::Page(_))));
+    }
+
+    #[test]
+    fn too_many_header_fields_are_431() {
+        let mut b = Request::get("/").header("host", "a");
+        for i in 0..=Settings::default().max_headers {
+            b = b.header(format!("x-{i}"), "1");
+        }
+        let req = b.body(()).expect("request");
+        assert!(matches!(
+            screened(req, false),
+            Err(ProxyError::HeadersTooLarge { .. })
+        ));
+    }
+}
