@@ -8,12 +8,18 @@
 //!   backlog, and a request whose client gave up still costs its worker, which
 //!   is what makes an unprotected server collapse under overload. Service time,
 //!   workers and faults (503, refused connections, slow answers, resets) can be
-//!   changed while it runs.
+//!   changed while it runs. Or, unlimited, a service that is never overloaded:
+//!   each request takes the time its path asks for (`/…/ms/N`, `/…/sse/N`),
+//!   whatever else is in flight, so that a gateway's every 503 in front of it
+//!   is a false one.
 //! - [`load`]: an open-loop load generator: arrivals follow a schedule, never the
 //!   responses; each request has a client deadline; every run is bounded in
-//!   requests and in time and stops by itself.
-//! - [`report`]: per-second time series, summaries, a side-by-side text table
-//!   and a self-contained HTML report with SVG charts.
+//!   requests and in time and stops by itself. A stream can also be a few
+//!   closed-loop clients (a burst of ordinary users), start later, draw its
+//!   paths from a latency distribution, or wait longer (long-polls).
+//! - [`report`]: per-second time series, summaries, tallies of a run below
+//!   capacity, side-by-side text tables and a self-contained HTML report with
+//!   SVG charts.
 //!
 //! It must not do anything but loopback traffic: it binds and connects to
 //! `127.0.0.1` only, it never reads configuration files, and nothing in it runs

@@ -84,6 +84,22 @@ async fn streams_are_labelled_and_bounded() {
 }
 
 #[tokio::test]
+async fn closed_loop_clients_send_one_request_after_another() {
+    let upstream = Upstream::builder().unlimited().start().await.expect("bind");
+    let plan = LoadPlan::new(upstream.addr())
+        .stream(Stream::clients(4, 5).path("/ms/20").starting_at(ms(100)));
+    let run = load::run(plan).await.expect("run");
+    assert_eq!(run.count(Outcome::Success), 20);
+    assert!(run.records.iter().all(|r| r.at >= ms(100)), "{run:?}");
+    // Four at a time, never more: each client waits for its answer.
+    assert_eq!(upstream.stats().peak_in_flight, 4);
+    assert!(run.elapsed >= ms(100 + 5 * 20), "{:?}", run.elapsed);
+    let last = run.records.last().expect("records").at;
+    assert!(last >= ms(100 + 4 * 20), "the fifth round: {last:?}");
+    upstream.shutdown().await;
+}
+
+#[tokio::test]
 async fn too_few_connections_show_as_saturation_not_as_waiting() {
     let upstream = Upstream::builder()
         .workers(1)

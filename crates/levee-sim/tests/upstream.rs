@@ -162,6 +162,49 @@ async fn fast_mode_answers_at_once() {
 }
 
 #[tokio::test]
+async fn an_unlimited_upstream_answers_each_request_in_its_own_time() {
+    let upstream = Upstream::builder().unlimited().start().await.expect("bind");
+    assert_eq!((upstream.capacity(), upstream.workers()), (None, None));
+    // 100 requests at once asking for 100 ms each, beside an event stream
+    // of one event: no waves, and the stream ends a second later.
+    let at_once = Schedule::constant(100_000.0, ms(1));
+    let plan = LoadPlan::new(upstream.addr())
+        .deadline(ms(2000))
+        .stream(
+            Stream::new(at_once)
+                .spacing(Spacing::Uniform)
+                .path("/any/ms/100"),
+        )
+        .stream(
+            Stream::clients(1, 1)
+                .path("/events/sse/1")
+                .label("events")
+                .deadline(ms(5000)),
+        )
+        .stream(Stream::clients(1, 1).path("/").label("now"));
+    let run = load::run(plan).await.expect("run");
+    assert_eq!(run.count(Outcome::Success), 102, "{run:?}");
+    let short = run.only("all");
+    assert!(
+        short
+            .records
+            .iter()
+            .all(|r| r.latency >= ms(100) && r.latency < ms(600)),
+        "{short:?}"
+    );
+    let events = run.only("events").records[0].latency;
+    assert!((ms(1000)..ms(1900)).contains(&events), "{events:?}");
+    assert!(run.only("now").records[0].latency < ms(100));
+    let stats = upstream.stats();
+    assert_eq!(
+        (stats.received, stats.served, stats.in_flight),
+        (102, 102, 0)
+    );
+    assert!(stats.peak_in_flight >= 50, "taken at once: {stats:?}");
+    upstream.shutdown().await;
+}
+
+#[tokio::test]
 async fn only_loopback_is_allowed() {
     let far = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
     assert!(Upstream::builder().addr(far).start().await.is_err());

@@ -2,10 +2,12 @@
 //! whatever became of the earlier ones, and records how it ended.
 //!
 //! Open loop: the dispatcher never waits for a response, a connection or a
-//! slow target; each request runs on its own task and gives up at its client
-//! deadline. It must stay bounded: the plan's arrivals are finite and every
-//! request ends by its deadline, so a run ends at most one deadline after its
-//! last arrival.
+//! slow target; each arrival runs on its own task and gives up at its client
+//! deadline. A closed-loop client is an arrival whose task sends its requests
+//! one after the other. It must stay bounded: the plan's arrivals and
+//! requests are finite and every request ends by its deadline, so a run ends
+//! at most one deadline after its last arrival (a client's requests × its
+//! deadline, for closed-loop clients).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -14,11 +16,13 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, header};
 use http_body_util::{BodyExt, Empty};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::LoadError;
-use super::plan::LoadPlan;
+use super::plan::{LoadPlan, Paths};
 use super::pool::Pool;
 use super::record::{Failure, Outcome, RequestRecord, Run};
 
@@ -123,24 +127,36 @@ impl LoadRun {
     }
 }
 
-/// Everything a request task needs to build its request.
+/// Everything a request task needs to build its requests, by stream.
 struct Template {
-    paths: Vec<String>,
+    paths: Vec<Paths>,
     headers: Vec<HeaderMap>,
+    deadlines: Vec<Duration>,
 }
 
 async fn drive(plan: LoadPlan, pool: Arc<Pool>, counters: Arc<Counters>, started: Instant) -> Run {
     let arrivals = plan.arrivals();
-    let plan_deadline = plan.deadline;
     let host = plan.host.clone().unwrap_or_else(|| plan.target.to_string());
     let template = Arc::new(Template {
-        paths: plan.streams.iter().map(|s| s.path.clone()).collect(),
+        paths: plan.streams.iter().map(|s| s.paths.clone()).collect(),
         headers: plan
             .streams
             .iter()
             .map(|s| headers(&host, &s.headers))
             .collect(),
+        deadlines: (0..plan.streams.len())
+            .map(|i| plan.deadline_of(i))
+            .collect(),
     });
+    // Paths are drawn from one generator per stream, in arrival order, so
+    // the same plan sends the same paths to every target.
+    let mut paths: Vec<StdRng> = (0..plan.streams.len())
+        .map(|i| {
+            StdRng::seed_from_u64(
+                plan.seed ^ (0x9e37_79b9_7f4a_7c15_u64.wrapping_mul(i as u64 + 1)),
+            )
+        })
+        .collect();
     // The schedule is kept by a thread of its own, which sleeps with the OS's
     // timer (tens of microseconds late) rather than tokio's, whose 1 ms ticks
     // would send a request up to a millisecond late and add that to every
@@ -148,23 +164,22 @@ async fn drive(plan: LoadPlan, pool: Arc<Pool>, counters: Arc<Counters>, started
     let runtime = tokio::runtime::Handle::current();
     let dispatcher = tokio::task::spawn_blocking(move || {
         let mut tasks = Vec::with_capacity(arrivals.len());
-        for (at, stream) in arrivals {
-            let due = started + at;
+        for arrival in arrivals {
+            let due = started + arrival.at;
             let early = due.saturating_duration_since(Instant::now());
             if !early.is_zero() {
                 // A blocking-pool thread of its own: no runtime worker waits here.
                 #[allow(clippy::disallowed_methods)]
                 std::thread::sleep(early);
             }
-            counters.sent.fetch_add(1, Relaxed);
-            let request = Sent {
-                at,
+            let client = Client {
                 due,
-                stream,
-                deadline: plan_deadline,
+                started,
+                stream: arrival.stream,
+                requests: arrival.requests,
+                seed: paths[usize::from(arrival.stream)].random(),
             };
-            tasks.push(runtime.spawn(one(
-                request,
+            tasks.push(runtime.spawn(client.run(
                 Arc::clone(&pool),
                 Arc::clone(&template),
                 Arc::clone(&counters),
@@ -179,7 +194,7 @@ async fn drive(plan: LoadPlan, pool: Arc<Pool>, counters: Arc<Counters>, started
     };
     let mut records = Vec::with_capacity(tasks.len());
     for task in tasks {
-        records.extend(task.await.ok());
+        records.extend(task.await.into_iter().flatten());
     }
     records.sort_by_key(|r| (r.at, r.stream));
     Run {
@@ -205,26 +220,60 @@ fn headers(host: &str, extra: &[(String, String)]) -> HeaderMap {
     map
 }
 
+/// One arrival: a client that sends `requests` requests of `stream`, the
+/// first when it is `due`, each next one as soon as the previous ended.
+struct Client {
+    due: Instant,
+    started: Instant,
+    stream: u16,
+    requests: usize,
+    /// Seeds the paths of its requests.
+    seed: u64,
+}
+
+impl Client {
+    async fn run(
+        self,
+        pool: Arc<Pool>,
+        template: Arc<Template>,
+        counters: Arc<Counters>,
+    ) -> Vec<RequestRecord> {
+        let index = usize::from(self.stream);
+        let mut rng = StdRng::seed_from_u64(self.seed);
+        let mut records = Vec::with_capacity(self.requests);
+        let mut due = self.due;
+        for _ in 0..self.requests {
+            let sent = Sent {
+                at: due.saturating_duration_since(self.started),
+                due,
+                stream: self.stream,
+                deadline: template.deadlines[index],
+                path: template.paths[index].draw(&mut rng),
+            };
+            counters.sent.fetch_add(1, Relaxed);
+            records.push(one(sent, &pool, &template, &counters).await);
+            due = Instant::now();
+        }
+        records
+    }
+}
+
 struct Sent {
     at: Duration,
     due: Instant,
     stream: u16,
     deadline: Duration,
+    path: String,
 }
 
-async fn one(
-    sent: Sent,
-    pool: Arc<Pool>,
-    template: Arc<Template>,
-    counters: Arc<Counters>,
-) -> RequestRecord {
+async fn one(sent: Sent, pool: &Pool, template: &Template, counters: &Counters) -> RequestRecord {
     let lag = sent.due.elapsed();
     let index = usize::from(sent.stream);
-    let mut request = Request::get(template.paths[index].as_str())
+    let mut request = Request::get(sent.path.as_str())
         .body(Empty::<Bytes>::new())
         .expect("the path was validated by the plan");
     *request.headers_mut() = template.headers[index].clone();
-    let answer = tokio::time::timeout_at(sent.due + sent.deadline, exchange(&pool, request)).await;
+    let answer = tokio::time::timeout_at(sent.due + sent.deadline, exchange(pool, request)).await;
     let (outcome, retry_after) = match answer {
         Err(_) => (Outcome::Timeout, None),
         Ok(Err(failure)) => (Outcome::Failed(failure), None),

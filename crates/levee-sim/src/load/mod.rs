@@ -12,6 +12,14 @@
 //! connections); [`run`] executes it and returns a [`Run`] of
 //! [`RequestRecord`]s; [`start`] does the same with live [`Progress`].
 //!
+//! Ordinary traffic below capacity has shapes a schedule does not give, so a
+//! stream can also be a few closed-loop clients ([`Stream::clients`]: N
+//! clients start together, each sending M requests back to back, a burst of
+//! real users), start later in the run ([`Stream::starting_at`]: warm, idle,
+//! then a burst), draw each request's path ([`Paths`]: latencies of a
+//! heavy-tailed distribution) and wait longer than the plan's deadline
+//! ([`Stream::deadline`]: long-polls, event streams).
+//!
 //! When is the generator the bottleneck? Each request in flight holds its own
 //! HTTP/1.1 connection, so it needs about rate × deadline connections (4× of
 //! 400 req/s with a 1 s deadline: 1 600); past `max_connections` requests
@@ -31,7 +39,7 @@ mod schedule;
 use std::net::SocketAddr;
 
 pub use driver::{LoadRun, Progress, run, start};
-pub use plan::{LoadPlan, PRIORITY_HEADER, Stream, TENANT_HEADER};
+pub use plan::{LoadPlan, PRIORITY_HEADER, Paths, Stream, TENANT_HEADER};
 pub use record::{Failure, Outcome, RequestRecord, Run};
 pub use schedule::{Phase, Schedule, Spacing};
 

@@ -1,8 +1,11 @@
-//! Several runs side by side as a plain-text table, one row per run.
+//! Several runs side by side as a plain-text table, one row per run: their
+//! [`Summary`]s (the same columns appear in the HTML report) or their
+//! [`Tally`]s.
 //!
-//! Pure formatting of [`Summary`]s; the same columns appear in the HTML report.
+//! Pure formatting.
 
 use super::summary::Summary;
+use super::tally::Tally;
 
 /// The column headers, in order: one word each, so the table splits on whitespace.
 pub const COLUMNS: [&str; 10] = [
@@ -37,11 +40,53 @@ pub fn cells(label: &str, s: &Summary) -> Vec<String> {
 /// Renders the runs as an aligned text table (label column left-aligned,
 /// numbers right-aligned), with a header line and a rule.
 pub fn table(runs: &[(&str, &Summary)]) -> String {
-    let rows: Vec<Vec<String>> = std::iter::once(COLUMNS.iter().map(|c| (*c).to_owned()).collect())
-        .chain(runs.iter().map(|(label, s)| cells(label, s)))
+    aligned(&COLUMNS, runs.iter().map(|(label, s)| cells(label, s)))
+}
+
+/// The column headers of a tally table, in order.
+pub const TALLY_COLUMNS: [&str; 8] = [
+    "run",
+    "sent",
+    "2xx",
+    "503s",
+    "other",
+    "short-p50",
+    "short-p99",
+    "Retry-After",
+];
+
+/// The cells of one tally row: the label, then one cell per remaining column.
+pub fn tally_cells(label: &str, t: &Tally) -> Vec<String> {
+    vec![
+        label.to_owned(),
+        t.sent.to_string(),
+        t.served.to_string(),
+        t.shed.to_string(),
+        t.other.to_string(),
+        latency(t.short_p50_ms),
+        latency(t.short_p99_ms),
+        t.retry_after_text(),
+    ]
+}
+
+/// Renders tallies as an aligned text table, like [`table`].
+pub fn tally_table(runs: &[(&str, &Tally)]) -> String {
+    aligned(
+        &TALLY_COLUMNS,
+        runs.iter().map(|(label, t)| tally_cells(label, t)),
+    )
+}
+
+/// `header` and `rows` aligned: the first column left, the rest right.
+fn aligned(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
+    let rows: Vec<Vec<String>> = std::iter::once(header.iter().map(|c| (*c).to_owned()).collect())
+        .chain(rows)
         .collect();
-    let widths: Vec<usize> = (0..COLUMNS.len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            let width = |r: &Vec<String>| r.get(c).map_or(0, |cell| cell.chars().count());
+            rows.iter().map(width).max().unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for (i, row) in rows.iter().enumerate() {
@@ -119,6 +164,25 @@ mod tests {
                 .skip(2)
                 .all(|l| l.chars().count() <= header_width + 12)
         );
+    }
+
+    #[test]
+    fn tally_rows_show_sheds_and_short_latencies() {
+        let t = Tally {
+            sent: 900,
+            served: 899,
+            shed: 1,
+            short_p99_ms: Some(12.3),
+            retry_after: vec![(1, 1)],
+            ..Tally::default()
+        };
+        let text = tally_table(&[("admission", &t)]);
+        let row = text.lines().nth(2).expect("a row");
+        assert!(
+            row.starts_with("admission") && row.ends_with("1 s"),
+            "{row}"
+        );
+        assert!(row.contains(" 899 ") && row.contains("12ms"), "{row}");
     }
 
     #[test]

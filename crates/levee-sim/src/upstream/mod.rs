@@ -11,6 +11,11 @@
 //! pool), and what makes one collapse under overload: past capacity the queue
 //! grows until every request waits longer than its client is willing to.
 //!
+//! [`UpstreamBuilder::unlimited`] starts the other kind: a service that is
+//! never overloaded, whose requests say how long they take (`GET /…/ms/N`
+//! waits N ms, `GET /…/sse/N` streams N events, one a second) and take any
+//! number at once. Behind it, every `503` a gateway answers is a false shed.
+//!
 //! The [`UpstreamHandle`] changes service time, workers and [`Fault`]s while it
 //! runs, reads [`UpstreamStats`], and stops the server on `shutdown` or drop.
 //! This module must not listen anywhere but loopback.
@@ -18,6 +23,7 @@
 mod fault;
 mod server;
 mod stats;
+mod unlimited;
 mod workers;
 
 use std::io;
@@ -32,6 +38,7 @@ use tokio::task::JoinHandle;
 
 pub use fault::{Fault, RESET_BODY_LEN};
 pub use stats::UpstreamStats;
+pub use unlimited::{EVENT_EVERY, MAX_EVENTS, MAX_WAIT};
 
 use server::Shared;
 use workers::Workers;
@@ -49,6 +56,7 @@ impl Upstream {
             service_time: Duration::from_millis(20),
             jitter: 0.0,
             fault: Fault::None,
+            unlimited: false,
         }
     }
 }
@@ -61,6 +69,7 @@ pub struct UpstreamBuilder {
     service_time: Duration,
     jitter: f64,
     fault: Fault,
+    unlimited: bool,
 }
 
 impl UpstreamBuilder {
@@ -73,6 +82,7 @@ impl UpstreamBuilder {
     /// The number of workers (at least 1).
     pub fn workers(mut self, n: usize) -> Self {
         self.workers = Some(n.max(1));
+        self.unlimited = false;
         self
     }
 
@@ -87,6 +97,21 @@ impl UpstreamBuilder {
     pub fn fast(mut self) -> Self {
         self.workers = None;
         self.service_time = Duration::ZERO;
+        self.unlimited = false;
+        self
+    }
+
+    /// Unlimited mode: no workers; each request takes the time its path asks
+    /// for, whatever else is in flight. `GET /…/ms/N` waits N ms (at most
+    /// [`MAX_WAIT`]) and answers `200 ok`; `GET /…/sse/N` answers `200` at once
+    /// with a `text/event-stream` body of N events (at most [`MAX_EVENTS`]),
+    /// one every [`EVENT_EVERY`], the first at once, and ends one period after
+    /// the last; any other path is answered at once. [`Fault`]s apply as
+    /// usual (`Slow` adds to the wait).
+    pub fn unlimited(mut self) -> Self {
+        self.workers = None;
+        self.service_time = Duration::ZERO;
+        self.unlimited = true;
         self
     }
 
@@ -130,6 +155,7 @@ impl UpstreamBuilder {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             workers: self.workers.map(Workers::new),
+            unlimited: self.unlimited,
             service_time_us: AtomicU64::new(micros(self.service_time)),
             jitter: self.jitter,
             fault: watch::Sender::new(Fault::None),
@@ -176,12 +202,12 @@ impl UpstreamHandle {
         format!("http://{}", self.addr)
     }
 
-    /// The number of workers (`None` in fast mode).
+    /// The number of workers (`None` in fast and unlimited modes).
     pub fn workers(&self) -> Option<usize> {
         self.shared.workers.as_ref().map(Workers::count)
     }
 
-    /// Changes the number of workers (at least 1). Ignored in fast mode.
+    /// Changes the number of workers (at least 1). Ignored in fast and unlimited modes.
     pub fn set_workers(&self, n: usize) {
         if let Some(workers) = &self.shared.workers {
             workers.resize(n);
@@ -201,7 +227,7 @@ impl UpstreamHandle {
     }
 
     /// Requests per second it can serve: workers ÷ service time (`None` when
-    /// unbounded: fast mode or a zero service time).
+    /// unbounded: fast or unlimited mode, or a zero service time).
     pub fn capacity(&self) -> Option<f64> {
         let workers = self.workers()? as f64;
         let secs = self.service_time().as_secs_f64();

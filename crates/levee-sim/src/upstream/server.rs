@@ -2,7 +2,8 @@
 //!
 //! It owns the listening socket (closing and re-binding it for
 //! [`Fault::Refuse`]) and turns each request into "wait for a worker, hold it
-//! for the service time, answer". It must not decide anything else: the
+//! for the service time, answer" (or, for an unlimited upstream, "do what the
+//! path asks", see `unlimited.rs`). It must not decide anything else: the
 //! capacity, service time and fault are read from [`Shared`], which the handle
 //! changes.
 
@@ -23,16 +24,19 @@ use tokio::sync::{oneshot, watch};
 
 use super::fault::{BrokenBody, Fault, RESET_BODY_LEN};
 use super::stats::Counters;
+use super::unlimited::{Ask, EventStream};
 use super::workers::Workers;
 
 /// The body of every sample-upstream response.
-pub(crate) type UpstreamBody = Either<Full<Bytes>, BrokenBody>;
+pub(crate) type UpstreamBody = Either<Full<Bytes>, Either<BrokenBody, EventStream>>;
 
 /// What the handle and the server share.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    /// `None` in fast mode: answer at once, no workers, no service time.
+    /// `None` in fast and unlimited modes: no workers, no service time.
     pub(crate) workers: Option<Workers>,
+    /// Unlimited mode: the path says how long a request takes.
+    pub(crate) unlimited: bool,
     pub(crate) service_time_us: AtomicU64,
     /// Each service time varies uniformly within ± this fraction.
     pub(crate) jitter: f64,
@@ -124,10 +128,11 @@ fn connection(stream: TcpStream, shared: &Arc<Shared>, mut stop: watch::Receiver
     });
 }
 
-/// Answers one request: fault, then a worker for the service time, then `200 ok`.
+/// Answers one request: fault, then a worker for the service time (or the
+/// wait its path asks for), then `200 ok`.
 async fn handle(
     shared: Arc<Shared>,
-    _request: Request<Incoming>,
+    request: Request<Incoming>,
 ) -> Result<Response<UpstreamBody>, Infallible> {
     let counters = &shared.counters;
     counters.received.fetch_add(1, Relaxed);
@@ -136,11 +141,28 @@ async fn handle(
         counters.unavailable.fetch_add(1, Relaxed);
         return Ok(unavailable(retry_after));
     }
-    if shared.workers.is_some() {
-        let extra = match fault {
-            Fault::Slow { delay } => delay,
-            _ => Duration::ZERO,
+    let extra = match fault {
+        Fault::Slow { delay } => delay,
+        _ => Duration::ZERO,
+    };
+    if shared.unlimited {
+        let ask = Ask::of(request.uri().path());
+        let wait = match ask {
+            Ask::Wait(wait) => wait,
+            Ask::Now | Ask::Events(_) => Duration::ZERO,
         };
+        // Counted out when the wait ends or the client leaves (hyper drops
+        // this future then): nothing else is held.
+        let working = counters.enter();
+        tokio::time::sleep(wait + extra).await;
+        drop(working);
+        if let Ask::Events(n) = ask
+            && fault != Fault::Reset
+        {
+            counters.served.fetch_add(1, Relaxed);
+            return Ok(events(n));
+        }
+    } else if shared.workers.is_some() {
         // The work runs on its own task so that it goes on, and keeps its
         // worker, when the client gives up: a thread-pool server does not
         // notice a departed client until it writes the answer.
@@ -186,6 +208,15 @@ fn ok() -> Response<UpstreamBody> {
         .expect("a static response is valid")
 }
 
+/// `200` with a stream of `n` server-sent events.
+fn events(n: u32) -> Response<UpstreamBody> {
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(Either::Right(Either::Right(EventStream::new(n))))
+        .expect("a static response is valid")
+}
+
 fn unavailable(retry_after: u32) -> Response<UpstreamBody> {
     Response::builder()
         .status(StatusCode::SERVICE_UNAVAILABLE)
@@ -201,6 +232,6 @@ fn broken() -> Response<UpstreamBody> {
     Response::builder()
         .header(header::CONTENT_TYPE, "text/plain")
         .header(header::CONTENT_LENGTH, RESET_BODY_LEN)
-        .body(Either::Right(BrokenBody::default()))
+        .body(Either::Right(Either::Left(BrokenBody::default())))
         .expect("a static response is valid")
 }

@@ -21,8 +21,11 @@ pub struct UpstreamStats {
     pub reset: u64,
     /// Requests that held a worker whose client was gone when they finished.
     pub abandoned: u64,
-    /// Requests holding a worker now.
+    /// Requests holding a worker now (unlimited mode: waiting for their
+    /// answer's time to come).
     pub in_flight: u64,
+    /// The most requests ever in flight at once.
+    pub peak_in_flight: u64,
     /// Requests waiting for a worker now.
     pub waiting: u64,
     /// The most requests ever waiting for a worker at once.
@@ -39,6 +42,7 @@ pub(crate) struct Counters {
     pub(crate) reset: AtomicU64,
     pub(crate) abandoned: AtomicU64,
     pub(crate) in_flight: AtomicU64,
+    pub(crate) peak_in_flight: AtomicU64,
     pub(crate) waiting: AtomicU64,
     pub(crate) peak_waiting: AtomicU64,
 }
@@ -53,7 +57,19 @@ impl Counters {
     /// Moves one request from waiting to holding a worker.
     pub(crate) fn start_work(&self) {
         self.waiting.fetch_sub(1, Relaxed);
-        self.in_flight.fetch_add(1, Relaxed);
+        self.count_in();
+    }
+
+    /// Counts one more request in flight until the guard is dropped
+    /// (unlimited mode, where nothing waits for a worker).
+    pub(crate) fn enter(&self) -> InFlight<'_> {
+        self.count_in();
+        InFlight(self)
+    }
+
+    fn count_in(&self) {
+        let now = self.in_flight.fetch_add(1, Relaxed) + 1;
+        self.peak_in_flight.fetch_max(now, Relaxed);
     }
 
     /// Reads every counter.
@@ -66,9 +82,20 @@ impl Counters {
             reset: self.reset.load(Relaxed),
             abandoned: self.abandoned.load(Relaxed),
             in_flight: self.in_flight.load(Relaxed),
+            peak_in_flight: self.peak_in_flight.load(Relaxed),
             waiting: self.waiting.load(Relaxed),
             peak_waiting: self.peak_waiting.load(Relaxed),
         }
+    }
+}
+
+/// One request in flight; counted out on drop.
+#[derive(Debug)]
+pub(crate) struct InFlight<'a>(&'a Counters);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Relaxed);
     }
 }
 
@@ -89,5 +116,9 @@ mod tests {
             (stats.waiting, stats.in_flight, stats.peak_waiting),
             (1, 2, 2)
         );
+        let guard = counters.enter();
+        assert_eq!(counters.snapshot().peak_in_flight, 3);
+        drop(guard);
+        assert_eq!(counters.snapshot().in_flight, 2);
     }
 }

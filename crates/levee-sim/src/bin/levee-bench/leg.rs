@@ -78,20 +78,14 @@ pub(crate) async fn run(setup: &Setup, peer: Peer, plan: LegPlan) -> anyhow::Res
             .context("starting the sample upstream")?,
     );
     let running = peers::start(peer, &setup.programs, upstream.addr(), setup.workers).await?;
-    let peak: f64 = plan
+    let in_flight: f64 = plan
         .streams
         .iter()
-        .map(|s| {
-            s.schedule()
-                .phases()
-                .iter()
-                .map(|p| p.rate)
-                .fold(0.0, f64::max)
-        })
+        .map(|s| s.peak_in_flight(setup.deadline))
         .sum();
     let mut load_plan = LoadPlan::new(running.addr)
         .deadline(setup.deadline)
-        .max_connections((peak * setup.deadline.as_secs_f64() * 1.5) as usize + 256)
+        .max_connections((in_flight * 1.5) as usize + 256)
         .seed(plan.seed);
     for stream in plan.streams {
         load_plan = load_plan.stream(stream);
