@@ -1,20 +1,22 @@
 //! One benchmark leg: a fresh sample upstream, one peer in front of it, one
-//! bounded open-loop run through it, and (for Levee) the limit sampled.
+//! bounded run of load through it, and (for Levee) the limit sampled and its
+//! `/metrics` kept.
 //!
 //! A fresh upstream per leg keeps one leg's backlog out of the next. This
-//! file only runs legs; the scenarios decide which.
+//! file only runs legs; the scenarios (overload's, the false-shed workloads)
+//! decide which.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use levee_sim::load::{self, LoadPlan, Run, Stream};
-use levee_sim::upstream::Upstream;
+use levee_sim::upstream::{Upstream, UpstreamHandle, UpstreamStats};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::limit;
-use crate::peers::{self, Peer, Programs};
+use crate::peers::{self, Peer, Programs, Running};
 
 /// The fixed parts of every leg.
 #[derive(Clone, Debug)]
@@ -64,39 +66,74 @@ pub(crate) struct LegResult {
     /// Levee's `/metrics` page at the end of the leg (sheds by cause, queue
     /// times), for diagnosis; `None` for other peers.
     pub(crate) metrics: Option<String>,
+    /// What the upstream saw and served, at the end of the leg.
+    pub(crate) upstream: UpstreamStats,
 }
 
-/// Runs one leg through `peer`.
+/// Runs one leg of the overload benchmark through `peer`.
 pub(crate) async fn run(setup: &Setup, peer: Peer, plan: LegPlan) -> anyhow::Result<LegResult> {
-    let upstream = Arc::new(
-        Upstream::builder()
-            .workers(setup.workers)
-            .service_time(setup.service_time)
-            .service_jitter(setup.service_jitter)
-            .start()
-            .await
-            .context("starting the sample upstream")?,
-    );
+    let upstream = Upstream::builder()
+        .workers(setup.workers)
+        .service_time(setup.service_time)
+        .service_jitter(setup.service_jitter)
+        .start()
+        .await
+        .context("starting the sample upstream")?;
     let running = peers::start(peer, &setup.programs, upstream.addr(), setup.workers).await?;
-    let in_flight: f64 = plan
-        .streams
-        .iter()
-        .map(|s| s.peak_in_flight(setup.deadline))
-        .sum();
-    let mut load_plan = LoadPlan::new(running.addr)
-        .deadline(setup.deadline)
-        .max_connections((in_flight * 1.5) as usize + 256)
-        .seed(plan.seed);
-    for stream in plan.streams {
-        load_plan = load_plan.stream(stream);
-    }
+    let load = load_plan(running.addr, setup.deadline, plan.seed, plan.streams);
+    let through = Through {
+        load,
+        change: plan.change,
+        limit_every: setup.limit_every,
+    };
+    drive(upstream, running, through).await
+}
 
+/// A load plan against `target`: `streams`, the client `deadline`, `seed`,
+/// and connections enough for every request that can be in flight at once.
+pub(crate) fn load_plan(
+    target: std::net::SocketAddr,
+    deadline: Duration,
+    seed: u64,
+    streams: Vec<Stream>,
+) -> LoadPlan {
+    let in_flight: f64 = streams.iter().map(|s| s.peak_in_flight(deadline)).sum();
+    let mut plan = LoadPlan::new(target)
+        .deadline(deadline)
+        .max_connections((in_flight * 1.5) as usize + 256)
+        .seed(seed);
+    for stream in streams {
+        plan = plan.stream(stream);
+    }
+    plan
+}
+
+/// What to do through a started peer.
+#[derive(Debug)]
+pub(crate) struct Through {
+    /// The load, aimed at the peer.
+    pub(crate) load: LoadPlan,
+    /// At this offset, the upstream changes so.
+    pub(crate) change: Option<(Duration, Shift)>,
+    /// How often Levee's limit is read from its `/metrics`.
+    pub(crate) limit_every: Duration,
+}
+
+/// Drives `through.load` through `running` (already in front of
+/// `upstream`), then stops both: the peer by its pid, the upstream by its
+/// handle.
+pub(crate) async fn drive(
+    upstream: UpstreamHandle,
+    running: Running,
+    through: Through,
+) -> anyhow::Result<LegResult> {
+    let upstream = Arc::new(upstream);
     let start = Instant::now();
     let (stop, stopped) = watch::channel(false);
     let sampler = running
         .admin
-        .map(|admin| tokio::spawn(limit::sample(admin, start, setup.limit_every, stopped)));
-    let changer = plan.change.map(|(at, shift)| {
+        .map(|admin| tokio::spawn(limit::sample(admin, start, through.limit_every, stopped)));
+    let changer = through.change.map(|(at, shift)| {
         let upstream = Arc::clone(&upstream);
         tokio::spawn(async move {
             tokio::time::sleep_until(start + at).await;
@@ -106,7 +143,7 @@ pub(crate) async fn run(setup: &Setup, peer: Peer, plan: LegPlan) -> anyhow::Res
             }
         })
     });
-    let result = load::run(load_plan).await.context("running the load");
+    let result = load::run(through.load).await.context("running the load");
     stop.send_replace(true);
     let limit = match sampler {
         Some(task) => task.await.unwrap_or_default(),
@@ -114,6 +151,7 @@ pub(crate) async fn run(setup: &Setup, peer: Peer, plan: LegPlan) -> anyhow::Res
     };
     if let Some(task) = changer {
         task.abort();
+        let _ = task.await; // so that its handle on the upstream is gone
     }
     let metrics = match running.admin {
         Some(admin) => tokio::time::timeout(Duration::from_secs(2), limit::metrics(admin))
@@ -123,6 +161,7 @@ pub(crate) async fn run(setup: &Setup, peer: Peer, plan: LegPlan) -> anyhow::Res
         None => None,
     };
     running.stop().await;
+    let stats = upstream.stats();
     if let Ok(upstream) = Arc::try_unwrap(upstream) {
         upstream.shutdown().await;
     }
@@ -130,6 +169,7 @@ pub(crate) async fn run(setup: &Setup, peer: Peer, plan: LegPlan) -> anyhow::Res
         run: result?,
         limit,
         metrics,
+        upstream: stats,
     })
 }
 

@@ -1,7 +1,11 @@
-//! `levee-bench overload`: issue 3's overload benchmark, run by
-//! `bench/overload/run.sh`.
+//! `levee-bench`: Levee's macro-benchmarks on loopback.
 //!
-//! Starts levee-sim's sample upstream (8 workers × 20 ms by default) in
+//! - `levee-bench false-sheds` (issue 19, `bench/false-sheds/run.sh`):
+//!   everyday workloads below capacity, direct, through Levee and through the
+//!   previous release; see `false_sheds/`.
+//! - `levee-bench overload` (issue 3, `bench/overload/run.sh`), below.
+//!
+//! `overload` starts levee-sim's sample upstream (8 workers × 20 ms by default) in
 //! process and, leg by leg, nginx, HAProxy and Levee in front of it (each on
 //! free loopback ports, configured in a temp dir, stopped by pid), drives
 //! bounded open-loop load through each, and writes the results: a Markdown
@@ -9,8 +13,10 @@
 //!
 //! Glue only: the upstream, the load and the reports are levee-sim's.
 
+mod false_sheds;
 mod leg;
 mod limit;
+mod machine;
 mod markdown;
 mod peers;
 mod scenarios;
@@ -24,6 +30,7 @@ use clap::{Parser, Subcommand};
 use levee_sim::report::Report;
 
 use leg::{LegResult, Setup, Shift};
+use machine::{existing, find, load_average, pin, today};
 use peers::{Peer, Programs};
 
 #[derive(Debug, Parser)]
@@ -37,6 +44,8 @@ struct Cli {
 enum Command {
     /// Issue 3: direct, nginx, HAProxy and Levee under 0.5×–4× load, a capacity change, a noisy tenant.
     Overload(Args),
+    /// Issue 19: everyday workloads below capacity, direct, through Levee and through the previous release.
+    FalseSheds(false_sheds::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -125,8 +134,11 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let Command::Overload(args) = Cli::parse().command;
-    match overload(args).await {
+    let done = match Cli::parse().command {
+        Command::Overload(args) => overload(args).await,
+        Command::FalseSheds(args) => false_sheds::run(args).await,
+    };
+    match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("levee-bench: {e:#}");
@@ -148,6 +160,7 @@ async fn overload(args: Args) -> anyhow::Result<()> {
             .levee
             .clone()
             .or_else(|| existing("target/release/levee")),
+        before: None,
         haproxy_queue: Duration::from_millis(args.haproxy_queue_ms),
         levee_limiter: args.levee_limiter.clone(),
         cpus: cpus.as_ref().map(|c| c.peers.clone()),
@@ -264,16 +277,18 @@ async fn overload(args: Args) -> anyhow::Result<()> {
     }
 
     let cx = markdown::Context {
-        command: args.cite_command.clone(),
-        date: args.date.clone().unwrap_or_else(today),
-        machine: args.machine.clone(),
+        facts: markdown::Facts {
+            command: args.cite_command.clone(),
+            date: args.date.clone().unwrap_or_else(today),
+            machine: args.machine.clone(),
+            load: load_at_start.zip(load_average()),
+        },
         workers: args.workers,
         service_ms: u128::from(args.service_ms),
         service_jitter: args.service_jitter,
         capacity: setup.capacity(),
         levels_s: levels_for.as_secs_f64(),
         repeats: args.repeats.max(1),
-        load: load_at_start.zip(load_average()),
         notes,
     };
     let section = markdown::section(&cx, &levels, &change, &tenants);
@@ -281,8 +296,11 @@ async fn overload(args: Args) -> anyhow::Result<()> {
     std::fs::write(&md, &section).with_context(|| format!("writing {}", md.display()))?;
     if let Some(docs) = &args.docs {
         let doc = std::fs::read_to_string(docs).unwrap_or_else(|_| "# Benchmarks\n".to_owned());
-        std::fs::write(docs, markdown::replace_section(&doc, &section))
-            .with_context(|| format!("writing {}", docs.display()))?;
+        std::fs::write(
+            docs,
+            markdown::replace_section(&doc, markdown::HEADING, &section, None),
+        )
+        .with_context(|| format!("writing {}", docs.display()))?;
     }
     println!("\n{section}");
     println!("results: {}", md.display());
@@ -309,99 +327,4 @@ fn write_report(report: &Report, path: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))?;
     println!("report: {}", path.display());
     Ok(())
-}
-
-/// The 1, 5 and 15 minute load averages, as `/proc/loadavg` gives them (Linux).
-/// Where the processes run: the generator's CPU and the peers' list.
-#[derive(Debug)]
-struct Cpus {
-    generator: u32,
-    peers: String,
-}
-
-/// Keeps this process (every thread, now and later) to the first CPU it may
-/// use and returns the rest for the peers; `None` (and a warning) with fewer
-/// than two CPUs or without `taskset`.
-fn pin() -> Option<Cpus> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let list = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))?
-        .trim();
-    let allowed = cpu_list(list)?;
-    let (&generator, rest) = allowed.split_first()?;
-    if rest.is_empty() {
-        eprintln!("levee-bench: one CPU only: nothing pinned");
-        return None;
-    }
-    let pid = std::process::id().to_string();
-    let pinned = std::process::Command::new("taskset")
-        .args([
-            "--all-tasks",
-            "--pid",
-            "--cpu-list",
-            &generator.to_string(),
-            &pid,
-        ])
-        .stdout(std::process::Stdio::null())
-        .status();
-    if !matches!(pinned, Ok(s) if s.success()) {
-        eprintln!("levee-bench: taskset failed or is missing: nothing pinned");
-        return None;
-    }
-    let peers: Vec<String> = rest.iter().map(u32::to_string).collect();
-    Some(Cpus {
-        generator,
-        peers: peers.join(","),
-    })
-}
-
-/// The CPUs of a Linux CPU list such as `0-3,6`.
-fn cpu_list(text: &str) -> Option<Vec<u32>> {
-    let mut cpus = Vec::new();
-    for part in text.split(',').filter(|p| !p.is_empty()) {
-        match part.split_once('-') {
-            Some((a, b)) => cpus.extend(a.parse::<u32>().ok()?..=b.parse::<u32>().ok()?),
-            None => cpus.push(part.parse().ok()?),
-        }
-    }
-    Some(cpus)
-}
-
-/// Today's date (UTC) as `YYYY-MM-DD`.
-fn today() -> String {
-    time::OffsetDateTime::now_utc().date().to_string()
-}
-
-fn load_average() -> Option<String> {
-    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
-    let fields: Vec<&str> = text.split_whitespace().take(3).collect();
-    (fields.len() == 3).then(|| fields.join(", "))
-}
-
-/// `name` on PATH, or in /usr/sbin (where Debian puts nginx and haproxy).
-fn find(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/sbin")])
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
-
-fn existing(path: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(path);
-    p.is_file().then_some(p)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cpu_lists_read_as_the_kernel_writes_them() {
-        assert_eq!(cpu_list("0-1"), Some(vec![0, 1]));
-        assert_eq!(cpu_list("0,2-4,7"), Some(vec![0, 2, 3, 4, 7]));
-        assert_eq!(cpu_list("3"), Some(vec![3]));
-        assert_eq!(cpu_list("0-x"), None);
-    }
 }

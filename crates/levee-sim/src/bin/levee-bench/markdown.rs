@@ -1,5 +1,6 @@
 //! The results as the `## Overload (issue 3)` section of docs/BENCHMARKS.md,
-//! and the replacement of that section (only that one) in the file.
+//! what every benchmark section opens with (command, machine, date, load
+//! average), and the replacement of one section (only that one) in the file.
 //!
 //! Formatting only: the figures come from `scenarios.rs`.
 
@@ -14,20 +15,46 @@ use crate::scenarios::{Change, LEVELS, Levels, Tenants};
 /// The section's heading; the section runs to the next `## ` heading.
 pub(crate) const HEADING: &str = "## Overload (issue 3)";
 
-/// What the section says about how it was measured.
+/// How, where and when a benchmark ran.
 #[derive(Debug)]
-pub(crate) struct Context {
+pub(crate) struct Facts {
     pub(crate) command: String,
     pub(crate) date: String,
     pub(crate) machine: String,
+    /// The machine's load average (1, 5, 15 min) when the run started and ended.
+    pub(crate) load: Option<(String, String)>,
+}
+
+impl Facts {
+    /// `Command: … Machine: … Date: …` on one line.
+    pub(crate) fn line(&self) -> String {
+        format!(
+            "Command: `{}`. Machine: {}. Date: {}.",
+            self.command, self.machine, self.date
+        )
+    }
+
+    /// The load-average paragraph (empty when it could not be read).
+    pub(crate) fn load(&self) -> String {
+        match &self.load {
+            Some((start, end)) => format!(
+                "Load average (1, 5, 15 min) of the machine: {start} when the run started, {end} when it ended.\n\n"
+            ),
+            None => String::new(),
+        }
+    }
+}
+
+/// What the section says about how it was measured.
+#[derive(Debug)]
+pub(crate) struct Context {
+    pub(crate) facts: Facts,
     pub(crate) workers: usize,
     pub(crate) service_ms: u128,
     pub(crate) service_jitter: f64,
     pub(crate) capacity: f64,
     pub(crate) levels_s: f64,
     pub(crate) repeats: usize,
-    /// The machine's load average (1, 5, 15 min) when the run started and ended.
-    pub(crate) load: Option<(String, String)>,
     pub(crate) notes: Vec<String>,
 }
 
@@ -52,13 +79,11 @@ pub(crate) fn section(
     let _ = writeln!(m, "{HEADING}\n");
     let _ = writeln!(
         m,
-        "Command: `{}`. Machine: {}. Date: {}.\n\nUpstream: levee-sim's sample upstream, {} workers × {} ms \
+        "{}\n\nUpstream: levee-sim's sample upstream, {} workers × {} ms \
          (each service time varies uniformly within ±{:.0} %; {:.0} req/s), a FIFO backlog that keeps serving \
          requests whose client left. Load: open loop, Poisson arrivals, 1 s client deadline; goodput = 2xx \
          answered within 500 ms of the scheduled send. Scenario 1 figures are medians of {} runs of {:.0} s each.\n",
-        cx.command,
-        cx.machine,
-        cx.date,
+        cx.facts.line(),
         cx.workers,
         cx.service_ms,
         100.0 * cx.service_jitter,
@@ -66,12 +91,7 @@ pub(crate) fn section(
         cx.repeats,
         cx.levels_s
     );
-    if let Some((start, end)) = &cx.load {
-        let _ = writeln!(
-            m,
-            "Load average (1, 5, 15 min) of the machine: {start} when the run started, {end} when it ended.\n"
-        );
-    }
+    m.push_str(&cx.facts.load());
     for note in &cx.notes {
         let _ = writeln!(m, "- {note}");
     }
@@ -268,11 +288,20 @@ fn targets(levels: &Levels, capacity: f64) -> String {
     t
 }
 
-/// `doc` with its `## Overload (issue 3)` section replaced by `section` (or
-/// appended), every other section untouched.
-pub(crate) fn replace_section(doc: &str, section: &str) -> String {
+/// `doc` with the section headed `heading` replaced by `section`, every
+/// other section untouched. When it has none, `section` goes before the
+/// section headed `anchor` if there is one, else at the end.
+pub(crate) fn replace_section(
+    doc: &str,
+    heading: &str,
+    section: &str,
+    anchor: Option<&str>,
+) -> String {
     let section = section.trim_end();
-    let Some(start) = doc.find(HEADING) else {
+    let Some(start) = find_heading(doc, heading) else {
+        if let Some(at) = anchor.and_then(|a| find_heading(doc, a)) {
+            return format!("{}{section}\n\n{}", &doc[..at], &doc[at..]);
+        }
         let sep = if doc.is_empty() || doc.ends_with("\n\n") {
             ""
         } else if doc.ends_with('\n') {
@@ -282,13 +311,25 @@ pub(crate) fn replace_section(doc: &str, section: &str) -> String {
         };
         return format!("{doc}{sep}{section}\n");
     };
-    let after = start + HEADING.len();
+    let after = start + heading.len();
     let end = doc[after..]
         .find("\n## ")
         .map_or(doc.len(), |i| after + i + 1);
     let rest = &doc[end..];
     let gap = if rest.is_empty() { "\n" } else { "\n\n" };
     format!("{}{section}{gap}{rest}", &doc[..start])
+}
+
+/// Where the line `heading` starts in `doc` (a whole line, not a mention).
+fn find_heading(doc: &str, heading: &str) -> Option<usize> {
+    let mut at = 0;
+    for line in doc.split_inclusive('\n') {
+        if line.trim_end() == heading {
+            return Some(at);
+        }
+        at += line.len();
+    }
+    None
 }
 
 #[cfg(test)]
@@ -298,18 +339,35 @@ mod tests {
     #[test]
     fn replacing_the_section_leaves_the_others_alone() {
         let doc = "# Benchmarks\n\n## Proxy\n\nfast\n\n## Overload (issue 3)\n\nold\n\n## Client\n\nretries\n";
-        let new = replace_section(doc, "## Overload (issue 3)\n\nnew\n");
+        let new = replace_section(doc, HEADING, "## Overload (issue 3)\n\nnew\n", None);
         assert_eq!(
             new,
             "# Benchmarks\n\n## Proxy\n\nfast\n\n## Overload (issue 3)\n\nnew\n\n## Client\n\nretries\n"
         );
-        let appended = replace_section("# Benchmarks\n", "## Overload (issue 3)\n\nnew\n");
+        let appended = replace_section(
+            "# Benchmarks\n",
+            HEADING,
+            "## Overload (issue 3)\n\nnew\n",
+            None,
+        );
         assert_eq!(appended, "# Benchmarks\n\n## Overload (issue 3)\n\nnew\n");
         let last = replace_section(
             "## Overload (issue 3)\n\nold\n",
+            HEADING,
             "## Overload (issue 3)\n\nnew",
+            None,
         );
         assert_eq!(last, "## Overload (issue 3)\n\nnew\n");
+        let before = replace_section(
+            "# B\n\nSee ## Overload (issue 3).\n\n## Overload (issue 3)\n\nold\n",
+            "## False sheds",
+            "## False sheds\n\nnone",
+            Some(HEADING),
+        );
+        assert_eq!(
+            before,
+            "# B\n\nSee ## Overload (issue 3).\n\n## False sheds\n\nnone\n\n## Overload (issue 3)\n\nold\n"
+        );
     }
 
     #[test]

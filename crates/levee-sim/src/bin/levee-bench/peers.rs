@@ -1,7 +1,8 @@
 //! The proxies a benchmark leg goes through: none (direct), nginx, HAProxy,
-//! Levee. Each is started on a free loopback port with its configuration in
-//! a temporary directory, checked ready by connecting, and stopped by the pid
-//! of the process this program started, never by name.
+//! Levee, and the previous release of Levee. Each is started on a free
+//! loopback port with its configuration (or data directory) in a temporary
+//! directory, checked ready by connecting, and stopped by the pid of the
+//! process this program started, never by name.
 //!
 //! It must not touch a process it did not start, nor listen beyond loopback.
 
@@ -29,6 +30,9 @@ pub(crate) enum Peer {
     /// problem body and `Retry-After`), never asking the upstream: the floor,
     /// how fast any server answers a 503 on this machine in this run.
     Floor,
+    /// The previous release of Levee (`--before`), with its defaults: the
+    /// "before" of a before/after comparison.
+    Before,
 }
 
 impl Peer {
@@ -40,6 +44,7 @@ impl Peer {
             Self::Haproxy => "haproxy",
             Self::Levee => "levee",
             Self::Floor => "nginx static 503",
+            Self::Before => "levee before",
         }
     }
 }
@@ -50,6 +55,8 @@ pub(crate) struct Programs {
     pub(crate) nginx: Option<PathBuf>,
     pub(crate) haproxy: Option<PathBuf>,
     pub(crate) levee: Option<PathBuf>,
+    /// The previous release's levee binary.
+    pub(crate) before: Option<PathBuf>,
     /// HAProxy's `timeout queue`.
     pub(crate) haproxy_queue: Duration,
     /// Levee's limiter, when not its default (to compare limiters).
@@ -67,6 +74,7 @@ impl Programs {
             Peer::Nginx | Peer::Floor => self.nginx.is_some(),
             Peer::Haproxy => self.haproxy.is_some(),
             Peer::Levee => self.levee.is_some(),
+            Peer::Before => self.before.is_some(),
         }
     }
 }
@@ -83,7 +91,20 @@ pub(crate) struct Running {
     _dir: Option<tempfile::TempDir>,
 }
 
-/// Starts `peer` in front of `upstream` (with `workers` worker slots).
+impl Running {
+    /// No proxy: traffic goes straight to `upstream`.
+    fn direct(upstream: SocketAddr) -> Self {
+        Self {
+            addr: upstream,
+            admin: None,
+            child: None,
+            _dir: None,
+        }
+    }
+}
+
+/// Starts `peer` in front of `upstream` (with `workers` worker slots), each
+/// configured for the overload benchmark.
 pub(crate) async fn start(
     peer: Peer,
     programs: &Programs,
@@ -91,18 +112,14 @@ pub(crate) async fn start(
     workers: usize,
 ) -> anyhow::Result<Running> {
     if peer == Peer::Direct {
-        return Ok(Running {
-            addr: upstream,
-            admin: None,
-            child: None,
-            _dir: None,
-        });
+        return Ok(Running::direct(upstream));
     }
     let dir = tempfile::tempdir().context("creating a temp dir")?;
     let addr = free_port()?;
     let mut admin = None;
-    let mut command = match peer {
+    let command = match peer {
         Peer::Direct => unreachable!("handled above"),
+        Peer::Before => bail!("the previous release runs only as `levee serve` with flags"),
         Peer::Nginx | Peer::Floor => {
             let program = programs.nginx.as_ref().context("no nginx")?;
             let conf = dir.path().join("nginx.conf");
@@ -158,6 +175,50 @@ pub(crate) async fn start(
             c
         }
     };
+    spawn(peer, command, dir, addr, admin).await
+}
+
+/// Starts `peer` (Levee or its previous release) in front of `upstream` the
+/// way a new user would, with its defaults and no configuration file:
+/// `levee serve --listen ADDR --upstream URL --admin ADDR --data-dir TMP`.
+/// Direct needs no process.
+pub(crate) async fn serve(
+    peer: Peer,
+    programs: &Programs,
+    upstream: SocketAddr,
+) -> anyhow::Result<Running> {
+    let program = match peer {
+        Peer::Direct => return Ok(Running::direct(upstream)),
+        Peer::Levee => programs.levee.as_ref(),
+        Peer::Before => programs.before.as_ref(),
+        Peer::Nginx | Peer::Haproxy | Peer::Floor => bail!("{} is not a Levee", peer.label()),
+    };
+    let program = program.with_context(|| format!("no binary for {}", peer.label()))?;
+    let dir = tempfile::tempdir().context("creating a temp dir")?;
+    let (addr, admin) = (free_port()?, free_port()?);
+    let mut command = command(program, programs.cpus.as_deref());
+    command
+        .arg("serve")
+        .arg("--listen")
+        .arg(addr.to_string())
+        .arg("--upstream")
+        .arg(format!("http://{upstream}"))
+        .arg("--admin")
+        .arg(admin.to_string())
+        .arg("--data-dir")
+        .arg(dir.path().join("state"));
+    spawn(peer, command, dir, addr, Some(admin)).await
+}
+
+/// Runs `command` (which serves `peer` on `addr`) with its output in `dir`,
+/// and waits until it listens.
+async fn spawn(
+    peer: Peer,
+    mut command: Command,
+    dir: tempfile::TempDir,
+    addr: SocketAddr,
+    admin: Option<SocketAddr>,
+) -> anyhow::Result<Running> {
     let log = std::fs::File::create(dir.path().join("output.log")).context("creating the log")?;
     let child = command
         .stdin(Stdio::null())
