@@ -84,12 +84,17 @@ impl Gateway {
         let mut addrs = Vec::new();
         let mut bound = Vec::new();
         for l in &config.listeners {
-            let listener = Listener::bind(l.name.clone(), l.addr, l.tls.clone())
-                .await
-                .map_err(|source| StartError::Bind {
-                    addr: l.addr,
-                    source,
-                })?;
+            let listener = Listener::bind(
+                l.name.clone(),
+                l.addr,
+                l.tls.clone(),
+                config.listener_settings.clone(),
+            )
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: l.addr,
+                source,
+            })?;
             let addr = listener.local_addr().map_err(|source| StartError::Bind {
                 addr: l.addr,
                 source,
@@ -199,6 +204,14 @@ impl Gateway {
         }
         if self.config.data_dir != config.data_dir {
             tracing::warn!("data_dir changed; it takes effect at the next restart");
+        }
+        if self.config.listener_settings != config.listener_settings {
+            tracing::warn!(
+                "server.header_read_timeout, preserve_header_case or the parser's limits changed; they take effect at the next restart"
+            );
+        }
+        if self.config.drain_timeout != config.drain_timeout {
+            tracing::warn!("server.drain_timeout changed; it takes effect at the next restart");
         }
         self.control
             .set_config(config.windows.clone(), config.topology());

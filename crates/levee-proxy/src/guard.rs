@@ -48,6 +48,7 @@ pub(crate) async fn guard<B>(
         crate::deadline::budget(req.headers(), &settings.deadline_header).map(|b| cx.start + b);
     // Whose request: the unit of fairness and of rate limits (hashed).
     let tenant = route
+        .spec
         .tenant
         .as_ref()
         .map(|src| src.key(req.headers(), cx.peer.client.ip()));
@@ -135,7 +136,7 @@ fn priority<B>(req: &Request<B>, route: &Route, settings: &Settings, cx: &Reques
         .and_then(|v| v.to_str().ok())
         .and_then(Priority::parse)
         .filter(|_| trusted())
-        .unwrap_or(route.priority)
+        .unwrap_or(route.spec.priority)
 }
 
 #[cfg(test)]
@@ -147,8 +148,8 @@ mod tests {
     use crate::control::{Bypass, ControlState, Scope, Window};
     use crate::metrics::Metrics;
     use crate::pool::{Pool, PoolSpec};
-    use crate::ratelimit::{RateLimitSpec, RateLimiter};
-    use crate::route::HostMatch;
+    use crate::ratelimit::RateLimitSpec;
+    use crate::route::RouteSpec;
     use crate::tenant::TenantSource;
 
     fn route(rate_limit: bool) -> Route {
@@ -158,26 +159,18 @@ mod tests {
             vec!["127.0.0.1:9".parse().expect("addr")],
         ))
         .expect("pool");
-        Route {
-            name: Arc::from("r"),
-            host: HostMatch::Any,
-            path_prefix: "/".into(),
-            pool: Arc::new(pool),
-            max_body_size: None,
-            json_style: levee_http::JsonStyle::Problem,
-            metrics: metrics.route("r"),
+        let spec = RouteSpec {
             admission: None,
             priority: Priority::Sheddable,
             tenant: rate_limit.then_some(TenantSource::ClientIp),
-            rate_limit: rate_limit.then(|| {
-                let spec = RateLimitSpec {
-                    quota: 1,
-                    period: Duration::from_secs(60),
-                    burst: 0,
-                };
-                Arc::new(RateLimiter::new(spec, 100, metrics.rate_limit("r")).expect("valid"))
+            rate_limit: rate_limit.then_some(RateLimitSpec {
+                quota: 1,
+                period: Duration::from_secs(60),
+                burst: 0,
             }),
-        }
+            ..RouteSpec::catch_all("r", "pool")
+        };
+        Route::build(spec, Arc::new(pool), &metrics, None).expect("valid route")
     }
 
     fn cx(client: &str) -> RequestCx {

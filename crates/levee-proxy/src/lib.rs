@@ -43,5 +43,5 @@ pub mod tenant;
 
 pub use drain::Drain;
 pub use error::ProxyError;
-pub use runtime::{Runtime, RuntimeHandle, Settings};
+pub use runtime::{ListenerSettings, Runtime, RuntimeHandle, Settings};
 pub use service::Proxy;

@@ -53,6 +53,15 @@ pub struct RateLimitSpec {
 }
 
 impl RateLimitSpec {
+    /// `quota` requests a second with no burst: the defaults.
+    pub fn new(quota: u32) -> RateLimitSpec {
+        RateLimitSpec {
+            quota,
+            period: Duration::from_secs(1),
+            burst: 0,
+        }
+    }
+
     /// The GCRA settings: a full allowance is `quota + burst` requests.
     pub fn gcra(&self) -> GcraConfig {
         GcraConfig {

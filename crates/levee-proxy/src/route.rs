@@ -12,9 +12,10 @@ use std::sync::Arc;
 
 use levee_http::JsonStyle;
 
-use crate::admission::{Admission, Priority};
-use crate::metrics::RouteMetrics;
+use crate::admission::{Admission, AdmissionSpec, Priority};
+use crate::metrics::{Metrics, RouteMetrics};
 use crate::pool::Pool;
+use crate::ratelimit::{DEFAULT_MAX_TENANTS, RateLimitSpec, RateLimiter};
 
 /// How a route matches the request's host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,31 +62,119 @@ impl HostMatch {
     }
 }
 
-/// A rule that maps requests to a pool, with its own policies.
-#[derive(Debug)]
-pub struct Route {
+/// What a route is made of, as the control plane resolves it from the
+/// configuration: the match, the pool by name, and the route's policies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteSpec {
     /// The route's name, used in logs and metrics.
-    pub name: Arc<str>,
+    pub name: String,
     /// The host it matches.
     pub host: HostMatch,
     /// The path prefix it matches.
     pub path_prefix: String,
-    /// The pool its requests go to.
-    pub pool: Arc<Pool>,
+    /// The pool its requests go to, by name.
+    pub pool: String,
     /// The largest request body accepted, in bytes; `None` for no limit.
     pub max_body_size: Option<u64>,
     /// The JSON form of this route's errors.
     pub json_style: JsonStyle,
-    /// Pre-registered metric handles, so the hot path does no label lookup.
-    pub metrics: RouteMetrics,
     /// Admission control; `None` when the route opted out.
-    pub admission: Option<Arc<Admission>>,
+    pub admission: Option<AdmissionSpec>,
     /// The priority of requests that do not carry a trusted priority header.
     pub priority: Priority,
     /// Where the tenant key comes from; `None` for a route without tenants.
     pub tenant: Option<crate::tenant::TenantSource>,
     /// Per-tenant rate limit (requires `tenant`); `None` for none.
-    pub rate_limit: Option<Arc<crate::ratelimit::RateLimiter>>,
+    pub rate_limit: Option<RateLimitSpec>,
+}
+
+impl RouteSpec {
+    /// A catch-all route named `name` to `pool`, with the defaults.
+    pub fn catch_all(name: &str, pool: &str) -> RouteSpec {
+        RouteSpec {
+            name: name.to_owned(),
+            host: HostMatch::Any,
+            path_prefix: "/".to_owned(),
+            pool: pool.to_owned(),
+            max_body_size: None,
+            json_style: JsonStyle::Problem,
+            admission: Some(AdmissionSpec::default()),
+            priority: Priority::Default,
+            tenant: None,
+            rate_limit: None,
+        }
+    }
+}
+
+/// A rule that maps requests to a pool, with its own policies: its spec
+/// and what was built from it.
+#[derive(Debug)]
+pub struct Route {
+    /// The route's name, used in logs and metrics (shared, cheap to clone).
+    pub name: Arc<str>,
+    /// What it was built from.
+    pub spec: RouteSpec,
+    /// The pool its requests go to.
+    pub pool: Arc<Pool>,
+    /// Pre-registered metric handles, so the hot path does no label lookup.
+    pub metrics: RouteMetrics,
+    /// Admission control; `None` when the route opted out.
+    pub admission: Option<Arc<Admission>>,
+    /// Per-tenant rate limit (requires a tenant); `None` for none.
+    pub rate_limit: Option<Arc<RateLimiter>>,
+}
+
+impl Route {
+    /// Builds a route to `pool` from `spec`. What carries state across a
+    /// reload — the admission controller (its learned limit, its slots in
+    /// flight) and the rate limiter (its tenants) — is kept from `previous`
+    /// (the route of the same name in the last snapshot) when its settings
+    /// did not change, and built anew otherwise.
+    pub fn build(
+        spec: RouteSpec,
+        pool: Arc<Pool>,
+        metrics: &Metrics,
+        previous: Option<&Route>,
+    ) -> Result<Route, String> {
+        let name: Arc<str> = Arc::from(spec.name.as_str());
+        let admission = keep_or_build(
+            spec.admission.as_ref(),
+            previous.and_then(|p| p.admission.as_ref()),
+            |a, s| a.spec() == s,
+            |s| Admission::new(name.clone(), s.clone(), metrics.admission(&spec.name)),
+        )
+        .map_err(|e| format!("route `{}`: admission: {e}", spec.name))?;
+        let rate_limit = keep_or_build(
+            spec.rate_limit.as_ref(),
+            previous.and_then(|p| p.rate_limit.as_ref()),
+            |l, s| l.spec() == s,
+            |s| RateLimiter::new(*s, DEFAULT_MAX_TENANTS, metrics.rate_limit(&spec.name)),
+        )
+        .map_err(|e| format!("route `{}`: rate_limit: {e}", spec.name))?;
+        Ok(Route {
+            metrics: metrics.route(&spec.name),
+            name,
+            spec,
+            pool,
+            admission,
+            rate_limit,
+        })
+    }
+}
+
+/// The one keep-or-rebuild step of a reload: nothing without a spec; the
+/// previous value when its spec is the same; else a new one.
+fn keep_or_build<S, T, E>(
+    spec: Option<&S>,
+    previous: Option<&Arc<T>>,
+    same: impl Fn(&T, &S) -> bool,
+    build: impl FnOnce(&S) -> Result<T, E>,
+) -> Result<Option<Arc<T>>, E> {
+    let Some(spec) = spec else { return Ok(None) };
+    match previous.filter(|p| same(p, spec)) {
+        Some(kept) => Ok(Some(kept.clone())),
+        None => build(spec).map(|t| Some(Arc::new(t))),
+    }
 }
 
 /// The routes of one snapshot, sorted most specific first.
@@ -99,10 +188,11 @@ impl RouteTable {
     pub fn new(mut routes: Vec<Arc<Route>>) -> RouteTable {
         // A stable sort keeps the configuration's order among equals.
         routes.sort_by(|a, b| {
-            b.host
+            b.spec
+                .host
                 .rank()
-                .cmp(&a.host.rank())
-                .then(b.path_prefix.len().cmp(&a.path_prefix.len()))
+                .cmp(&a.spec.host.rank())
+                .then(b.spec.path_prefix.len().cmp(&a.spec.path_prefix.len()))
         });
         RouteTable { routes }
     }
@@ -111,7 +201,7 @@ impl RouteTable {
     pub fn find(&self, host: Option<&str>, path: &str) -> Option<&Arc<Route>> {
         self.routes
             .iter()
-            .find(|r| r.host.matches(host) && path.starts_with(r.path_prefix.as_str()))
+            .find(|r| r.spec.host.matches(host) && path.starts_with(r.spec.path_prefix.as_str()))
     }
 
     /// Every route, most specific first.

@@ -18,7 +18,38 @@ use http::HeaderName;
 use crate::metrics::Metrics;
 use crate::route::RouteTable;
 
-/// Gateway-wide settings that apply to every request.
+/// Settings fixed when a listener starts: changing them takes a restart (a
+/// reload logs which changed). Everything else is in [`Settings`], which a
+/// reload replaces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListenerSettings {
+    /// Time a client has to send a complete request head, and to finish a
+    /// TLS handshake (default 10 s).
+    pub header_read_timeout: Duration,
+    /// Keep the case of HTTP/1 header names as the client and upstream sent
+    /// them (default off: names are sent lowercase, as HAProxy and Envoy do;
+    /// on costs ~10% more CPU per request).
+    pub preserve_header_case: bool,
+    /// The HTTP parser's buffer is twice this plus 16 KiB (the gateway's own
+    /// `431` check uses [`Settings::max_header_bytes`], reloadable).
+    pub max_header_bytes: usize,
+    /// The HTTP parser holds twice this many fields.
+    pub max_headers: usize,
+}
+
+impl Default for ListenerSettings {
+    fn default() -> ListenerSettings {
+        let s = Settings::default();
+        ListenerSettings {
+            header_read_timeout: Duration::from_secs(10),
+            preserve_header_case: false,
+            max_header_bytes: s.max_header_bytes,
+            max_headers: s.max_headers,
+        }
+    }
+}
+
+/// Gateway-wide settings that apply to every request; a reload replaces them.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// The header carrying the request id, in and out (default `x-request-id`).
@@ -36,16 +67,10 @@ pub struct Settings {
     pub problem_base_url: Option<String>,
     /// `Retry-After` sent with `draining` answers (default 1 s).
     pub drain_retry_after: Duration,
-    /// Time a client has to send a complete request head (default 10 s).
-    pub header_read_timeout: Duration,
     /// Time a client connection may sit idle between requests (default 60 s).
     pub idle_timeout: Duration,
     /// Write one access-log line per request (default on).
     pub access_log: bool,
-    /// Keep the case of HTTP/1 header names as the client and upstream sent
-    /// them (default off: names are sent lowercase, as HAProxy and Envoy do;
-    /// on costs ~10% more CPU per request).
-    pub preserve_header_case: bool,
     /// The header a client may set its priority with (default `x-priority`).
     pub priority_header: HeaderName,
     /// Clients whose priority header is believed (default: loopback only).
@@ -72,10 +97,8 @@ impl Default for Settings {
             forwarded: false,
             problem_base_url: None,
             drain_retry_after: Duration::from_secs(1),
-            header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             access_log: true,
-            preserve_header_case: false,
             priority_header: HeaderName::from_static("x-priority"),
             trusted_networks: vec![
                 crate::cidr::Cidr::parse("127.0.0.0/8").expect("a valid literal network"),

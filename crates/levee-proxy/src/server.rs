@@ -26,6 +26,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::conn::{ConnState, Peer};
 use crate::parse_error::ParseErrorIo;
+use crate::runtime::ListenerSettings;
 use crate::service::Proxy;
 
 /// A bound listener, ready to serve.
@@ -33,6 +34,7 @@ pub struct Listener {
     tcp: TcpListener,
     tls: Option<TlsAcceptor>,
     name: String,
+    settings: ListenerSettings,
 }
 
 impl std::fmt::Debug for Listener {
@@ -45,11 +47,13 @@ impl std::fmt::Debug for Listener {
 }
 
 impl Listener {
-    /// Binds `addr`; `tls` (with ALPN already set) makes it an HTTPS listener.
+    /// Binds `addr`; `tls` (with ALPN already set) makes it an HTTPS
+    /// listener; `settings` are fixed for its life.
     pub async fn bind(
         name: impl Into<String>,
         addr: SocketAddr,
         tls: Option<Arc<rustls::ServerConfig>>,
+        settings: ListenerSettings,
     ) -> std::io::Result<Listener> {
         let socket = if addr.is_ipv4() {
             tokio::net::TcpSocket::new_v4()?
@@ -64,6 +68,7 @@ impl Listener {
             tcp,
             tls: tls.map(TlsAcceptor::from),
             name: name.into(),
+            settings,
         })
     }
 
@@ -75,7 +80,7 @@ impl Listener {
     /// Accepts and serves connections until the proxy starts draining.
     pub async fn serve(self, proxy: Proxy) {
         let draining = proxy.drain().clone();
-        let settings = proxy.runtime().load().settings.clone();
+        let settings = &self.settings;
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
@@ -114,6 +119,7 @@ impl Listener {
             let proxy = proxy.clone();
             let builder = builder.clone();
             let tls = self.tls.clone();
+            let handshake = self.settings.header_read_timeout;
             tokio::spawn(async move {
                 serve_connection(
                     stream,
@@ -122,7 +128,7 @@ impl Listener {
                         local,
                         tls: tls.is_some(),
                     },
-                    tls,
+                    tls.map(|t| (t, handshake)),
                     proxy,
                     builder,
                 )
@@ -136,7 +142,7 @@ impl Listener {
 async fn serve_connection(
     stream: TcpStream,
     peer: Peer,
-    tls: Option<TlsAcceptor>,
+    tls: Option<(TlsAcceptor, Duration)>,
     proxy: Proxy,
     builder: Arc<auto::Builder<TokioExecutor>>,
 ) {
@@ -151,9 +157,8 @@ async fn serve_connection(
             let io = ParseErrorIo::new(stream, id_header);
             drive(io, peer, proxy.clone(), &builder, settings.idle_timeout).await
         }
-        Some(acceptor) => {
-            match tokio::time::timeout(settings.header_read_timeout, acceptor.accept(stream)).await
-            {
+        Some((acceptor, handshake)) => {
+            match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
                 Ok(Ok(tls_stream)) => {
                     drive(
                         ParseErrorIo::new(tls_stream, id_header),

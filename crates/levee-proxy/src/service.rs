@@ -149,7 +149,7 @@ fn choose<'r>(
             path: req.uri().path().to_owned(),
         });
     };
-    cx.json_style = route.json_style;
+    cx.json_style = route.spec.json_style;
     log.route = Some(route.name.clone());
     log.metrics = Some(route.metrics.clone());
     Ok(route)

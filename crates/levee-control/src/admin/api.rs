@@ -22,7 +22,8 @@ use serde_json::{Value, json};
 
 use super::AdminState;
 use super::auth::Verdict;
-use crate::control::{ControlError, FieldError, WindowState, drain_json, window_json};
+use super::json::{drain_json, window_json};
+use crate::control::{ControlError, FieldError, WindowState};
 
 /// The largest request body the API reads.
 const MAX_BODY: usize = 64 * 1024;

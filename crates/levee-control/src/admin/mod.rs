@@ -31,6 +31,7 @@ use crate::control::Control;
 mod api;
 pub mod auth;
 pub mod input;
+pub mod json;
 
 /// The OpenAPI 3.1 description of the admin API, served at `/openapi.json`.
 pub const OPENAPI: &str = include_str!("../../openapi.json");

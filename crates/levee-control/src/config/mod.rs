@@ -11,6 +11,4 @@ pub mod resolve;
 pub mod units;
 
 pub use error::{ConfigError, Diagnostic};
-pub use resolve::{
-    Config, ListenerSpec, Overrides, RouteSpec, default_data_dir, from_flags, load, load_file,
-};
+pub use resolve::{Config, ListenerSpec, Overrides, default_data_dir, from_flags, load, load_file};

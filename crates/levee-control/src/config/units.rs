@@ -22,44 +22,65 @@ pub struct ConfigDuration(pub Duration);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ByteSize(pub u64);
 
-/// Parses `10s`, `250ms`, `1m30s`, `1h`.
+/// The units of a duration, largest first, with their length in seconds.
+const UNITS: [(&str, f64); 5] = [
+    ("d", 86_400.0),
+    ("h", 3_600.0),
+    ("m", 60.0),
+    ("s", 1.0),
+    ("ms", 0.001),
+];
+
+/// Parses `10s`, `250ms`, `1m30s`, `1.5h`, `2d`: the one duration grammar of
+/// Levee, for the configuration file and the command line alike. One or
+/// more parts of a number and a unit (`d`, `h`, `m`, `s`, `ms`), largest
+/// unit first, each unit once. A bare number is refused: `30` could be
+/// seconds or milliseconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let expected = || {
-        format!(
-            "invalid duration `{s}`: expected a number and a unit, such as \"250ms\", \"10s\", \"2m\" or \"1h\""
-        )
-    };
-    let s = s.trim();
-    if s.is_empty() {
-        return Err(expected());
+    let text = s.trim();
+    let example = "such as \"250ms\", \"10s\", \"2m\" or \"1h30m\"";
+    if text.is_empty() {
+        return Err(format!(
+            "a duration is needed: a number and a unit, {example}"
+        ));
     }
-    let mut total = Duration::ZERO;
-    let mut rest = s;
+    if text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Err(format!(
+            "a bare number ({text}) is ambiguous: write a duration with its unit, such as \"{text}s\" or \"{text}ms\""
+        ));
+    }
+    let mut total = 0f64;
+    let mut rest = text;
+    let mut last: Option<usize> = None;
     while !rest.is_empty() {
         let digits = rest
             .find(|c: char| !c.is_ascii_digit() && c != '.')
             .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err(expected());
-        }
-        let number: f64 = rest[..digits].parse().map_err(|_| expected())?;
+        let Ok(number) = rest[..digits].parse::<f64>() else {
+            return Err(format!(
+                "invalid duration `{text}`: expected a number at `{rest}`, {example}"
+            ));
+        };
         rest = &rest[digits..];
         let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
+            .find(|c: char| c.is_ascii_digit() || c == '.')
             .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let secs = match unit.trim() {
-            "ms" => number / 1000.0,
-            "s" => number,
-            "m" => number * 60.0,
-            "h" => number * 3600.0,
-            "d" => number * 86_400.0,
-            _ => return Err(expected()),
+        let unit = rest[..unit_len].trim();
+        rest = rest[unit_len..].trim_start();
+        let Some(index) = UNITS.iter().position(|(u, _)| *u == unit) else {
+            return Err(format!(
+                "unknown unit `{unit}` in `{text}`: use ms, s, m, h or d, {example}"
+            ));
         };
-        total += Duration::try_from_secs_f64(secs).map_err(|_| expected())?;
+        if last.is_some_and(|l| index <= l) {
+            return Err(format!(
+                "invalid duration `{text}`: give each unit once, largest first (e.g. \"1h30m\")"
+            ));
+        }
+        last = Some(index);
+        total += number * UNITS[index].1;
     }
-    Ok(total)
+    Duration::try_from_secs_f64(total).map_err(|_| format!("the duration `{text}` is too long"))
 }
 
 /// Parses `512`, `64KiB`, `10MiB`, `1GB`.
@@ -147,9 +168,32 @@ mod tests {
         assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
-        for bad in ["", "10", "s", "10 parsecs", "-1s", "1e999s"] {
+        assert_eq!(
+            parse_duration("1d2h3m4s5ms"),
+            Ok(Duration::from_millis(93_784_005))
+        );
+        for bad in [
+            "",
+            "10",
+            "s",
+            "10 parsecs",
+            "-1s",
+            "1e999s",
+            "30m1h",
+            "1m1m",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+        let bare = parse_duration("30").expect_err("bare");
+        assert!(
+            bare.contains("ambiguous") && bare.contains("\"30s\""),
+            "{bare}"
+        );
+        assert!(
+            parse_duration("10x")
+                .expect_err("unit")
+                .contains("unknown unit `x`")
+        );
     }
 
     #[test]

@@ -557,6 +557,10 @@ impl<W> Core<W> {
                 return Admit::Shed(self.shed(now, ShedCause::QueueFull));
             }
             if self.queue.len() >= self.spec.max_queue {
+                if self.suspect() {
+                    // The limit cannot follow demand while an experiment runs.
+                    return Admit::Shed(self.shed(now, ShedCause::QueueFull));
+                }
                 self.raise_to(self.inflight.counted() + 1);
                 return Admit::Now(self.admit(now, &a, Duration::ZERO));
             }
@@ -627,10 +631,17 @@ impl<W> Core<W> {
             return Waited::Gone;
         };
         if !self.binds() {
-            if self.suspect() && now < w.enqueued + self.overflow_wait().saturating_mul(3) {
+            if self.suspect() {
                 // The last window looked congested; the next one decides.
-                // Letting waiters through now would feed the queue it shows.
-                return Waited::Until(now + self.overflow_wait() / 2);
+                // Letting waiters through now would feed the queue it
+                // shows, and the limit cannot follow them meanwhile. One
+                // that waited three overflow waits for a verdict that does
+                // not come (nothing is being answered) is answered itself.
+                if now < w.enqueued + self.overflow_wait().saturating_mul(3) {
+                    return Waited::Until(now + self.overflow_wait() / 2);
+                }
+                self.dequeue(id);
+                return Waited::Shed(self.shed(now, ShedCause::QueueTimeout));
             }
             let w = self.dequeue(id);
             self.raise_to(self.inflight.counted() + 1);

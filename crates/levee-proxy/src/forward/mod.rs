@@ -60,7 +60,7 @@ pub async fn forward(
     deadline: Option<Instant>,
     control: &ControlHandle,
 ) -> Result<Forwarded, ProxyError> {
-    let prepared = request::prepare(req, route.max_body_size, peer, request_id, settings)?;
+    let prepared = request::prepare(req, route.spec.max_body_size, peer, request_id, settings)?;
     send::send(
         prepared,
         &route.pool,

@@ -7,55 +7,22 @@
 /// The units a duration may use, largest first, with their length in seconds.
 const UNITS: [(char, u64); 4] = [('d', 86_400), ('h', 3_600), ('m', 60), ('s', 1)];
 
-/// Parses a positive duration into whole seconds: one or more `<number><unit>`
-/// parts (`d`, `h`, `m`, `s`), largest unit first, e.g. `1h30m`.
+/// Parses a positive duration into whole seconds, in Levee's one grammar
+/// (`10m`, `1h30m`, `90s`, `2d`; see
+/// [`levee_control::config::units::parse_duration`]).
 pub(crate) fn parse_seconds(text: &str) -> Result<u64, String> {
     let s = text.trim();
     if s.is_empty() {
         return Err("a duration is needed (e.g. 10m, 1h30m, 90s, 2d)".to_owned());
     }
-    let mut total: u64 = 0;
-    let mut rest = s;
-    // Index into UNITS of the last unit used: each part must be smaller.
-    let mut last: Option<usize> = None;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err(format!(
-                "{s:?} is not a duration: expected a number at {rest:?} (e.g. 10m, 1h30m, 90s, 2d)"
-            ));
-        }
-        let (number, after) = rest.split_at(digits);
-        let Some(unit) = after.chars().next() else {
-            return Err(format!(
-                "{s:?} has no unit: write {number}s, {number}m, {number}h or {number}d"
-            ));
-        };
-        let Some(index) = UNITS.iter().position(|(u, _)| *u == unit) else {
-            return Err(format!(
-                "unknown unit {unit:?} in {s:?} (use d, h, m or s, e.g. 1h30m)"
-            ));
-        };
-        if last.is_some_and(|l| index <= l) {
-            return Err(format!(
-                "{s:?}: give each unit once, largest first (e.g. 1h30m)"
-            ));
-        }
-        last = Some(index);
-        let value = number
-            .parse::<u64>()
-            .ok()
-            .and_then(|n| n.checked_mul(UNITS[index].1))
-            .and_then(|n| total.checked_add(n));
-        total = value.ok_or_else(|| format!("{s:?} is too long"))?;
-        rest = &after[unit.len_utf8()..];
+    let d = levee_control::config::units::parse_duration(s)?;
+    if d.subsec_nanos() != 0 {
+        return Err(format!("{s:?}: whole seconds only (e.g. 90s, 1h30m)"));
     }
-    if total == 0 {
+    if d.as_secs() == 0 {
         return Err(format!("{s:?} must be at least 1s"));
     }
-    Ok(total)
+    Ok(d.as_secs())
 }
 
 /// Parses a duration that may be negative (`-15m` shortens): whole seconds.
@@ -117,7 +84,11 @@ mod tests {
                 .contains("unknown unit")
         );
         assert!(parse_seconds("500ms").is_err(), "whole seconds only");
-        assert!(parse_seconds("1.5h").is_err());
+        assert_eq!(
+            parse_seconds("1.5h"),
+            Ok(5_400),
+            "the file's grammar: decimals"
+        );
         assert!(parse_seconds("30m1h").is_err(), "largest unit first");
         assert!(parse_seconds("1m1m").is_err(), "each unit once");
         assert!(parse_seconds("0s").expect_err("zero").contains("at least"));
