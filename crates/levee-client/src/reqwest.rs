@@ -42,16 +42,53 @@ impl AttemptResponse for reqwest::Response {
     }
 }
 
-fn add_auto_key(retrier: &Retrier, request: &mut reqwest::Request) {
-    if idempotency::wants_auto_key(
-        retrier.policy().idempotency_keys,
-        request.method(),
-        request.headers(),
-    ) {
-        let key = idempotency::new_key()
-            .parse()
-            .expect("a UUID is a valid header value");
-        request.headers_mut().insert(IDEMPOTENCY_KEY, key);
+/// The request of each attempt, for both adapters: the original for the
+/// first, a clone for each retry (a streamed body cannot be cloned, and so
+/// cannot be retried).
+struct Attempts {
+    first: Option<reqwest::Request>,
+    template: Option<reqwest::Request>,
+    method: http::Method,
+    headers: http::HeaderMap,
+    uri: http::Uri,
+}
+
+impl Attempts {
+    /// Gets `request` ready to be retried under `retrier`: an idempotency
+    /// key added when the policy asks for one.
+    fn new(retrier: &Retrier, mut request: reqwest::Request) -> Attempts {
+        if idempotency::wants_auto_key(
+            retrier.policy().idempotency_keys,
+            request.method(),
+            request.headers(),
+        ) {
+            let key = idempotency::new_key()
+                .parse()
+                .expect("a UUID is a valid header value");
+            request.headers_mut().insert(IDEMPOTENCY_KEY, key);
+        }
+        Attempts {
+            method: request.method().clone(),
+            headers: request.headers().clone(),
+            uri: request
+                .url()
+                .as_str()
+                .parse()
+                .expect("a reqwest URL is a valid URI"),
+            template: request.try_clone(),
+            first: Some(request),
+        }
+    }
+
+    /// The next attempt's request, sent to `url`.
+    fn next(&mut self, url: &http::Uri) -> Result<reqwest::Request, BoxError> {
+        let attempt = match (&self.template, self.first.take()) {
+            (Some(t), _) => t.try_clone(),
+            (None, original) => original,
+        };
+        let mut attempt = attempt.ok_or("the request body is a stream and cannot be sent twice")?;
+        *attempt.url_mut() = url.to_string().parse()?;
+        Ok(attempt)
     }
 }
 
@@ -60,33 +97,18 @@ fn add_auto_key(retrier: &Retrier, request: &mut reqwest::Request) {
 pub async fn execute(
     retrier: &Retrier,
     client: &reqwest::Client,
-    mut request: reqwest::Request,
+    request: reqwest::Request,
 ) -> Result<reqwest::Response, Error> {
-    add_auto_key(retrier, &mut request);
-    let method = request.method().clone();
-    let headers = request.headers().clone();
-    let uri: http::Uri = request
-        .url()
-        .as_str()
-        .parse()
-        .expect("a reqwest URL is a valid URI");
-    let mut first = Some(request);
-    let template = first.as_ref().and_then(reqwest::Request::try_clone);
+    let mut attempts = Attempts::new(retrier, request);
+    let (method, headers, uri) = (
+        attempts.method.clone(),
+        attempts.headers.clone(),
+        attempts.uri.clone(),
+    );
     let send = |url: http::Uri| {
-        let attempt = match (&template, first.take()) {
-            (Some(t), _) => t.try_clone(),
-            (None, original) => original,
-        };
+        let attempt = attempts.next(&url);
         let client = client.clone();
-        async move {
-            let Some(mut attempt) = attempt else {
-                return Err::<reqwest::Response, BoxError>(
-                    "the request body is a stream and cannot be sent twice".into(),
-                );
-            };
-            *attempt.url_mut() = url.to_string().parse()?;
-            client.execute(attempt).await.map_err(Into::into)
-        }
+        async move { client.execute(attempt?).await.map_err(BoxError::from) }
     };
     let finished = driver::drive(retrier, method, &headers, uri, send).await?;
     let response = finished.response;
@@ -121,36 +143,25 @@ impl RetryMiddleware {
 impl reqwest_middleware::Middleware for RetryMiddleware {
     async fn handle(
         &self,
-        mut req: reqwest::Request,
+        req: reqwest::Request,
         _extensions: &mut http::Extensions,
         next: reqwest_middleware::Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
-        add_auto_key(&self.retrier, &mut req);
-        let method = req.method().clone();
-        let headers = req.headers().clone();
-        let uri: http::Uri = req
-            .url()
-            .as_str()
-            .parse()
-            .expect("a reqwest URL is a valid URI");
-        let mut first = Some(req);
-        let template = first.as_ref().and_then(reqwest::Request::try_clone);
+        let mut attempts = Attempts::new(&self.retrier, req);
+        let (method, headers, uri) = (
+            attempts.method.clone(),
+            attempts.headers.clone(),
+            attempts.uri.clone(),
+        );
         let send = |url: http::Uri| {
-            let attempt = match (&template, first.take()) {
-                (Some(t), _) => t.try_clone(),
-                (None, original) => original,
-            };
+            let attempt = attempts.next(&url);
             let next = next.clone();
             async move {
-                let Some(mut attempt) = attempt else {
-                    return Err::<reqwest::Response, BoxError>(
-                        "the request body is a stream and cannot be sent twice".into(),
-                    );
-                };
-                *attempt.url_mut() = url.to_string().parse()?;
                 // Each attempt gets fresh extensions: they are not `Clone`.
                 let mut extensions = http::Extensions::new();
-                next.run(attempt, &mut extensions).await.map_err(Into::into)
+                next.run(attempt?, &mut extensions)
+                    .await
+                    .map_err(BoxError::from)
             }
         };
         match driver::drive(&self.retrier, method, &headers, uri, send).await {

@@ -5,9 +5,9 @@
 //! separates two questions:
 //!
 //! 1. **Is the upstream congested?** Only *evidence* says so: the latency of
-//!    comparable requests has risen well above its baseline *and* rises with
-//!    the number of requests in flight; or the upstream drops requests (its
-//!    own 503s, timeouts). Without evidence the limit does not bind
+//!    comparable requests has risen well above its baseline *and* falls when
+//!    the gateway gives the upstream fewer requests at once; or the upstream
+//!    drops requests (its own 503s, timeouts). Without evidence the limit does not bind
 //!    ([`Adaptive::binding`] is false): the gateway admits what arrives and
 //!    raises the limit to follow demand.
 //! 2. **How much can it take?** Once congested, the limit is steered like
@@ -19,29 +19,43 @@
 //! class's typical latency) and a `rank` (where it falls in the class's
 //! recent distribution, 0 to 1). A slow endpoint, a long tail or a bimodal
 //! cache hit/miss mix is then not congestion: its samples keep a median
-//! ratio near 1 and a median rank near ½. See `levee_policy::admission`.
+//! ratio near 1 and a mean rank near ½. See [`crate::admission`].
 //!
 //! # Evidence, and why each part is needed
 //!
-//! Over a window of recent samples (the last 32 whose class has a baseline):
+//! Once per window of 16 judged answers:
 //!
 //! - the **median ratio** is at least `congested_ratio` (default 1.5): latency
 //!   really rose, by more than natural drift;
-//! - the **median rank** is at least 0.7: most samples sit above most of
-//!   their class's baseline — robust to multimodal classes, where the ratio of
-//!   a single sample means little;
-//! - latency **rises with concurrency**: the samples sent with more requests
-//!   in flight are at least 15% slower than those sent with fewer. An
-//!   upstream that got slower at *every* concurrency (a slow dependency, a
-//!   cold cache) is not congested by us: limiting it would only shed. Then
-//!   the baselines are re-learned instead ([`Signal::Rebase`]).
+//! - the **mean rank** is at least 0.72: answers sit above most of their
+//!   class's baseline — three standard deviations above the ½ of an
+//!   unchanged upstream, and robust to multimodal classes, where the ratio
+//!   of a single answer means little.
 //!
-//! Or: at least 3 of the last 32 answers (and 10%) were drops.
+//! One such window makes the limiter **suspect** congestion
+//! ([`Signal::Suspect`]): requests beyond the limit should wait, neither let
+//! through nor shed. If the next window is high too — an unbiased "before",
+//! since a window picked for looking high regresses to the mean on its own —
+//! it runs an **experiment** ([`Signal::Probe`]): the concurrency in use is
+//! halved, and the next 8 answers sent under the cut decide. In a congested
+//! upstream latency follows concurrency down (to 85% or less of before):
+//! that is the evidence ([`Signal::Congested`]). An upstream that simply got
+//! slower at every concurrency (a slow dependency, a cold cache) keeps its
+//! latency under the cut: limiting it would only shed, so the baselines are
+//! re-learned instead ([`Signal::Rebase`]) and the limit is restored. Two
+//! windows in a row in which answers sent with 1.5× more requests in flight
+//! were no slower re-learn the baselines without an experiment. Over time,
+//! by Little's law, concurrency and latency rise together whether the
+//! upstream queues or just got slower: only an intervention tells them
+//! apart.
 //!
-//! The evidence ends when the median ratio is back within `clear_ratio`
-//! (default 1.1) and no drops remain in the window. In between (the limiter
-//! holds latency near `tolerance` × baseline under sustained overload) it
-//! stays: that is hysteresis, not a flap.
+//! Or: at least 3 of the last 32 answers (and 10%) were drops — evidence at
+//! once.
+//!
+//! The evidence ends when demand no longer reaches the limit (32 answers in a
+//! row sent below it) and the median ratio is back within `clear_ratio`
+//! (default 1.1). Not merely when latency is good: under sustained overload a
+//! good limit is exactly what keeps it good.
 //!
 //! # The limit
 //!
@@ -51,17 +65,15 @@
 //!   The gateway also raises it (see [`Adaptive::raise_to`]) when requests
 //!   have waited for a slot without evidence appearing: demand, not a
 //!   timer, sets the pace. It never decays while idle and never probes.
-//! - **On evidence**: it jumps to the Little's-law target at once — the
-//!   concurrency in use times `tolerance ÷ ratio`, plus `queue_size` — the
-//!   concurrency that would have kept latency at the tolerance.
+//! - **Suspect**: held; during the experiment, halved.
 //! - **Congested**: each answer sent at the limit moves it towards
 //!   `limit × clamp(tolerance ÷ ratio, ½, 2) + queue_size` by `smoothing`
 //!   per round trip (Gradient2's rule, without its probes); a drop cuts it by
 //!   `backoff_ratio`, at most once per round trip.
 //! - **Re-learning**: if, while congested, the limit falls by a third or more
-//!   and latency does not fall with it (the relationship between concurrency
-//!   and latency is flat), the baselines were wrong, not the load: the
-//!   caller re-learns them ([`Signal::Rebase`]) and the evidence ends.
+//!   and latency does not fall with it, or the limit sits at its minimum
+//!   with latency still high, the baselines were wrong, not the load: they
+//!   are re-learned ([`Signal::Rebase`]) and the evidence ends.
 //!
 //! [`Gradient2`]: super::Gradient2
 //! [`Vegas`]: super::Vegas

@@ -510,3 +510,89 @@ mod tests {
         }
     }
 }
+
+/// What a sample means to a limiter steered by the no-load RTT, once the
+/// part [`Gradient2`](super::Gradient2) and [`Vegas`](super::Vegas) share is
+/// done (see [`Steered::prepare`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Step {
+    /// A drop: the limit was cut (at most once per round trip).
+    Dropped,
+    /// Nothing to steer by: a probe is running, nothing is known yet, or the
+    /// sample was app-limited.
+    Hold,
+    /// Steer: the no-load RTT and the recent RTT (the last round trip's
+    /// average), in seconds.
+    Judge {
+        /// The no-load RTT.
+        no_load: f64,
+        /// The recent RTT.
+        rtt: f64,
+    },
+}
+
+/// The half Gradient2 and Vegas share: the limit, the no-load RTT estimate
+/// with its probes, and the once-per-round-trip cut on drops.
+#[derive(Debug, Clone)]
+pub(super) struct Steered {
+    pub(super) limit: f64,
+    no_load: NoLoadRtt,
+    cut: super::CutOncePerRtt,
+}
+
+impl Steered {
+    pub(super) fn new(bounds: super::Bounds, probe_interval: Duration) -> Self {
+        Self {
+            limit: bounds.initial as f64,
+            no_load: NoLoadRtt::new(bounds.initial, bounds.min, probe_interval),
+            cut: super::CutOncePerRtt::default(),
+        }
+    }
+
+    /// The limit in force: pinned lower while a probe runs.
+    pub(super) fn limit(&self) -> usize {
+        let limit = self.limit as usize;
+        self.no_load.probe_limit().map_or(limit, |p| p.min(limit))
+    }
+
+    /// The no-load RTT estimate, for diagnostics.
+    pub(super) fn no_load_rtt(&self) -> Option<Duration> {
+        self.no_load.duration()
+    }
+
+    /// The shared prologue of a sample: a drop cuts the limit by `backoff`
+    /// (once per round trip); otherwise the no-load estimate learns, a probe
+    /// that found queueing caps the limit, and the sample is judged only
+    /// when nothing is probing and it was sent at (at least half) the limit.
+    pub(super) fn prepare(
+        &mut self,
+        now: Instant,
+        sample: super::Sample,
+        bounds: super::Bounds,
+        backoff: f64,
+    ) -> Step {
+        if sample.dropped {
+            if self.cut.try_cut(now, sample.rtt) {
+                self.limit = bounds.clamp(self.limit * backoff);
+            }
+            return Step::Dropped;
+        }
+        let rtt = sample.rtt.as_secs_f64();
+        self.no_load
+            .on_sample(now, rtt, (sample.inflight, sample.limit), self.limit);
+        if let Some(ceiling) = self.no_load.take_ceiling() {
+            self.limit = bounds.clamp(self.limit.min(ceiling as f64));
+        }
+        // From here on, `rtt` is the average over the last round trip, not this sample.
+        let nl = &self.no_load;
+        let (Some(no_load), Some(rtt), None) = (nl.get(), nl.recent(), nl.probe_limit()) else {
+            return Step::Hold; // probing: the limit is pinned, and these samples are not "full load"
+        };
+        // App-limited: the limit was not what held traffic back, so the sample
+        // says nothing about whether a higher limit would queue. (Netflix's rule.)
+        if sample.inflight * 2 < sample.limit {
+            return Step::Hold;
+        }
+        Step::Judge { no_load, rtt }
+    }
+}

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::baseline::{NoLoadRtt, PROBE_RATIO};
-use super::{Bounds, CutOncePerRtt, Limiter, Sample};
+use super::baseline::{PROBE_RATIO, Steered, Step};
+use super::{Bounds, Limiter, Sample};
 use crate::ConfigError;
 use crate::error::check_range;
 
@@ -135,9 +135,7 @@ impl Gradient2Config {
 #[derive(Debug, Clone)]
 pub struct Gradient2 {
     config: Gradient2Config,
-    limit: f64,
-    no_load: NoLoadRtt,
-    cut: CutOncePerRtt,
+    steered: Steered,
     /// Until the RTT first stays above `tolerance × no_load_rtt` for a round
     /// trip (or a drop), the limit grows at the largest gradient: slow start,
     /// as in TCP.
@@ -153,9 +151,7 @@ impl Gradient2 {
         let b = config.bounds;
         Ok(Self {
             config,
-            limit: b.initial as f64,
-            no_load: NoLoadRtt::new(b.initial, b.min, config.probe_interval),
-            cut: CutOncePerRtt::default(),
+            steered: Steered::new(b, config.probe_interval),
             slow_start: true,
             above: 0.0,
         })
@@ -164,35 +160,19 @@ impl Gradient2 {
 
 impl Limiter for Gradient2 {
     fn limit(&self) -> usize {
-        let limit = self.limit as usize;
-        self.no_load.probe_limit().map_or(limit, |p| p.min(limit))
+        self.steered.limit()
     }
 
     fn on_sample(&mut self, now: Instant, sample: Sample) {
-        let c = &self.config;
-        if sample.dropped {
-            self.slow_start = false;
-            if self.cut.try_cut(now, sample.rtt) {
-                self.limit = c.bounds.clamp(self.limit * c.backoff_ratio);
+        let c = self.config;
+        let (no_load, rtt) = match self.steered.prepare(now, sample, c.bounds, c.backoff_ratio) {
+            Step::Dropped => {
+                self.slow_start = false;
+                return;
             }
-            return;
-        }
-        let rtt = sample.rtt.as_secs_f64();
-        self.no_load
-            .on_sample(now, rtt, (sample.inflight, sample.limit), self.limit);
-        if let Some(ceiling) = self.no_load.take_ceiling() {
-            self.limit = c.bounds.clamp(self.limit.min(ceiling as f64));
-        }
-        // From here on, `rtt` is the average over the last round trip, not this sample.
-        let nl = &self.no_load;
-        let (Some(no_load), Some(rtt), None) = (nl.get(), nl.recent(), nl.probe_limit()) else {
-            return; // probing: the limit is pinned, and these samples are not "full load"
+            Step::Hold => return,
+            Step::Judge { no_load, rtt } => (no_load, rtt),
         };
-        // App-limited: the limit was not what held traffic back, so the sample says
-        // nothing about whether a higher limit would queue. (Netflix's rule.)
-        if sample.inflight * 2 < sample.limit {
-            return;
-        }
         // While nothing queues, the RTT stays at the no-load RTT and the gradient
         // would be only `tolerance`, a few percent of growth per round trip; from a
         // low initial limit that takes dozens of round trips. So the limit grows at
@@ -209,13 +189,14 @@ impl Limiter for Gradient2 {
             if gradient >= 1.0 {
                 self.above = 0.0;
             } else {
-                self.above += 1.0 / self.limit.max(1.0);
+                self.above += 1.0 / self.steered.limit.max(1.0);
                 if self.above >= 1.0 {
                     // Slow start overshoots by the round trips the RTT takes to
                     // show queueing: go to the gradient's target at once rather
                     // than by a fifth of the way per round trip.
                     self.slow_start = false;
-                    self.limit = c.bounds.clamp(self.limit * gradient + c.queue_size);
+                    self.steered.limit =
+                        c.bounds.clamp(self.steered.limit * gradient + c.queue_size);
                     return;
                 }
             }
@@ -225,14 +206,14 @@ impl Limiter for Gradient2 {
         } else {
             gradient
         };
-        let target = self.limit * gradient + c.queue_size;
+        let target = self.steered.limit * gradient + c.queue_size;
         // One sample is 1/limit of a round trip's worth of evidence.
-        let step = c.smoothing * (target - self.limit) / self.limit.max(1.0);
-        self.limit = c.bounds.clamp(self.limit + step);
+        let step = c.smoothing * (target - self.steered.limit) / self.steered.limit.max(1.0);
+        self.steered.limit = c.bounds.clamp(self.steered.limit + step);
     }
 
     fn no_load_rtt(&self) -> Option<Duration> {
-        self.no_load.duration()
+        self.steered.no_load_rtt()
     }
 }
 
@@ -283,30 +264,38 @@ mod tests {
     fn slow_start_grows_fast_until_the_rtt_rises_then_the_gradient_holds() {
         let (mut g, mut now) = warmed_up(Gradient2Config::default(), 10);
         assert_eq!(g.no_load_rtt(), Some(ms(10)));
-        let start = g.limit;
+        let start = g.steered.limit;
         // One round trip is `limit` samples: about +20% (+0.2) each.
         let mut expected = start;
         for _ in 0..5 {
-            let n = g.limit as usize;
+            let n = g.steered.limit as usize;
             feed(&mut g, &mut now, n, 10);
             expected = expected * 1.2 + 0.2;
         }
         assert!(
-            g.limit > 0.9 * expected,
+            g.steered.limit > 0.9 * expected,
             "slow start: from {start} to {}, expected about {expected}",
-            g.limit
+            g.steered.limit
         );
         // The RTT doubles: slow start ends and the limit shrinks.
-        let grown = g.limit;
+        let grown = g.steered.limit;
         feed(&mut g, &mut now, 300, 20);
         assert!(!g.slow_start);
-        assert!(g.limit < grown * 0.75, "shrank from {grown} to {}", g.limit);
+        assert!(
+            g.steered.limit < grown * 0.75,
+            "shrank from {grown} to {}",
+            g.steered.limit
+        );
         // Back at the no-load RTT, growth is the gradient's: a few percent per
         // round trip, not slow start's 20%.
-        let low = g.limit;
-        let n = g.limit as usize;
+        let low = g.steered.limit;
+        let n = g.steered.limit as usize;
         feed(&mut g, &mut now, n, 10);
-        assert!(g.limit < low * 1.1 + 1.0, "{low} -> {}", g.limit);
+        assert!(
+            g.steered.limit < low * 1.1 + 1.0,
+            "{low} -> {}",
+            g.steered.limit
+        );
     }
 
     #[test]
@@ -330,7 +319,7 @@ mod tests {
     #[test]
     fn app_limited_is_judged_by_the_limit_when_the_request_was_sent() {
         let (mut g, mut now) = warmed_up(starting_at(20), 10);
-        let before = g.limit;
+        let before = g.steered.limit;
         now += ms(1);
         let sent_at_a_lower_limit = Sample {
             rtt: ms(10),
@@ -339,20 +328,24 @@ mod tests {
             dropped: false,
         };
         g.on_sample(now, sent_at_a_lower_limit);
-        assert!(g.limit > before, "grew: {before} -> {}", g.limit);
+        assert!(
+            g.steered.limit > before,
+            "grew: {before} -> {}",
+            g.steered.limit
+        );
     }
 
     #[test]
     fn a_drop_cuts_once_per_round_trip() {
         let (mut g, now) = warmed_up(starting_at(20), 10);
-        let before = g.limit;
+        let before = g.steered.limit;
         let drop = Sample {
             dropped: true,
             ..at_limit(&g, 10)
         };
         g.on_sample(now + ms(100), drop);
         g.on_sample(now + ms(101), drop);
-        assert!((g.limit - before * 0.9).abs() < 1e-9);
+        assert!((g.steered.limit - before * 0.9).abs() < 1e-9);
         assert!(!g.slow_start, "a drop ends slow start");
     }
 

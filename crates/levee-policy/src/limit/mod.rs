@@ -4,7 +4,8 @@
 //! what the gateway observes: each completed request's round-trip time, how many
 //! requests were in flight when it started, and whether it was dropped. It does not
 //! count in-flight requests, queue, or shed (the gateway's admission does, holding
-//! one limiter per endpoint behind its own lock); it never reads the clock.
+//! one limiter per route, inside the route's admission core, behind its own lock);
+//! it never reads the clock.
 //!
 //! # The idea
 //!
@@ -20,7 +21,8 @@
 //! | --- | --- | --- | --- |
 //! | [`Fixed`] | none | the number you chose | you know the capacity, or for comparison |
 //! | [`Aimd`] | drops and timeouts | just below where the upstream starts failing | latency is unreadable, but the upstream sheds (503) when full |
-//! | [`Gradient2`] | recent RTT ÷ no-load RTT | about `tolerance × C + queue_size` | **the gateway default** |
+//! | [`Adaptive`] | evidence of congestion, then per-class latency ratio | no bound without evidence; `tolerance × C + queue_size` under congestion | **the gateway default** |
+//! | [`Gradient2`] | recent RTT ÷ no-load RTT | about `tolerance × C + queue_size` | the classic default: a limit that always binds |
 //! | [`Vegas`] | estimated queue = `limit × (1 − no-load/RTT)` | `C` + a few requests | steady latencies, modest limits |
 //!
 //! Measured on the test simulation (an upstream of `C` workers, log-normal service
@@ -42,7 +44,8 @@
 //! of several requests (1.6 × the capacity at C = 8, the overload benchmark's
 //! upstream), and at large limits the noise of the RTT estimates reads as
 //! queueing and it starves the upstream. Gradient2's target is relative, so it
-//! behaves the same at every scale: that is why it is the default. End to end, on
+//! behaves the same at every scale: that is why the default, [`Adaptive`], steers
+//! like it once there is evidence of congestion. End to end, on
 //! the overload benchmark, see `docs/admission.md`.
 //!
 //! # What Levee changes from Netflix's concurrency-limits
@@ -107,7 +110,7 @@
 //! # Ok::<(), levee_policy::ConfigError>(())
 //! ```
 
-mod adaptive;
+pub mod adaptive;
 mod aimd;
 mod baseline;
 mod fixed;
@@ -157,7 +160,8 @@ fn check_probe_interval(interval: Duration) -> Result<(), ConfigError> {
 /// What the gateway learned from one completed (or failed) request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sample {
-    /// From sending the request upstream to the end of its response (or failure).
+    /// From sending the request upstream (its body fully) to its response head (or
+    /// failure).
     pub rtt: Duration,
     /// Requests in flight to this upstream when this one was sent, itself included.
     pub inflight: usize,
@@ -173,7 +177,7 @@ pub struct Sample {
 /// An algorithm that sets a concurrency limit from samples.
 ///
 /// `on_sample` takes `&mut self`: the owner serialises access (one lock per
-/// endpoint, held for a few arithmetic operations).
+/// route, held for a few arithmetic operations).
 pub trait Limiter: Send + Sync + fmt::Debug {
     /// Requests that may be in flight now. Always within the limiter's `[min, max]`.
     fn limit(&self) -> usize;

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::baseline::NoLoadRtt;
-use super::{Bounds, CutOncePerRtt, Limiter, Sample};
+use super::baseline::{Steered, Step};
+use super::{Bounds, Limiter, Sample};
 use crate::ConfigError;
 use crate::error::check_range;
 
@@ -78,8 +78,9 @@ impl VegasConfig {
 ///
 /// It settles at `C` plus a few requests, the tightest of the limiters, but its
 /// thresholds are absolute: at `limit = 1000`, a 2% error in the RTT estimates
-/// reads as 20 queued requests. In the simulation it kept 65% of capacity of a
-/// 1000-worker upstream with noisy latency. It suits upstreams with steady latency
+/// reads as 20 queued requests: in the simulation it kept about half the capacity
+/// of a 1000-worker upstream with noisy latency (the table in the [module
+/// docs](super)). It suits upstreams with steady latency
 /// and modest limits; otherwise prefer [`Gradient2`](super::Gradient2), whose
 /// tolerance is relative.
 ///
@@ -92,9 +93,7 @@ impl VegasConfig {
 #[derive(Debug, Clone)]
 pub struct Vegas {
     config: VegasConfig,
-    limit: f64,
-    no_load: NoLoadRtt,
-    cut: CutOncePerRtt,
+    steered: Steered,
 }
 
 impl Vegas {
@@ -104,44 +103,27 @@ impl Vegas {
         let b = config.bounds;
         Ok(Self {
             config,
-            limit: b.initial as f64,
-            no_load: NoLoadRtt::new(b.initial, b.min, config.probe_interval),
-            cut: CutOncePerRtt::default(),
+            steered: Steered::new(b, config.probe_interval),
         })
     }
 }
 
 impl Limiter for Vegas {
     fn limit(&self) -> usize {
-        let limit = self.limit as usize;
-        self.no_load.probe_limit().map_or(limit, |p| p.min(limit))
+        self.steered.limit()
     }
 
     fn on_sample(&mut self, now: Instant, sample: Sample) {
         let c = &self.config;
-        if sample.dropped {
-            if self.cut.try_cut(now, sample.rtt) {
-                self.limit = c.bounds.clamp(self.limit * c.backoff_ratio);
-            }
-            return;
-        }
-        let rtt = sample.rtt.as_secs_f64();
-        self.no_load
-            .on_sample(now, rtt, (sample.inflight, sample.limit), self.limit);
-        if let Some(ceiling) = self.no_load.take_ceiling() {
-            self.limit = c.bounds.clamp(self.limit.min(ceiling as f64));
-        }
-        // From here on, `rtt` is the average over the last round trip, not this sample.
-        let nl = &self.no_load;
-        let (Some(no_load), Some(rtt), None) = (nl.get(), nl.recent(), nl.probe_limit()) else {
+        let Step::Judge { no_load, rtt } =
+            self.steered.prepare(now, sample, c.bounds, c.backoff_ratio)
+        else {
             return;
         };
-        if sample.inflight * 2 < sample.limit {
-            return; // app-limited (Netflix's rule)
-        }
-        let log = self.limit.log10().max(1.0);
+        let limit = self.steered.limit;
+        let log = limit.log10().max(1.0);
         let queue = if rtt > 0.0 {
-            self.limit * (1.0 - no_load / rtt)
+            limit * (1.0 - no_load / rtt)
         } else {
             0.0
         };
@@ -154,13 +136,11 @@ impl Limiter for Vegas {
         } else {
             return;
         };
-        self.limit = c
-            .bounds
-            .clamp(self.limit + per_round_trip / self.limit.max(1.0));
+        self.steered.limit = c.bounds.clamp(limit + per_round_trip / limit.max(1.0));
     }
 
     fn no_load_rtt(&self) -> Option<Duration> {
-        self.no_load.duration()
+        self.steered.no_load_rtt()
     }
 }
 
@@ -197,34 +177,40 @@ mod tests {
         while v.no_load_rtt().is_none() {
             step(&mut v, &mut now, ms(100));
         }
-        let start = v.limit;
+        let start = v.steered.limit;
         for _ in 0..20 {
             step(&mut v, &mut now, ms(100));
         }
         // One round trip (about 20 samples) with no queue: + beta × log10(~22) ≈ +8,
         // less as the limit (and so the samples per round trip) grows.
-        let grown = v.limit - start;
-        assert!((6.0..9.0).contains(&grown), "{} -> {}", start, v.limit);
+        let grown = v.steered.limit - start;
+        assert!(
+            (6.0..9.0).contains(&grown),
+            "{} -> {}",
+            start,
+            v.steered.limit
+        );
 
         // RTT such that queue = limit × (1 − 100/rtt) is 4.5 × log10: in the band.
         // The first round trip or two move the recent average over to it.
-        let rtt = Duration::from_secs_f64(0.1 / (1.0 - 4.5 * v.limit.log10() / v.limit));
+        let rtt =
+            Duration::from_secs_f64(0.1 / (1.0 - 4.5 * v.steered.limit.log10() / v.steered.limit));
         for _ in 0..60 {
             step(&mut v, &mut now, rtt);
         }
-        let held = v.limit;
+        let held = v.steered.limit;
         for _ in 0..100 {
             step(&mut v, &mut now, rtt);
         }
         assert!(
-            (v.limit - held).abs() < 0.01,
+            (v.steered.limit - held).abs() < 0.01,
             "held at {held}, got {}",
-            v.limit
+            v.steered.limit
         );
 
         for _ in 0..200 {
             step(&mut v, &mut now, ms(200)); // queue = limit / 2: far above beta
         }
-        assert!(v.limit < held - 5.0);
+        assert!(v.steered.limit < held - 5.0);
     }
 }
