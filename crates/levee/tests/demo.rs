@@ -1,6 +1,7 @@
 //! `levee demo --short`: it runs end to end within its bound, and what it
-//! writes agrees with what it prints: the table, `summary.json` and the HTML
-//! report's charts carry the same, plausible numbers.
+//! writes agrees with what it prints: the tables, `summary.json` and the HTML
+//! report's charts carry the same, plausible numbers; and its normal day
+//! (a service with room to spare) is shed nothing by admission control.
 
 use std::path::Path;
 use std::time::Duration;
@@ -40,15 +41,34 @@ async fn run_demo(out: &Path) -> (std::process::ExitStatus, String, String) {
     (status, read(&stdout_path), read(&stderr_path))
 }
 
-/// The table row for `label` (below the table's header), split on whitespace.
-fn row<'a>(stdout: &'a str, label: &str) -> Vec<&'a str> {
+/// The lines of the table printed after the line that starts with
+/// `heading`: its header first.
+fn table<'a>(stdout: &'a str, heading: &str) -> Vec<&'a str> {
     stdout
         .lines()
+        .skip_while(|l| !l.starts_with(heading))
         .skip_while(|l| !l.starts_with("run "))
+        .take_while(|l| !l.is_empty())
+        .collect()
+}
+
+/// The row for `label` in `table`, split on whitespace.
+fn row<'a>(table: &[&'a str], label: &str) -> Vec<&'a str> {
+    table
+        .iter()
         .find(|l| l.split_whitespace().next() == Some(label))
-        .unwrap_or_else(|| panic!("a table row for {label} in:\n{stdout}"))
+        .unwrap_or_else(|| panic!("a table row for {label} in:\n{}", table.join("\n")))
         .split_whitespace()
         .collect()
+}
+
+/// Where the column `name` is in `table`'s header.
+fn column(table: &[&str], name: &str) -> usize {
+    let header = table.first().expect("a table header");
+    header
+        .split_whitespace()
+        .position(|c| c == name)
+        .unwrap_or_else(|| panic!("column {name} in {header}"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -69,17 +89,8 @@ async fn short_demo_prints_and_writes_a_consistent_report() {
     )
     .expect("summary.json is JSON");
 
-    let header = stdout
-        .lines()
-        .find(|l| l.starts_with("run "))
-        .expect("a table header");
-    let columns: Vec<&str> = header.split_whitespace().collect();
-    let col = |name: &str| {
-        columns
-            .iter()
-            .position(|c| *c == name)
-            .unwrap_or_else(|| panic!("column {name}"))
-    };
+    let surge = table(&stdout, "The surge");
+    let col = |name: &str| column(&surge, name);
     let runs = json["runs"].as_array().expect("runs");
     assert_eq!(runs.len(), 2);
     let number = |v: &Value| v.as_f64().expect("a number");
@@ -87,7 +98,7 @@ async fn short_demo_prints_and_writes_a_consistent_report() {
     for run in runs {
         let label = run["label"].as_str().expect("a label");
         let s = &run["summary"];
-        let cells = row(&stdout, label);
+        let cells = row(&surge, label);
         // The table shows what summary.json holds.
         assert_eq!(
             cells[col("offered/s")],
@@ -159,4 +170,67 @@ async fn short_demo_prints_and_writes_a_consistent_report() {
         "data points are drawn"
     );
     assert!(!html.contains("NaN"));
+    assert_the_normal_day_shed_nothing(&stdout, &json, &html);
+}
+
+/// The normal day opens the demo: an everyday mix through both routes to a
+/// service with room to spare. Admission control sheds none of it (issue
+/// 19), and the table, summary.json and the report say so. (Checked on the
+/// same run as the rest: two demos at once would measure each other.)
+fn assert_the_normal_day_shed_nothing(stdout: &str, json: &Value, html: &str) {
+    let day = json["normal_day"]["runs"]
+        .as_array()
+        .expect("normal-day runs");
+    let labels: Vec<&str> = day.iter().filter_map(|r| r["label"].as_str()).collect();
+    assert_eq!(labels, ["pass-through", "admission"]);
+    let count = |run: &Value, key: &str| run["tally"][key].as_u64().expect("a count");
+    for run in day {
+        // 3 s of ~100 req/s, and 8 long requests.
+        assert!((200..450).contains(&count(run, "sent")), "{}", run["tally"]);
+    }
+    assert_eq!(
+        count(&day[0], "sent"),
+        count(&day[1], "sent"),
+        "both routes see the same requests"
+    );
+    let admission = &day[1];
+    assert_eq!(
+        count(admission, "shed"),
+        0,
+        "a false shed: {}",
+        admission["tally"]
+    );
+    assert_eq!(
+        count(admission, "served") + count(admission, "other"),
+        count(admission, "sent")
+    );
+    assert!(
+        count(admission, "served") * 100 >= count(admission, "sent") * 99,
+        "{}",
+        admission["tally"]
+    );
+
+    // The table shows it, then a line says it, before the surge's table.
+    let normal = table(stdout, "A normal day");
+    let cells = row(&normal, "admission");
+    assert_eq!(cells[column(&normal, "503s")], "0", "{}", normal.join("\n"));
+    assert_eq!(
+        cells[column(&normal, "sent")],
+        count(admission, "sent").to_string()
+    );
+    let said = format!("admission: shed 0 of {} requests", count(admission, "sent"));
+    let said_at = stdout.find(&said).expect("the verdict line");
+    assert!(said_at < stdout.find("The surge").expect("the surge's table"));
+    // The live progress showed the phase with nothing shed.
+    assert!(
+        stdout
+            .lines()
+            .filter(|l| l.contains("normal day") && l.starts_with("admission"))
+            .all(|l| l.contains("shed     0/s")),
+        "{stdout}"
+    );
+
+    let day_at = html.find("A normal day").expect("a normal-day section");
+    assert!(day_at < html.find("The surge").expect("a surge section"));
+    assert!(html.contains("Goodput: 2xx within 3 s"));
 }

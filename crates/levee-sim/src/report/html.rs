@@ -1,6 +1,7 @@
 //! The HTML report: several runs side by side, as a summary table and SVG
 //! charts (goodput, latency, shed and timeouts, and any extra series the
-//! caller supplies, such as a gateway's concurrency limit over time).
+//! caller supplies, such as a gateway's concurrency limit over time); and
+//! sections, each a report of its own on the same page (a demo's phases).
 //!
 //! One self-contained file: inline CSS and SVG, no script, no external
 //! asset, readable in light and dark schemes. It must not compute statistics
@@ -26,6 +27,7 @@ pub struct Report {
     capacity: Option<f64>,
     runs: Vec<(String, Run)>,
     extras: Vec<Extra>,
+    sections: Vec<Report>,
 }
 
 /// A caller-supplied series, drawn on the chart named `chart`.
@@ -49,6 +51,7 @@ impl Report {
             capacity: None,
             runs: Vec::new(),
             extras: Vec::new(),
+            sections: Vec::new(),
         }
     }
 
@@ -99,6 +102,14 @@ impl Report {
         self
     }
 
+    /// Adds `part` as a section after this report's own runs: its title as
+    /// a heading, then its notes, table and charts, with its own objective
+    /// and buckets (its sections are ignored).
+    pub fn section(mut self, part: Report) -> Self {
+        self.sections.push(part);
+        self
+    }
+
     /// The summaries of the runs, in order, as in the report's table.
     pub fn summaries(&self) -> Vec<(String, Summary)> {
         self.runs
@@ -129,23 +140,38 @@ impl Report {
              <meta name=\"color-scheme\" content=\"light dark\"><title>{title}</title>\
              <style>{CSS}</style></head><body><main><h1>{title}</h1>"
         );
+        self.body(&mut h);
+        for part in &self.sections {
+            let _ = write!(h, "<section><h2>{}</h2>", escape(&part.title));
+            part.body(&mut h);
+            h.push_str("</section>");
+        }
+        h.push_str(
+            "<footer>Latency counts from the scheduled send (open loop), or from the send for \
+             closed-loop clients. Made by levee-sim.</footer></main></body></html>\n",
+        );
+        h
+    }
+
+    /// The notes, and the table and charts when there are runs.
+    fn body(&self, h: &mut String) {
         for note in &self.notes {
             let _ = write!(h, "<p class=\"note\">{}</p>", escape(note));
+        }
+        if self.runs.is_empty() {
+            return;
         }
         h.push_str(&self.summary_table());
         for chart in self.charts() {
             let _ = write!(h, "<figure>{}</figure>", chart.render());
         }
-        let _ = writeln!(
+        let _ = write!(
             h,
-            "<footer>Goodput: 2xx answered within {} ms of the scheduled send. Buckets of {} s: \
-             offered by scheduled send time, everything else by when it ended; latency counts from the \
-             scheduled send (open loop). Made by levee-sim.</footer>\
-             </main></body></html>",
-            self.slo.as_millis(),
+            "<p class=\"note\">Goodput: 2xx answered within {} of the scheduled send. Buckets of {} s: \
+             offered by scheduled send time, everything else by when it ended.</p>",
+            objective(self.slo),
             self.bucket.as_secs_f64()
         );
-        h
     }
 
     fn summary_table(&self) -> String {
@@ -189,7 +215,7 @@ impl Report {
         };
 
         let mut goodput = chart(
-            &format!("Goodput: 2xx within {} ms", self.slo.as_millis()),
+            &format!("Goodput: 2xx within {}", objective(self.slo)),
             "req/s",
         );
         if let Some((_, first)) = series.first() {
@@ -265,6 +291,16 @@ impl Report {
     }
 }
 
+/// A latency objective in words: `500 ms`, `10 s`.
+fn objective(slo: Duration) -> String {
+    let ms = slo.as_millis();
+    if ms >= 1000 && ms.is_multiple_of(1000) {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{ms} ms")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,5 +347,28 @@ mod tests {
         assert!(html.contains("prefers-color-scheme: dark"));
         assert!(!html.contains("https://") && !html.contains("href=") && !html.contains("src="));
         assert!(html.matches("<circle").count() > 30);
+        assert!(html.contains("Goodput: 2xx within 500 ms"));
+    }
+
+    #[test]
+    fn sections_are_reports_of_their_own_on_the_same_page() {
+        let calm = Report::new("A normal day")
+            .note("mixed latencies")
+            .slo(Duration::from_secs(10))
+            .run("admission", run(Outcome::Success));
+        let html = Report::new("Levee demo")
+            .note("two phases")
+            .section(calm)
+            .section(Report::new("The surge").run("pass-through", run(Outcome::Timeout)))
+            .render();
+        assert_eq!(html.matches("<section><h2>").count(), 2);
+        assert_eq!(
+            html.matches("<table>").count(),
+            2,
+            "no table for the empty top"
+        );
+        assert!(html.find("A normal day") < html.find("The surge"));
+        assert!(html.contains("Goodput: 2xx within 10 s") && html.contains("2xx within 500 ms"));
+        assert!(html.trim_end().ends_with("</html>"));
     }
 }

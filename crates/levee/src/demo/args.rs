@@ -22,7 +22,7 @@ pub(crate) struct DemoArgs {
     /// How long the surge lasts on each route: a quarter at 0.5×, half at the peak, a quarter at 0.5×.
     #[arg(long, default_value = "20s", value_parser = parse_duration)]
     pub(crate) duration: Duration,
-    /// A few seconds per route instead (for CI); overrides --duration.
+    /// A few seconds per route, and a shorter normal day, instead (for CI); overrides --duration.
     #[arg(long)]
     pub(crate) short: bool,
     /// The peak load, as a multiple of the upstream's capacity.
@@ -38,6 +38,10 @@ pub(crate) struct DemoArgs {
 
 /// The duration of each route's surge in `--short` mode.
 const SHORT: Duration = Duration::from_secs(4);
+/// How long the normal day lasts before the surge.
+const NORMAL_DAY: Duration = Duration::from_secs(8);
+/// How long the normal day lasts in `--short` mode.
+const SHORT_NORMAL_DAY: Duration = Duration::from_secs(3);
 /// The most requests per second the demo will offer: beyond, a small machine
 /// measures itself rather than the gateway.
 const MAX_RATE: f64 = 5000.0;
@@ -51,6 +55,8 @@ pub(super) struct Settings {
     pub(super) peak: f64,
     pub(super) deadline: Duration,
     pub(super) out: PathBuf,
+    /// How long the normal day lasts.
+    pub(super) normal_day: Duration,
 }
 
 impl Settings {
@@ -85,6 +91,11 @@ impl Settings {
             peak: args.peak,
             deadline: args.deadline,
             out: args.out.clone(),
+            normal_day: if args.short {
+                SHORT_NORMAL_DAY
+            } else {
+                NORMAL_DAY
+            },
         };
         let top = settings.capacity() * settings.peak.max(0.5);
         ensure!(
@@ -176,6 +187,8 @@ mod tests {
     fn short_mode_takes_a_few_seconds() {
         let s = settings(&["--short", "--duration", "60s"]).expect("valid");
         assert_eq!(s.schedule().duration(), SHORT);
+        assert_eq!(s.normal_day, SHORT_NORMAL_DAY);
+        assert_eq!(settings(&[]).expect("valid").normal_day, NORMAL_DAY);
     }
 
     #[test]

@@ -1,20 +1,23 @@
-//! `levee demo`: overload, with and without Levee, in under a minute.
+//! `levee demo`: a normal day, then overload, with and without Levee, in
+//! about a minute.
 //!
-//! It starts a sample upstream of known capacity (by default 8 workers ×
-//! 20 ms ≈ 400 req/s) and a gateway in front of it with two routes, a plain
-//! pass-through and one with admission control, then drives the same
-//! open-loop surge (0.5× → 4× → 0.5× capacity, 1 s client deadline) through
-//! each route in turn, each leg against a fresh upstream so that one leg's
-//! backlog cannot spill into the next. It shows live progress, prints a
-//! side-by-side table, writes `report.html` and `summary.json` to `--out`, and
-//! prints the report's path last.
+//! It opens with a normal day (`normal_day.rs`): an everyday mix of fast and
+//! slow requests, event streams and long-polls, sent through both routes of a
+//! gateway (a plain pass-through and one with admission control) to a service
+//! with room to spare, where admission must shed nothing. Then it starts a
+//! sample upstream of known capacity (by default 8 workers × 20 ms ≈ 400
+//! req/s) and drives the same open-loop surge (0.5× → 4× → 0.5× capacity, 1 s
+//! client deadline) through each route in turn, each leg against a fresh
+//! upstream and gateway so that one leg's backlog cannot spill into the next.
+//! It shows live progress, prints a table per phase, writes `report.html` and
+//! `summary.json` to `--out`, and prints the report's path last.
 //!
 //! Glue only: the upstream, the load and the report are levee-sim's, the
 //! gateway is `start_gateway`'s. It must not bind anything but loopback or
 //! run unbounded: every leg ends by its schedule plus its client deadline.
 
 mod args;
-
+mod normal_day;
 mod progress;
 
 use std::path::Path;
@@ -22,12 +25,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use levee_sim::load::{self, LoadPlan, Run, Schedule, Stream};
-use levee_sim::report::{self, Report, Summary};
+use levee_sim::load::{self, LoadPlan, LoadRun, Run, Schedule, Stream};
+use levee_sim::report::{self, Report, Summary, Tally};
 use levee_sim::upstream::Upstream;
 use tokio::time::Instant;
 
-use crate::demo_gateway::start_gateway;
+use crate::demo_gateway::{DemoGateway, start_gateway};
 pub(crate) use args::DemoArgs;
 use args::Settings;
 use progress::{Meter, Style};
@@ -70,8 +73,9 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let capacity = settings.capacity();
     let schedule = settings.schedule();
     println!(
-        "levee demo: a sample upstream of {} workers × {} ms ≈ {capacity:.0} req/s, an open-loop surge \
-         {} for {:.0} s per route, {:.1} s client deadline",
+        "levee demo: first a normal day ({}); then a sample upstream of {} workers × {} ms ≈ {capacity:.0} req/s \
+         and an open-loop surge {} for {:.0} s per route, {:.1} s client deadline",
+        normal_day::describe(settings.normal_day),
         settings.workers,
         settings.service_time.as_millis(),
         settings.shape(),
@@ -79,9 +83,34 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         settings.deadline.as_secs_f64(),
     );
     let style = Style::detect();
+    let day = normal_day::run(settings.normal_day, style).await?;
     let mut outcomes = Vec::new();
     for leg in LEGS {
         outcomes.push(run_leg(leg, &settings, &schedule, style).await?);
+    }
+
+    let tallies: Vec<(&str, Tally)> = day
+        .iter()
+        .map(|o| (o.leg.label(), Tally::of(&o.run, &[normal_day::SHORT])))
+        .collect();
+    let rows: Vec<(&str, &Tally)> = tallies.iter().map(|(l, t)| (*l, t)).collect();
+    println!(
+        "\nA normal day ({}):",
+        normal_day::describe(settings.normal_day)
+    );
+    print!("{}", report::tally_table(&rows));
+    for (label, t) in tallies.iter().filter(|(l, _)| *l == Leg::Admission.label()) {
+        if t.shed == 0 {
+            println!(
+                "{label}: shed 0 of {} requests: the service had room for every one",
+                t.sent
+            );
+        } else {
+            println!(
+                "{label}: shed {} of {} requests the service had room for (false sheds, issue 19)",
+                t.shed, t.sent
+            );
+        }
     }
 
     let summaries: Vec<(&str, Summary)> = outcomes
@@ -89,7 +118,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .map(|o| (o.leg.label(), Summary::of(&o.run, SLO)))
         .collect();
     let rows: Vec<(&str, &Summary)> = summaries.iter().map(|(l, s)| (*l, s)).collect();
-    println!();
+    println!("\nThe surge ({}):", settings.shape());
     print!("{}", report::table(&rows));
     for (label, s) in &summaries {
         if s.saturated > 0 || s.lag_p99_ms > 20.0 {
@@ -101,7 +130,13 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let html = write_outputs(&settings, &outcomes, &summaries)?;
+    let results = Results {
+        day: &day,
+        tallies: &tallies,
+        surge: &outcomes,
+        summaries: &summaries,
+    };
+    let html = write_outputs(&settings, &results)?;
     println!("report: {}", html.display());
     Ok(ExitCode::SUCCESS)
 }
@@ -129,41 +164,68 @@ async fn run_leg(
     let plan = plan_for(&url, settings, schedule)
         .with_context(|| format!("the {} route's URL {url}", leg.label()))?;
     let running = load::start(plan).context("starting the load")?;
-
     let mut meter = Meter::new(style, leg.label(), settings.capacity(), schedule.clone());
-    let started = Instant::now();
-    // Bounded twice: the run ends by itself one deadline after its schedule;
-    // this guard only turns a bug into an error instead of a hang.
-    let give_up = started + schedule.duration() + settings.deadline + Duration::from_secs(30);
-    let mut limit = Vec::new();
-    let mut sample = tokio::time::interval(Duration::from_millis(100));
-    let mut next_line = started + style.every();
-    while !running.is_finished() {
-        sample.tick().await;
-        if let Some(value) = gateway.limit_now() {
-            limit.push((started.elapsed().as_secs_f64(), value as f64));
-        }
-        if Instant::now() >= next_line {
-            meter.tick(&running);
-            next_line += style.every();
-        }
-        if Instant::now() > give_up {
-            bail!(
-                "the {} leg did not end within its bound (a bug)",
-                leg.label()
-            );
-        }
-    }
-    meter.tick(&running);
-    meter.finish();
+    let watch = Watch {
+        gateway: &gateway,
+        style,
+        bound: schedule.duration() + settings.deadline + Duration::from_secs(30),
+        what: leg.label(),
+    };
+    let limit = follow(&watch, &mut meter, &[&running]).await?;
     let run = running.wait().await.context("collecting the load run")?;
     gateway.shutdown().await;
     upstream.shutdown().await;
     Ok(Outcome { leg, run, limit })
 }
 
-/// The load plan for one route: its address, host and path from `url`.
-fn plan_for(url: &str, settings: &Settings, schedule: &Schedule) -> anyhow::Result<LoadPlan> {
+/// How to follow load runs through the demo gateway.
+struct Watch<'a> {
+    gateway: &'a DemoGateway,
+    style: Style,
+    /// The runs end by themselves within their schedule and deadlines; past
+    /// this, a bug is turned into an error instead of a hang.
+    bound: Duration,
+    /// What is running, for that error.
+    what: &'a str,
+}
+
+/// Samples the admission route's limit every 100 ms and shows the last of
+/// `runs` on `meter` until every run has ended; returns the limit samples
+/// (seconds, limit).
+async fn follow(
+    watch: &Watch<'_>,
+    meter: &mut Meter,
+    runs: &[&LoadRun],
+) -> anyhow::Result<Vec<(f64, f64)>> {
+    let Some(shown) = runs.last() else {
+        return Ok(Vec::new());
+    };
+    let started = Instant::now();
+    let give_up = started + watch.bound;
+    let mut limit = Vec::new();
+    let mut sample = tokio::time::interval(Duration::from_millis(100));
+    let mut next_line = started + watch.style.every();
+    while !runs.iter().all(|r| r.is_finished()) {
+        sample.tick().await;
+        if let Some(value) = watch.gateway.limit_now() {
+            limit.push((started.elapsed().as_secs_f64(), value as f64));
+        }
+        if Instant::now() >= next_line {
+            meter.tick(shown);
+            next_line += watch.style.every();
+        }
+        if Instant::now() > give_up {
+            bail!("the {} did not end within its bound (a bug)", watch.what);
+        }
+    }
+    meter.tick(shown);
+    meter.finish();
+    Ok(limit)
+}
+
+/// Where a route's URL points: the loopback address, the `Host` to send and
+/// the path (the route's prefix).
+fn aim(url: &str) -> anyhow::Result<(std::net::SocketAddr, String, String)> {
     let uri: http::Uri = url.parse().context("not a URL")?;
     let authority = uri.authority().context("no host:port")?;
     let addr = authority
@@ -171,11 +233,17 @@ fn plan_for(url: &str, settings: &Settings, schedule: &Schedule) -> anyhow::Resu
         .parse()
         .context("the host must be a loopback IP address with a port")?;
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    Ok((addr, authority.as_str().to_owned(), path.to_owned()))
+}
+
+/// The load plan for one route: its address, host and path from `url`.
+fn plan_for(url: &str, settings: &Settings, schedule: &Schedule) -> anyhow::Result<LoadPlan> {
+    let (addr, host, path) = aim(url)?;
     let peak = schedule.phases().iter().map(|p| p.rate).fold(0.0, f64::max);
     // One connection per request in flight, which is at most rate × deadline.
     let connections = (peak * settings.deadline.as_secs_f64() * 1.5) as usize + 256;
     Ok(LoadPlan::new(addr)
-        .host(authority.as_str())
+        .host(host)
         .deadline(settings.deadline)
         .max_connections(connections)
         .max_duration(schedule.duration())
@@ -183,15 +251,37 @@ fn plan_for(url: &str, settings: &Settings, schedule: &Schedule) -> anyhow::Resu
         .stream(Stream::new(schedule.clone()).path(path)))
 }
 
+/// What the demo measured, for the report and summary.json.
+struct Results<'a> {
+    /// The normal day, by route.
+    day: &'a [Outcome],
+    /// The normal day's tallies, by route label.
+    tallies: &'a [(&'a str, Tally)],
+    /// The surge, by route.
+    surge: &'a [Outcome],
+    /// The surge's summaries, by route label.
+    summaries: &'a [(&'a str, Summary)],
+}
+
 /// Writes report.html and summary.json under `--out`; returns the report's path.
-fn write_outputs(
-    settings: &Settings,
-    outcomes: &[Outcome],
-    summaries: &[(&str, Summary)],
-) -> anyhow::Result<std::path::PathBuf> {
+fn write_outputs(settings: &Settings, results: &Results<'_>) -> anyhow::Result<std::path::PathBuf> {
     let dir = std::path::absolute(&settings.out).context("resolving --out")?;
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut report = Report::new("Levee demo: a surge with and without admission control")
+    let shed: Vec<String> = results
+        .tallies
+        .iter()
+        .map(|(label, t)| format!("{label} shed {} of {}", t.shed, t.sent))
+        .collect();
+    let day = Report::new("A normal day: nothing to shed")
+        .note(format!(
+            "{}. Levee's admission control sheds only on evidence of congestion, and a service with room \
+             to spare gives none: {}.",
+            capitalised(&normal_day::describe(settings.normal_day)),
+            shed.join(", ")
+        ))
+        .slo(normal_day::slo(settings.normal_day))
+        .bucket(settings.bucket());
+    let surge = Report::new("The surge: with and without admission control")
         .note(format!(
             "Sample upstream: {} workers × {} ms ≈ {:.0} req/s. Surge {} over {:.0} s, Poisson arrivals, \
              {:.1} s client deadline; the same arrivals on each route, each against a fresh upstream.",
@@ -205,6 +295,20 @@ fn write_outputs(
         .slo(SLO)
         .bucket(settings.bucket())
         .capacity(settings.capacity());
+    let report =
+        Report::new("Levee demo: a normal day, then a surge, with and without admission control")
+            .section(with_runs(day, results.day))
+            .section(with_runs(surge, results.surge));
+    let html = dir.join("report.html");
+    report
+        .write(&html)
+        .with_context(|| format!("writing {}", html.display()))?;
+    write_json(&dir.join("summary.json"), settings, results)?;
+    Ok(html)
+}
+
+/// `report` with each outcome's run, and the admission route's limit.
+fn with_runs(mut report: Report, outcomes: &[Outcome]) -> Report {
     for o in outcomes {
         report = report.run(o.leg.label(), o.run.clone());
         if !o.limit.is_empty() {
@@ -215,25 +319,34 @@ fn write_outputs(
             );
         }
     }
-    let html = dir.join("report.html");
     report
-        .write(&html)
-        .with_context(|| format!("writing {}", html.display()))?;
-    write_json(&dir.join("summary.json"), settings, outcomes, summaries)?;
-    Ok(html)
 }
 
-fn write_json(
-    path: &Path,
-    settings: &Settings,
-    outcomes: &[Outcome],
-    summaries: &[(&str, Summary)],
-) -> anyhow::Result<()> {
-    let runs: Vec<serde_json::Value> = summaries
+/// `text` with its first letter in upper case.
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+fn write_json(path: &Path, settings: &Settings, results: &Results<'_>) -> anyhow::Result<()> {
+    let runs: Vec<serde_json::Value> = results
+        .summaries
         .iter()
-        .zip(outcomes)
+        .zip(results.surge)
         .map(|((label, summary), o)| {
             serde_json::json!({ "label": label, "summary": summary, "limit": o.limit })
+        })
+        .collect();
+    let day: Vec<serde_json::Value> = results
+        .tallies
+        .iter()
+        .zip(results.day)
+        .map(|((label, tally), o)| {
+            let summary = Summary::of(&o.run, normal_day::slo(settings.normal_day));
+            serde_json::json!({ "label": label, "tally": tally, "summary": summary, "limit": o.limit })
         })
         .collect();
     let json = serde_json::json!({
@@ -244,6 +357,11 @@ fn write_json(
         "deadline_ms": settings.deadline.as_secs_f64() * 1000.0,
         "slo_ms": SLO.as_secs_f64() * 1000.0,
         "runs": runs,
+        "normal_day": {
+            "duration_s": settings.normal_day.as_secs_f64(),
+            "short": normal_day::SHORT,
+            "runs": day,
+        },
     });
     let text = serde_json::to_string_pretty(&json).context("encoding summary.json")?;
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))

@@ -42,19 +42,37 @@ impl Style {
 pub(super) struct Meter {
     style: Style,
     label: String,
-    capacity: f64,
-    schedule: Schedule,
+    phase: Phase,
     last: Progress,
+}
+
+/// What a line says the phase is.
+#[derive(Debug)]
+enum Phase {
+    /// The load in force, as a multiple of the upstream's capacity.
+    Load { capacity: f64, schedule: Schedule },
+    /// A name, until `until`.
+    Named { name: String, until: Duration },
 }
 
 impl Meter {
     /// A meter for the leg `label` driving `schedule` at an upstream of `capacity` req/s.
     pub(super) fn new(style: Style, label: &str, capacity: f64, schedule: Schedule) -> Self {
+        Self::with(style, label, Phase::Load { capacity, schedule })
+    }
+
+    /// A meter for the leg `label` in the phase called `name`, which sends
+    /// for `until`.
+    pub(super) fn named(style: Style, label: &str, name: &str, until: Duration) -> Self {
+        let name = name.to_owned();
+        Self::with(style, label, Phase::Named { name, until })
+    }
+
+    fn with(style: Style, label: &str, phase: Phase) -> Self {
         Self {
             style,
             label: label.to_owned(),
-            capacity,
-            schedule,
+            phase,
             last: Progress::default(),
         }
     }
@@ -80,6 +98,14 @@ impl Meter {
         }
     }
 
+    /// How long the leg sends for: after that it is draining.
+    fn sends_for(&self) -> Duration {
+        match &self.phase {
+            Phase::Load { schedule, .. } => schedule.duration(),
+            Phase::Named { until, .. } => *until,
+        }
+    }
+
     /// The text of one progress line.
     pub(super) fn line(&self, now: &Progress) -> String {
         let dt = now
@@ -89,11 +115,13 @@ impl Meter {
             .max(1e-3);
         let rate = |now: u64, then: u64| now.saturating_sub(then) as f64 / dt;
         let middle = (self.last.elapsed + now.elapsed) / 2;
-        let load = self.schedule.rate_at(middle) / self.capacity.max(1e-9);
-        let phase = if middle >= self.schedule.duration() {
-            "draining".to_owned()
-        } else {
-            format!("{load:.1}× capacity")
+        let phase = match &self.phase {
+            _ if middle >= self.sends_for() => "draining".to_owned(),
+            Phase::Load { capacity, schedule } => {
+                let load = schedule.rate_at(middle) / capacity.max(1e-9);
+                format!("{load:.1}× capacity")
+            }
+            Phase::Named { name, .. } => name.clone(),
         };
         format!(
             "{:<12} {:>5.1}s  {:<13} sent {:>5.0}/s  2xx {:>5.0}/s  shed {:>5.0}/s  timeouts {:>5.0}/s  conns {:>5}",
@@ -138,5 +166,17 @@ mod tests {
             ..now
         };
         assert!(meter.line(&done).contains("draining"));
+        let day = Meter::named(
+            Style::Plain,
+            "admission",
+            "normal day",
+            Duration::from_secs(8),
+        );
+        assert!(day.line(&now).contains("normal day"), "{}", day.line(&now));
+        let after = Progress {
+            elapsed: Duration::from_secs(20),
+            ..now
+        };
+        assert!(day.line(&after).contains("draining"), "{}", day.line(&after));
     }
 }
