@@ -57,6 +57,16 @@ pub enum Reason {
     InvalidInput,
     /// 413: the request body exceeds the route's limit.
     PayloadTooLarge,
+    /// 408: the client did not send its request body in time (it stalled,
+    /// or trickled slower than the gateway accepts).
+    RequestTimeout,
+    /// 414: the request target is longer than the gateway accepts.
+    UriTooLong,
+    /// 429: one client address has more connections or requests open than
+    /// the gateway allows one client.
+    ClientLimit,
+    /// 501: the request uses a transfer coding the gateway does not implement.
+    NotImplemented,
     /// 429: one tenant exceeded its own rate limit.
     RateLimited,
     /// 431: the request's header section is too large or has too many fields.
@@ -92,7 +102,11 @@ impl Reason {
         Reason::BadRequest,
         Reason::NoRoute,
         Reason::PayloadTooLarge,
+        Reason::RequestTimeout,
+        Reason::UriTooLong,
         Reason::HeadersTooLarge,
+        Reason::ClientLimit,
+        Reason::NotImplemented,
         Reason::Unauthorized,
         Reason::NotFound,
         Reason::MethodNotAllowed,
@@ -170,6 +184,10 @@ impl Reason {
             Reason::UnsupportedMediaType => &UNSUPPORTED_MEDIA_TYPE,
             Reason::InvalidInput => &INVALID_INPUT,
             Reason::PayloadTooLarge => &PAYLOAD_TOO_LARGE,
+            Reason::RequestTimeout => &REQUEST_TIMEOUT,
+            Reason::UriTooLong => &URI_TOO_LONG,
+            Reason::ClientLimit => &CLIENT_LIMIT,
+            Reason::NotImplemented => &NOT_IMPLEMENTED,
             Reason::RateLimited => &RATE_LIMITED,
             Reason::HeadersTooLarge => &HEADERS_TOO_LARGE,
             Reason::BadGateway => &BAD_GATEWAY,
@@ -343,6 +361,75 @@ static PAYLOAD_TOO_LARGE: Entry = Entry {
     developer_fix: &[
         "Raise the route's max_body_size if such bodies are legitimate.",
         "Split large uploads (multipart or resumable uploads).",
+    ],
+    blame: Blame::Client,
+    retryable: false,
+};
+
+static REQUEST_TIMEOUT: Entry = Entry {
+    slug: "request-timeout",
+    status: StatusCode::REQUEST_TIMEOUT,
+    title: "Request body not received in time",
+    summary: "The client started a request but did not send its body in time: it stalled, or sent it slower than the gateway accepts. The service was not bothered with it.",
+    causes: &[
+        "A client on a very slow or broken network connection.",
+        "A client that opened an upload and stopped sending (or sends a byte now and then on purpose, to hold the server's resources).",
+        "A proxy between the client and the gateway that buffers or stalls uploads.",
+    ],
+    visitor_fix: "Check your connection and send the request again.",
+    developer_fix: &[
+        "Send the whole body promptly after the headers; stream uploads without long pauses.",
+        "For very slow links or large uploads, raise the route's client_body_timeout or lower min_body_rate.",
+    ],
+    blame: Blame::Client,
+    retryable: true,
+};
+
+static URI_TOO_LONG: Entry = Entry {
+    slug: "uri-too-long",
+    status: StatusCode::URI_TOO_LONG,
+    title: "Request target too long",
+    summary: "The request's path and query are longer than the gateway accepts.",
+    causes: &[
+        "A query string built from a long list of values (ids, filters).",
+        "A redirect loop that appends to the URL each time.",
+    ],
+    visitor_fix: "Follow a shorter link, or start again from the site's home page.",
+    developer_fix: &["Send long inputs in a request body (POST) rather than in the query string."],
+    blame: Blame::Client,
+    retryable: false,
+};
+
+static CLIENT_LIMIT: Entry = Entry {
+    slug: "client-limit",
+    status: StatusCode::TOO_MANY_REQUESTS,
+    title: "Too many connections or requests from this address",
+    summary: "This client address has more connections or requests open at once than the gateway allows one client, so that no single client can take the gateway's capacity from the others.",
+    causes: &[
+        "A client opening a new connection per request without closing the old ones.",
+        "Many users behind one address (a NAT, a corporate proxy) that the gateway does not trust as a proxy.",
+        "A deliberate attempt to exhaust the gateway's connections.",
+    ],
+    visitor_fix: "Wait a moment and try again.",
+    developer_fix: &[
+        "Reuse connections (keep-alive, HTTP/2) and bound your client's concurrency.",
+        "If a proxy or load balancer stands in front of the gateway, add its addresses to server.trusted_networks, or raise server.max_connections_per_client / max_requests_per_client.",
+    ],
+    blame: Blame::Client,
+    retryable: true,
+};
+
+static NOT_IMPLEMENTED: Entry = Entry {
+    slug: "not-implemented",
+    status: StatusCode::NOT_IMPLEMENTED,
+    title: "Transfer coding not implemented",
+    summary: "The request uses a transfer coding (Transfer-Encoding) other than chunked, which the gateway does not implement (RFC 9112 §6.1).",
+    causes: &[
+        "A client that compresses the request stream with Transfer-Encoding: gzip or deflate.",
+    ],
+    visitor_fix: "Sending the same request again will not help.",
+    developer_fix: &[
+        "Send the body with Content-Length or Transfer-Encoding: chunked; compress with Content-Encoding instead.",
     ],
     blame: Blame::Client,
     retryable: false,
@@ -524,7 +611,8 @@ mod tests {
             if s == 503 || s == 429 {
                 assert!(r.requires_retry_after() && r.retryable(), "{r:?}");
             }
-            if (400..500).contains(&s) && s != 429 {
+            // 408: RFC 9110 §15.5.9 lets the client repeat the request.
+            if (400..500).contains(&s) && s != 429 && s != 408 {
                 assert!(!r.retryable(), "{r:?}");
                 assert_eq!(r.blame(), Blame::Client, "{r:?}");
             }

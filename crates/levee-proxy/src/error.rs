@@ -65,6 +65,17 @@ pub enum ProxyError {
         /// What went wrong.
         cause: String,
     },
+    /// The client's request body failed: malformed, stalled or too slow.
+    #[error("client body: {cause}")]
+    ClientBody {
+        /// What went wrong.
+        cause: String,
+        /// The client was too slow (`408`), rather than wrong (`400`).
+        timeout: bool,
+    },
+    /// The request uses a transfer coding other than chunked.
+    #[error("transfer coding not implemented: {0}")]
+    TransferCoding(String),
     /// Admission control shed the request to protect the upstream.
     #[error("shed: {}", cause.as_str())]
     Overloaded {
@@ -97,6 +108,9 @@ impl ProxyError {
     pub fn reason(&self) -> Reason {
         match self {
             ProxyError::BadRequest(_) => Reason::BadRequest,
+            ProxyError::ClientBody { timeout: true, .. } => Reason::RequestTimeout,
+            ProxyError::ClientBody { timeout: false, .. } => Reason::BadRequest,
+            ProxyError::TransferCoding(_) => Reason::NotImplemented,
             ProxyError::NoRoute { .. } => Reason::NoRoute,
             ProxyError::BodyTooLarge { .. } => Reason::PayloadTooLarge,
             ProxyError::HeadersTooLarge { .. } => Reason::HeadersTooLarge,
@@ -135,6 +149,15 @@ impl ProxyError {
             },
             ProxyError::BodyTooLarge { limit } => {
                 format!("The request body is larger than this route accepts ({limit} bytes).")
+            }
+            ProxyError::ClientBody { cause, timeout: true } => {
+                format!("The request body did not arrive in time ({cause}); it was not sent to the service.")
+            }
+            ProxyError::ClientBody { cause, timeout: false } => {
+                format!("The request body is malformed ({cause}).")
+            }
+            ProxyError::TransferCoding(coding) => {
+                format!("The transfer coding `{coding}` is not implemented; send the body with Content-Length or chunked, and compress it with Content-Encoding.")
             }
             ProxyError::HeadersTooLarge { what } => {
                 format!("The request's header section is too large: {what}.")

@@ -9,7 +9,12 @@
 //!
 //! [`Exchange`] rides inside the response body (see [`crate::body`]) and,
 //! when the body ends or is dropped, writes the access-log line and the
-//! metrics and counts the request out of the connection and the drain.
+//! metrics and counts the request out of the connection and the drain. A
+//! request whose client went away before any response was made (the handler
+//! is dropped mid-way) is settled all the same, when its record is dropped:
+//! one access-log line with status `499` ("client closed request", as nginx
+//! logs it; HAProxy's `CD`, Envoy's `DC`) and its metrics counted out. Every
+//! request, whatever its end, writes exactly one line.
 //!
 //! This module must not decide the status of an answer.
 
@@ -97,6 +102,8 @@ pub(crate) struct Exchange {
     rt: Arc<Runtime>,
     conn: Arc<ConnState>,
     _guard: InFlightGuard,
+    /// Written and counted out already.
+    settled: bool,
 }
 
 impl Exchange {
@@ -126,6 +133,7 @@ impl Exchange {
             rt,
             conn,
             _guard: guard,
+            settled: false,
         }
     }
 
@@ -141,8 +149,31 @@ impl Exchange {
     }
 }
 
+/// The status logged for a request whose client left before any response.
+pub(crate) const CLIENT_CLOSED: u16 = 499;
+
 impl OnComplete for Exchange {
-    fn complete(self: Box<Self>, bytes: u64, finished: bool) {
+    fn complete(mut self: Box<Self>, bytes: u64, finished: bool) {
+        self.settle(bytes, finished);
+    }
+}
+
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        if !self.settled {
+            // Dropped before a response was attached: the client went away
+            // while the gateway was still working on its request.
+            self.status = CLIENT_CLOSED;
+            self.settle(0, false);
+        }
+    }
+}
+
+impl Exchange {
+    fn settle(&mut self, bytes: u64, finished: bool) {
+        if std::mem::replace(&mut self.settled, true) {
+            return;
+        }
         let elapsed = self.start.elapsed();
         if let Some(m) = &self.metrics {
             m.record(self.status, elapsed);

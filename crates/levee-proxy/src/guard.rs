@@ -1,6 +1,8 @@
 //! The guards between a route and its upstream, in order: a maintenance
-//! window in force (`503 maintenance`), the tenant's own rate (`429`), and
-//! admission (forward, wait, or `503 overloaded`). A request that passes
+//! window in force (`503 maintenance`), the tenant's own rate (`429`), a small
+//! body read whole (so that a slow client never holds an admission slot while
+//! it uploads: `408`/`413` here), and admission (forward, wait, or `503
+//! overloaded`). A request that passes
 //! carries its admission [`Permit`], the rate-limit fields its response will
 //! carry, and its caller's deadline.
 //!
@@ -11,6 +13,7 @@ use http::header::HeaderValue;
 use tokio::time::Instant;
 
 use crate::admission::{Permit, Priority};
+use crate::body::RequestBody;
 use crate::context::RequestCx;
 use crate::control::ControlHandle;
 use crate::error::ProxyError;
@@ -31,8 +34,8 @@ pub(crate) struct Pass {
 }
 
 /// Runs the guards for `req` on `route`.
-pub(crate) async fn guard<B>(
-    req: &Request<B>,
+pub(crate) async fn guard(
+    req: &mut Request<RequestBody>,
     route: &Route,
     cx: &RequestCx,
     settings: &Settings,
@@ -60,6 +63,9 @@ pub(crate) async fn guard<B>(
         },
         _ => None,
     };
+    // A small body is read whole now, before admission: a client that
+    // trickles it holds no upstream slot meanwhile.
+    buffer_small_body(req, route).await?;
     // Admission: forward now, wait briefly, or shed without touching the upstream.
     let permit = match &route.admission {
         Some(admission) => {
@@ -87,6 +93,60 @@ pub(crate) async fn guard<B>(
         rate_fields,
         deadline,
     })
+}
+
+/// Reads the body whole when it declares a length within the route's
+/// `buffer_up_to`, within the route's size limit and the client's deadlines.
+async fn buffer_small_body(
+    req: &mut Request<RequestBody>,
+    route: &Route,
+) -> Result<(), ProxyError> {
+    let policy = route.spec.body;
+    let declared = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let Some(len) = declared.filter(|n| *n > 0 && *n <= policy.buffer_up_to) else {
+        return Ok(());
+    };
+    if policy.max_size.is_some_and(|max| len > max) {
+        return Ok(()); // refused with 413 when forwarding, unread
+    }
+    let body = std::mem::replace(req.body_mut(), RequestBody::Buffered(bytes::Bytes::new()));
+    let RequestBody::Streamed(incoming) = body else {
+        *req.body_mut() = body;
+        return Ok(());
+    };
+    match crate::body::read_whole(incoming, policy).await {
+        Ok(bytes) => {
+            *req.body_mut() = RequestBody::Buffered(bytes);
+            Ok(())
+        }
+        Err(e) => Err(client_body_error(&*e, policy)),
+    }
+}
+
+/// The answer for a body that could not be read whole.
+fn client_body_error(
+    e: &(dyn std::error::Error + Send + Sync + 'static),
+    policy: crate::body::BodyPolicy,
+) -> ProxyError {
+    if let Some(c) = e.downcast_ref::<crate::body::ClientBodyError>() {
+        return ProxyError::ClientBody {
+            cause: c.to_string(),
+            timeout: c.is_timeout(),
+        };
+    }
+    if e.downcast_ref::<crate::body::BodyTooLarge>().is_some() {
+        return ProxyError::BodyTooLarge {
+            limit: policy.max_size.unwrap_or(u64::MAX),
+        };
+    }
+    ProxyError::ClientBody {
+        cause: e.to_string(),
+        timeout: false,
+    }
 }
 
 /// The `maintenance` error for this request, when a window in force covers
@@ -183,12 +243,13 @@ mod tests {
         RequestCx::new(&req, peer, &Settings::default())
     }
 
-    fn get(headers: &[(&str, &str)]) -> Request<()> {
+    fn get(headers: &[(&str, &str)]) -> Request<RequestBody> {
         let mut b = Request::get("/x");
         for (k, v) in headers {
             b = b.header(*k, *v);
         }
-        b.body(()).expect("request")
+        b.body(RequestBody::Buffered(bytes::Bytes::new()))
+            .expect("request")
     }
 
     #[tokio::test]
@@ -212,14 +273,14 @@ mod tests {
         });
         let settings = Settings::default();
         let r = route(false);
-        let refused = guard(&get(&[]), &r, &cx("192.0.2.1:1"), &settings, &control).await;
+        let refused = guard(&mut get(&[]), &r, &cx("192.0.2.1:1"), &settings, &control).await;
         match refused {
             Err(ProxyError::Maintenance { retry_in, .. }) => {
                 assert!((59..=60).contains(&retry_in.as_secs()), "{retry_in:?}");
             }
             other => panic!("{other:?}"),
         }
-        let bypassed = guard(&get(&[]), &r, &cx("10.1.2.3:1"), &settings, &control).await;
+        let bypassed = guard(&mut get(&[]), &r, &cx("10.1.2.3:1"), &settings, &control).await;
         assert!(bypassed.is_ok(), "a bypass network goes through");
     }
 
@@ -228,14 +289,14 @@ mod tests {
         let control = ControlHandle::new();
         let settings = Settings::default();
         let r = route(true);
-        let pass = guard(&get(&[]), &r, &cx("192.0.2.1:1"), &settings, &control)
+        let pass = guard(&mut get(&[]), &r, &cx("192.0.2.1:1"), &settings, &control)
             .await
             .expect("the first passes");
         let (policy, _) = pass.rate_fields.expect("fields");
         assert_eq!(policy, "\"default\";q=1;w=60");
-        let denied = guard(&get(&[]), &r, &cx("192.0.2.1:1"), &settings, &control).await;
+        let denied = guard(&mut get(&[]), &r, &cx("192.0.2.1:1"), &settings, &control).await;
         assert!(matches!(denied, Err(ProxyError::RateLimited(_))));
-        let other = guard(&get(&[]), &r, &cx("192.0.2.2:1"), &settings, &control).await;
+        let other = guard(&mut get(&[]), &r, &cx("192.0.2.2:1"), &settings, &control).await;
         assert!(other.is_ok(), "another tenant has its own rate");
     }
 
@@ -267,7 +328,7 @@ mod tests {
         let r = route(false);
         let cx = cx("192.0.2.1:1");
         let pass = guard(
-            &get(&[("x-request-timeout-ms", "250")]),
+            &mut get(&[("x-request-timeout-ms", "250")]),
             &r,
             &cx,
             &settings,

@@ -74,8 +74,8 @@ pub struct RouteSpec {
     pub path_prefix: String,
     /// The pool its requests go to, by name.
     pub pool: String,
-    /// The largest request body accepted, in bytes; `None` for no limit.
-    pub max_body_size: Option<u64>,
+    /// The request body's size limit, buffering and deadlines.
+    pub body: crate::body::BodyPolicy,
     /// The JSON form of this route's errors.
     pub json_style: JsonStyle,
     /// Admission control; `None` when the route opted out.
@@ -96,7 +96,7 @@ impl RouteSpec {
             host: HostMatch::Any,
             path_prefix: "/".to_owned(),
             pool: pool.to_owned(),
-            max_body_size: None,
+            body: crate::body::BodyPolicy::default(),
             json_style: JsonStyle::Problem,
             admission: Some(AdmissionSpec::default()),
             priority: Priority::Default,

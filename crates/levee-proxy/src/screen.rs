@@ -47,6 +47,7 @@ pub(crate) fn screen<B>(
         return Ok(Screened::Page(page));
     }
     check_header_limits(req, settings)?;
+    check_transfer_coding(req)?;
     request_host(req).map(Screened::Host)
 }
 
@@ -72,6 +73,22 @@ fn check_header_limits<B>(req: &Request<B>, settings: &Settings) -> Result<(), P
                 settings.max_header_bytes
             ),
         });
+    }
+    Ok(())
+}
+
+/// Only `chunked` is implemented (RFC 9112 §6.1: a server that receives a
+/// transfer coding it does not understand answers 501). hyper decodes the
+/// chunked framing; any other coding would reach the upstream undecoded,
+/// without the field that names it.
+fn check_transfer_coding<B>(req: &Request<B>) -> Result<(), ProxyError> {
+    for value in req.headers().get_all(header::TRANSFER_ENCODING) {
+        let text = value.to_str().unwrap_or("(not text)");
+        for coding in text.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+            if !coding.eq_ignore_ascii_case("chunked") {
+                return Err(ProxyError::TransferCoding(coding.to_owned()));
+            }
+        }
     }
     Ok(())
 }
@@ -185,6 +202,26 @@ mod tests {
             .body(())
             .expect("request");
         assert!(matches!(screened(req, false), Ok(Screened::Page(_))));
+    }
+
+    #[test]
+    fn only_chunked_is_a_transfer_coding_we_know() {
+        let te = |v: &str| {
+            screened(
+                Request::post("/")
+                    .header("host", "a")
+                    .header("transfer-encoding", v)
+                    .body(())
+                    .expect("request"),
+                false,
+            )
+        };
+        assert!(matches!(te("chunked"), Ok(Screened::Host(_))));
+        assert!(matches!(te("Chunked"), Ok(Screened::Host(_))));
+        match te("gzip, chunked") {
+            Err(ProxyError::TransferCoding(c)) => assert_eq!(c, "gzip"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

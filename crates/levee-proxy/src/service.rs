@@ -21,7 +21,7 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use tokio::time::Instant;
 
-use crate::body::ProxyBody;
+use crate::body::{ProxyBody, RequestBody};
 use crate::conn::{ConnState, Peer};
 use crate::context::RequestCx;
 use crate::control::ControlHandle;
@@ -96,12 +96,13 @@ impl Proxy {
         log: &mut Exchange,
     ) -> Result<Response<ProxyBody>, ProxyError> {
         let settings = &rt.settings;
+        let mut req = req.map(RequestBody::Streamed);
         let host = match screen(&req, self.drain.is_draining(), cx, settings)? {
             Screened::Page(page) => return Ok(page),
             Screened::Host(host) => host,
         };
         let route = choose(rt, host, &req, cx, log)?;
-        let pass = guard(&req, route, cx, settings, &self.control).await?;
+        let pass = guard(&mut req, route, cx, settings, &self.control).await?;
         let sent = Instant::now();
         let result = forward(
             req,
@@ -136,10 +137,10 @@ impl Proxy {
 
 /// The route for `host` and the request's path; from here on, the
 /// request's errors take the route's format.
-fn choose<'r>(
+fn choose<'r, B>(
     rt: &'r Runtime,
     host: Option<String>,
-    req: &Request<Incoming>,
+    req: &Request<B>,
     cx: &mut RequestCx,
     log: &mut Exchange,
 ) -> Result<&'r Route, ProxyError> {

@@ -455,7 +455,7 @@ async fn computing_retry_after_does_not_take_a_recovering_endpoints_probe() {
     let gw = Gw::start(&format!(
         "[[pools]]\nname = \"p\"\nendpoints = [\"{a}\", \"{b}\"]\n\
          breaker = {{ consecutive_failures = 1, open_base = \"300ms\", probes = 1 }}\n\
-         [[routes]]\npool = \"p\"\nadmission = \"off\"\n",
+         [[routes]]\npool = \"p\"\nadmission = \"off\"\nbuffer_request_body = \"0\"\n",
         a = a.addr
     ))
     .await;
@@ -463,8 +463,9 @@ async fn computing_retry_after_does_not_take_a_recovering_endpoints_probe() {
     assert_eq!(get(&gw.url("/1"), &[]).await.status, 502);
     assert_problem(&get(&gw.url("/2"), &[]).await, 503, "upstream-unavailable");
     tokio::time::sleep(Duration::from_millis(400)).await;
-    // Both may be probed now. A request with a body cannot fail over: it
-    // goes to B, B refuses, and the gateway computes a Retry-After.
+    // Both may be probed now. A request with a streamed body (the route
+    // buffers none) cannot fail over: it goes to B, B refuses, and the
+    // gateway computes a Retry-After.
     let with_body = send(
         &h1(),
         Request::post(gw.url("/3"))

@@ -173,6 +173,14 @@ pub struct RouteSection {
     pub pool: Spanned<String>,
     /// Largest request body accepted (default unlimited).
     pub max_body_size: Option<ByteSize>,
+    /// Bodies declaring a length up to this are read whole before admission
+    /// (default `64KiB`; `0` streams every body).
+    pub buffer_request_body: Option<ByteSize>,
+    /// The longest pause within a request body (default `10s`).
+    pub client_body_timeout: Option<ConfigDuration>,
+    /// The least average rate of a request body, in bytes per second, after
+    /// its first `client_body_timeout` (default `1KiB`; `0` for none).
+    pub min_body_rate: Option<ByteSize>,
     /// `problem` (RFC 9457, default) or `envelope`.
     pub error_format: Option<ErrorFormat>,
     /// Admission control: `"on"` (the default), `"observe"`, `"off"`, or a

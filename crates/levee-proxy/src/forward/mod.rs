@@ -52,7 +52,7 @@ pub struct Forwarded {
 
 /// Sends `req` to the route's pool.
 pub async fn forward(
-    req: http::Request<Incoming>,
+    req: http::Request<crate::body::RequestBody>,
     route: &Route,
     peer: Peer,
     request_id: &RequestId,
@@ -60,7 +60,7 @@ pub async fn forward(
     deadline: Option<Instant>,
     control: &ControlHandle,
 ) -> Result<Forwarded, ProxyError> {
-    let prepared = request::prepare(req, route.spec.max_body_size, peer, request_id, settings)?;
+    let prepared = request::prepare(req, route.spec.body, peer, request_id, settings)?;
     send::send(
         prepared,
         &route.pool,

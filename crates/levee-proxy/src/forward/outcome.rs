@@ -35,6 +35,9 @@ pub(super) enum Attempt {
     TimedOut { callers: bool },
     /// The client's body passed the route's limit while streaming.
     BodyTooLarge,
+    /// The client's body failed: malformed, stalled, too slow — or still
+    /// arriving when the response deadline passed.
+    ClientBody,
     /// No connection could be opened.
     ConnectFailed,
     /// The connection broke, or the response head was not HTTP.
@@ -62,7 +65,9 @@ pub(super) fn verdict(attempt: Attempt) -> Verdict {
         Attempt::TimedOut { callers: false } | Attempt::ConnectFailed | Attempt::Broken => {
             Verdict::Failure
         }
-        Attempt::TimedOut { callers: true } | Attempt::BodyTooLarge => Verdict::Neutral,
+        Attempt::TimedOut { callers: true } | Attempt::BodyTooLarge | Attempt::ClientBody => {
+            Verdict::Neutral
+        }
     }
 }
 
@@ -115,6 +120,11 @@ mod tests {
             verdict(TimedOut { callers: true }),
             Verdict::Neutral,
             "the caller's deadline says nothing about the endpoint"
+        );
+        assert_eq!(
+            verdict(ClientBody),
+            Verdict::Neutral,
+            "a failed client body is the client's fault"
         );
         assert_eq!(
             verdict(BodyTooLarge),

@@ -12,13 +12,12 @@
 use http::header::{self, HeaderValue};
 use http::request::Parts;
 use http::{Request, Uri, Version};
-use hyper::body::Incoming;
 use levee_http::RequestId;
 use levee_http::headers::{
     ForwardedFor, append_forwarded, is_upgrade_request, remove_hop_by_hop, set_x_forwarded,
 };
 
-use crate::body::{BodyDone, UpstreamBody};
+use crate::body::{BodyDone, BodyPolicy, RequestBody, UpstreamBody};
 use crate::conn::Peer;
 use crate::error::ProxyError;
 use crate::runtime::Settings;
@@ -29,12 +28,16 @@ use crate::runtime::Settings;
 pub(super) struct Prepared {
     parts: Parts,
     path_and_query: String,
-    body: Option<UpstreamBody>,
+    body: Option<RequestBody>,
+    policy: BodyPolicy,
     /// When the body was fully sent; `None` for a request without one.
     pub(super) body_done: Option<BodyDone>,
-    /// Nothing to replay: the request may go to another endpoint when the
-    /// first could not be connected to.
-    pub(super) bodyless: bool,
+    /// Its body can be sent again (none, or read whole before admission):
+    /// the request may go to another endpoint when the first could not be
+    /// connected to.
+    pub(super) replayable: bool,
+    /// Its body is still arriving from the client as it is sent.
+    pub(super) streamed: bool,
     /// The client asked to switch protocols (WebSocket): the protocol and
     /// the client's side of the upgrade.
     pub(super) upgrade: Option<(Option<HeaderValue>, hyper::upgrade::OnUpgrade)>,
@@ -42,13 +45,13 @@ pub(super) struct Prepared {
 
 /// Makes `req` ready to send upstream.
 pub(super) fn prepare(
-    mut req: Request<Incoming>,
-    max_body_size: Option<u64>,
+    mut req: Request<RequestBody>,
+    policy: BodyPolicy,
     peer: Peer,
     request_id: &RequestId,
     settings: &Settings,
 ) -> Result<Prepared, ProxyError> {
-    let limit = max_body_size.unwrap_or(u64::MAX);
+    let limit = policy.max_size.unwrap_or(u64::MAX);
     if let Some(len) = content_length(req.headers())
         && len > limit
     {
@@ -71,14 +74,17 @@ pub(super) fn prepare(
     if let Some((Some(proto), _)) = &upgrade {
         parts.headers.insert(header::UPGRADE, proto.clone());
     }
-    let bodyless = http_body::Body::is_end_stream(&body);
-    let body_done: Option<BodyDone> = (!bodyless).then(Default::default);
+    let streamed = matches!(body, RequestBody::Streamed(_)) && !body.is_empty();
+    let replayable = !streamed;
+    let body_done: Option<BodyDone> = streamed.then(Default::default);
     Ok(Prepared {
         parts,
         path_and_query,
-        body: Some(UpstreamBody::new(body, limit, body_done.clone())),
+        body: Some(body),
+        policy,
         body_done,
-        bodyless,
+        replayable,
+        streamed,
         upgrade,
     })
 }
@@ -129,7 +135,7 @@ fn rewrite_head(
 impl Prepared {
     /// The request for one attempt at `authority`. The last attempt takes the
     /// head and the extensions (hyper's record of the header-name case);
-    /// earlier ones (only for requests without a body) take copies.
+    /// earlier ones (only for replayable requests) take copies.
     pub(super) fn attempt(
         &mut self,
         authority: &http::uri::Authority,
@@ -142,7 +148,20 @@ impl Prepared {
             .path_and_query(self.path_and_query.as_str())
             .build()
             .map_err(|_| ProxyError::BadRequest("the request target cannot be forwarded"))?;
-        let body = self.body.take().unwrap_or_else(UpstreamBody::empty);
+        let limit = self.policy.max_size.unwrap_or(u64::MAX);
+        let body = match self.body.take() {
+            // A body read whole is sent again as it is.
+            Some(RequestBody::Buffered(bytes)) => {
+                if !last {
+                    self.body = Some(RequestBody::Buffered(bytes.clone()));
+                }
+                UpstreamBody::new(RequestBody::Buffered(bytes), limit, self.policy.read, None)
+            }
+            Some(streamed) => {
+                UpstreamBody::new(streamed, limit, self.policy.read, self.body_done.clone())
+            }
+            None => UpstreamBody::empty(),
+        };
         let mut up = Request::new(body);
         *up.method_mut() = self.parts.method.clone();
         *up.uri_mut() = uri;

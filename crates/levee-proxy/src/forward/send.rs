@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use super::outcome::{self, Attempt};
 use super::request::Prepared;
 use super::{Forwarded, chain, tunnel};
-use crate::body::BodyTooLarge;
+use crate::body::{BodyTooLarge, ClientBodyError};
 use crate::control::ControlHandle;
 use crate::error::ProxyError;
 use crate::pool::{Pool, Protocol};
@@ -52,7 +52,7 @@ pub(super) async fn send(
             })?;
         tried.push(idx);
         let endpoint = &pool.endpoints[idx];
-        let last = !prepared.bodyless || tried.len() >= pool.endpoints.len();
+        let last = !prepared.replayable || tried.len() >= pool.endpoints.len();
         let mut up = prepared.attempt(&endpoint.authority, version, last)?;
 
         let sent = Instant::now();
@@ -77,8 +77,17 @@ pub(super) async fn send(
             .as_ref()
             .and_then(|d| d.get().copied())
             .map_or(sent, |done| done.max(sent));
+        // A body still arriving when the deadline passed: the client's upload
+        // took the time, not the upstream.
+        let uploading = prepared.streamed
+            && prepared
+                .body_done
+                .as_ref()
+                .is_some_and(|d| d.get().is_none());
         let attempt = match &result {
+            Err(_elapsed) if uploading => Attempt::ClientBody,
             Err(_elapsed) => Attempt::TimedOut { callers },
+            Ok(Err(e)) if find::<ClientBodyError>(e).is_some() => Attempt::ClientBody,
             Ok(Ok(response)) => Attempt::Answered(response.status()),
             Ok(Err(e)) if find::<BodyTooLarge>(e).is_some() => Attempt::BodyTooLarge,
             Ok(Err(e)) if e.is_connect() => Attempt::ConnectFailed,
@@ -86,6 +95,13 @@ pub(super) async fn send(
         };
         endpoint.record(outcome::verdict(attempt), now.into_std());
         let mut response = match result {
+            Err(_elapsed) if uploading => {
+                return Err(ProxyError::ClientBody {
+                    cause: "the body was still arriving when the response deadline passed"
+                        .to_owned(),
+                    timeout: true,
+                });
+            }
             Err(_elapsed) => {
                 return Err(ProxyError::Timeout {
                     endpoint: endpoint.authority.to_string(),
@@ -95,12 +111,17 @@ pub(super) async fn send(
             }
             Ok(Ok(response)) => response,
             Ok(Err(e)) => match attempt {
+                Attempt::ClientBody => {
+                    let (cause, timeout) = find::<ClientBodyError>(&e)
+                        .map_or((chain(&e), true), |c| (c.to_string(), c.is_timeout()));
+                    return Err(ProxyError::ClientBody { cause, timeout });
+                }
                 Attempt::BodyTooLarge => {
                     let limit = find::<BodyTooLarge>(&e).map_or(u64::MAX, |b| b.limit);
                     return Err(ProxyError::BodyTooLarge { limit });
                 }
                 Attempt::ConnectFailed
-                    if prepared.bodyless && tried.len() < pool.endpoints.len() =>
+                    if prepared.replayable && tried.len() < pool.endpoints.len() =>
                 {
                     tracing::debug!(request_id = %request_id, endpoint = %endpoint.authority, error = %chain(&e), "connect failed; trying the next endpoint");
                     continue;

@@ -12,6 +12,7 @@ use levee_policy::limit::{
     AdaptiveConfig, AimdConfig, Bounds, Gradient2Config, LimiterConfig, VegasConfig,
 };
 use levee_proxy::admission::{AdmissionSpec, Mode, Priority};
+use levee_proxy::body::{BodyPolicy, BodyRead};
 use levee_proxy::pool::PoolSpec;
 use levee_proxy::ratelimit::RateLimitSpec;
 use levee_proxy::route::{HostMatch, RouteSpec};
@@ -86,7 +87,7 @@ pub(super) fn routes(
             host: HostMatch::parse(r.host.as_deref().unwrap_or("*")),
             path_prefix,
             pool: pool.clone(),
-            max_body_size: r.max_body_size.map(|b| b.0),
+            body: body_policy(r),
             json_style: match r.error_format {
                 Some(ErrorFormat::Envelope) => JsonStyle::Envelope,
                 _ => JsonStyle::Problem,
@@ -261,4 +262,21 @@ fn resolve_admission(
         c.at(None, "admission: retry_after_max must be at least 1s");
     }
     Some(spec)
+}
+
+/// A route's request-body policy: its size limit, what is read whole before
+/// admission, and the client's deadlines.
+fn body_policy(r: &crate::config::file::RouteSection) -> BodyPolicy {
+    let d = BodyPolicy::default();
+    let idle = r.client_body_timeout.map_or(d.read.idle, |t| t.0);
+    BodyPolicy {
+        max_size: r.max_body_size.map(|b| b.0),
+        buffer_up_to: r.buffer_request_body.map_or(d.buffer_up_to, |b| b.0),
+        read: BodyRead {
+            idle,
+            min_rate: r.min_body_rate.map_or(d.read.min_rate, |b| b.0),
+            // The rate applies once a body has had one pause's worth of time.
+            grace: idle,
+        },
+    }
 }

@@ -1,15 +1,16 @@
-//! Bodies on the data path: streamed, never buffered whole.
+//! Bodies on the data path.
 //!
-//! [`UpstreamBody`] is a client's request body on its way upstream: it counts
-//! bytes and enforces the route's size limit while streaming (a chunked body
-//! has no length to check up front), failing with [`BodyTooLarge`] the moment
-//! the limit is passed. [`ProxyBody`] is what a client receives: either the
+//! [`request`] is a client's request body on its way upstream: streamed
+//! (or, when small and the route says so, read whole before admission),
+//! with the route's size limit and deadlines. [`ProxyBody`] is what a client receives: either the
 //! upstream's streamed body or a small body the gateway made, plus an
 //! [`Completion`] that rides inside the body until it ends or is dropped — so
 //! access logging, metrics and in-flight accounting see the real end of the
 //! exchange, not the moment the response head was sent.
 //!
 //! This module must not decide limits or what to log; it only carries them.
+
+mod request;
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -19,103 +20,13 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 
+pub use request::{
+    BodyDone, BodyPolicy, BodyRead, BodyTooLarge, ClientBodyError, RequestBody, UpstreamBody,
+    read_whole,
+};
+
 /// A boxed error, as bodies and the client report them.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The request body passed the route's size limit while streaming.
-#[derive(Debug, thiserror::Error)]
-#[error("request body exceeds {limit} bytes")]
-pub struct BodyTooLarge {
-    /// The limit, in bytes.
-    pub limit: u64,
-}
-
-/// When a request body finished streaming upstream, set once by the body.
-///
-/// The latency the admission limiter learns from runs from here to the
-/// response head: a client's slow upload is not the upstream's latency.
-pub type BodyDone = std::sync::Arc<std::sync::OnceLock<tokio::time::Instant>>;
-
-pin_project_lite::pin_project! {
-    /// A client's request body, streamed upstream with a size limit.
-    #[derive(Debug)]
-    pub struct UpstreamBody {
-        #[pin]
-        inner: Option<Incoming>,
-        limit: u64,
-        seen: u64,
-        done: Option<BodyDone>,
-    }
-}
-
-impl UpstreamBody {
-    /// Wraps `inner`; `limit` is the most bytes allowed (`u64::MAX` for
-    /// none); `done`, if given, is set when the body has been read to its end.
-    pub fn new(inner: Incoming, limit: u64, done: Option<BodyDone>) -> UpstreamBody {
-        UpstreamBody {
-            inner: Some(inner),
-            limit,
-            seen: 0,
-            done,
-        }
-    }
-
-    /// An empty body (for retries of bodiless requests).
-    pub fn empty() -> UpstreamBody {
-        UpstreamBody {
-            inner: None,
-            limit: u64::MAX,
-            seen: 0,
-            done: None,
-        }
-    }
-}
-
-impl Body for UpstreamBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = self.project();
-        let Some(mut inner) = this.inner.as_pin_mut() else {
-            return Poll::Ready(None);
-        };
-        let polled = ready!(inner.as_mut().poll_frame(cx));
-        if (polled.is_none() || inner.is_end_stream())
-            && let Some(done) = this.done
-        {
-            let _ = done.set(tokio::time::Instant::now());
-        }
-        match polled {
-            Some(Ok(frame)) => {
-                if let Some(data) = frame.data_ref() {
-                    *this.seen += data.len() as u64;
-                    if *this.seen > *this.limit {
-                        return Poll::Ready(Some(Err(Box::new(BodyTooLarge {
-                            limit: *this.limit,
-                        }))));
-                    }
-                }
-                Poll::Ready(Some(Ok(frame)))
-            }
-            Some(Err(e)) => Poll::Ready(Some(Err(Box::new(e)))),
-            None => Poll::Ready(None),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.as_ref().is_none_or(Body::is_end_stream)
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner
-            .as_ref()
-            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
-    }
-}
 
 /// Called once when a response body ends or is dropped, with the bytes sent.
 pub trait OnComplete: Send + Sync + 'static {
