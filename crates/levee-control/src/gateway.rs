@@ -62,15 +62,28 @@ pub struct Gateway {
 
 impl Gateway {
     /// Binds and serves `config`, with durable state in `config.data_dir`
-    /// (in memory when it is `None`).
+    /// (in memory when it is `None`). A state store that is empty or missing
+    /// where one was expected is refused (see [`levee_store::Store::open`]).
     pub async fn start(config: Config) -> Result<Gateway, StartError> {
+        Gateway::start_on(config, levee_store::Store::open).await
+    }
+
+    /// Like [`Gateway::start`], but an empty or missing state store where one
+    /// was expected is replaced by an empty one: `--accept-empty-store`.
+    pub async fn start_accepting_empty_store(config: Config) -> Result<Gateway, StartError> {
+        Gateway::start_on(config, levee_store::Store::open_accepting_empty).await
+    }
+
+    async fn start_on(
+        config: Config,
+        open: fn(&std::path::Path) -> Result<levee_store::Store, levee_store::StoreError>,
+    ) -> Result<Gateway, StartError> {
         let metrics = Arc::new(Metrics::new());
         let runtime = RuntimeHandle::new(config.build_runtime(metrics.clone(), None)?);
         let store = match &config.data_dir {
-            Some(dir) => levee_store::Store::open(dir)?,
+            Some(dir) => open(dir)?,
             None => levee_store::Store::in_memory()?,
         };
-        tracing::info!(path = %store.path().display(), "state store open");
         let control = Arc::new(Control::open(
             Arc::new(store),
             metrics.clone(),

@@ -4,13 +4,18 @@
 //! windows created through the admin API, drained endpoints, and the audit
 //! log of every change. Each change and its audit entry are written in one
 //! transaction, with `journal_mode=WAL` and `synchronous=FULL`, so a change
-//! the API acknowledged survives `kill -9` and power loss. The schema is
-//! versioned: [`MIGRATIONS`] are applied in order at open, and a database
-//! written by a newer Levee is refused rather than misread. One gateway owns a
-//! data directory at a time: [`Store::open`] takes an exclusive lock on
-//! `DIR/levee.lock` (released when the store is dropped or the process dies,
-//! `kill -9` included) and refuses a directory another process holds, since a
-//! second gateway would neither see the first one's changes nor be seen.
+//! the API acknowledged survives `kill -9` and power loss; a change that
+//! cannot be written ([`StoreError::Write`]: disk full, read-only, failing)
+//! is rolled back whole. The schema is versioned: [`MIGRATIONS`] are applied
+//! in order at open, and a database written by a newer Levee is refused
+//! rather than misread.
+//!
+//! Opening ([`Store::open`], in `open.rs`) is where the store guards
+//! against losing state: one gateway owns a data directory at a time (an
+//! exclusive lock on `DIR/levee.lock`, released when the store is dropped or
+//! the process dies, `kill -9` included); an empty, deleted or damaged
+//! database is refused instead of silently replaced; and SQLite is set up so
+//! that a failing disk is an error, never a SIGBUS.
 //!
 //! The store is synchronous (rusqlite): async callers run it on a blocking
 //! thread. It stores rows; it must not validate windows or decide what they
@@ -19,9 +24,14 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+mod error;
+mod open;
+
+pub use error::StoreError;
+pub use open::Origin;
 
 /// The schema migrations, in order: `(version, SQL)`. A database's
 /// `user_version` is the last one applied.
@@ -32,65 +42,6 @@ pub const DB_FILE: &str = "levee.db";
 
 /// The lock file's name inside the data directory; it holds the owner's pid.
 pub const LOCK_FILE: &str = "levee.lock";
-
-/// A failure of the store; nothing was changed when a write fails.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The data directory could not be created.
-    #[error("cannot create the data directory {path}: {source}")]
-    CreateDir {
-        /// The directory.
-        path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// Another process holds the data directory.
-    #[error(
-        "the data directory {path} is in use by another process ({owner}); one gateway per data directory: stop it, or give this one its own --data-dir"
-    )]
-    InUse {
-        /// The directory.
-        path: PathBuf,
-        /// Who holds it, as far as the lock file says (`pid N`).
-        owner: String,
-    },
-    /// The lock file could not be opened or locked.
-    #[error("cannot lock the data directory {path}: {source}")]
-    Lock {
-        /// The lock file.
-        path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// The database was written by a newer Levee.
-    #[error(
-        "the database {path} has schema version {found}; this Levee knows up to {known}: upgrade Levee or use another --data-dir"
-    )]
-    TooNew {
-        /// The file.
-        path: PathBuf,
-        /// Its schema version.
-        found: u32,
-        /// The newest this build knows.
-        known: u32,
-    },
-    /// SQLite failed.
-    #[error("the state database {path}: {source}")]
-    Sqlite {
-        /// The file (`:memory:` for an in-memory store).
-        path: PathBuf,
-        /// SQLite's error.
-        source: rusqlite::Error,
-    },
-    /// A stored JSON column could not be read back.
-    #[error("the state database {path}: a stored value is not valid JSON: {source}")]
-    Corrupt {
-        /// The file.
-        path: PathBuf,
-        /// The JSON error.
-        source: serde_json::Error,
-    },
-}
 
 /// One maintenance window as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,131 +119,17 @@ pub struct Change<'a> {
     pub after: Option<serde_json::Value>,
 }
 
-/// Takes `dir/levee.lock` (an advisory `flock`, which the OS releases when
-/// the process ends however it ends) and writes this process's pid into it,
-/// for the error another process gets.
-fn lock_dir(dir: &Path) -> Result<std::fs::File, StoreError> {
-    use std::io::{Read as _, Seek as _, Write as _};
-    let path = dir.join(LOCK_FILE);
-    let lock_err = |source| StoreError::Lock {
-        path: path.clone(),
-        source,
-    };
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(lock_err)?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let mut text = String::new();
-            let _ = file.read_to_string(&mut text);
-            let owner = match text.trim().parse::<u32>() {
-                Ok(pid) => format!("pid {pid}"),
-                Err(_) => "pid unknown".to_owned(),
-            };
-            return Err(StoreError::InUse {
-                path: dir.to_owned(),
-                owner,
-            });
-        }
-        Err(std::fs::TryLockError::Error(source)) => return Err(lock_err(source)),
-    }
-    // Only the holder writes; a failure here leaves a less helpful message for
-    // the next process, not a broken lock.
-    let _ = file.set_len(0);
-    let _ = file.rewind();
-    let _ = writeln!(file, "{}", std::process::id());
-    let _ = file.flush();
-    Ok(file)
-}
-
 /// The embedded database; share it behind an `Arc`.
 #[derive(Debug)]
 pub struct Store {
     conn: Mutex<Connection>,
     path: PathBuf,
+    origin: Origin,
     /// The data directory's lock, held while the store lives (`None` in memory).
     _lock: Option<std::fs::File>,
 }
 
 impl Store {
-    /// Opens (creating when needed) `dir/levee.db` and migrates it, holding
-    /// `dir/levee.lock` for as long as the store lives.
-    ///
-    /// # Errors
-    /// [`StoreError::InUse`] when another process holds the directory; the
-    /// others when the directory, the lock or the database cannot be opened.
-    pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-            path: dir.to_owned(),
-            source,
-        })?;
-        let lock = lock_dir(dir)?;
-        let path = dir.join(DB_FILE);
-        let conn = Connection::open(&path).map_err(|source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        })?;
-        let mut store = Store::init(conn, path, true)?;
-        store._lock = Some(lock);
-        Ok(store)
-    }
-
-    /// A store that lives only in memory (tests, the demo, embedded gateways
-    /// with no data directory): the same schema, nothing durable.
-    pub fn in_memory() -> Result<Store, StoreError> {
-        let path = PathBuf::from(":memory:");
-        let conn = Connection::open_in_memory().map_err(|source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        })?;
-        Store::init(conn, path, false)
-    }
-
-    fn init(mut conn: Connection, path: PathBuf, durable: bool) -> Result<Store, StoreError> {
-        let sql = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        conn.busy_timeout(Duration::from_secs(5)).map_err(sql)?;
-        if durable {
-            // WAL: readers never block the writer; FULL: a commit is on disk
-            // before the API acknowledges it.
-            conn.pragma_update(None, "journal_mode", "WAL")
-                .map_err(sql)?;
-            conn.pragma_update(None, "synchronous", "FULL")
-                .map_err(sql)?;
-        }
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(sql)?;
-        let version: u32 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(sql)?;
-        let known = MIGRATIONS.last().map_or(0, |m| m.0);
-        if version > known {
-            return Err(StoreError::TooNew {
-                path,
-                found: version,
-                known,
-            });
-        }
-        for (v, migration) in MIGRATIONS.iter().filter(|(v, _)| *v > version) {
-            let tx = conn.transaction().map_err(sql)?;
-            tx.execute_batch(migration).map_err(sql)?;
-            tx.pragma_update(None, "user_version", v).map_err(sql)?;
-            tx.commit().map_err(sql)?;
-        }
-        Ok(Store {
-            conn: Mutex::new(conn),
-            path,
-            _lock: None,
-        })
-    }
-
     /// The database file (`:memory:` for an in-memory store).
     pub fn path(&self) -> &Path {
         &self.path
@@ -315,6 +152,20 @@ impl Store {
         StoreError::Sqlite {
             path: self.path.clone(),
             source,
+        }
+    }
+
+    /// A write's error: the disk's fault ([`StoreError::Write`]) or another.
+    fn write_error(&self, source: rusqlite::Error) -> StoreError {
+        use rusqlite::ErrorCode::*;
+        match source.sqlite_error_code() {
+            Some(DiskFull | SystemIoFailure | ReadOnly | CannotOpen | PermissionDenied) => {
+                StoreError::Write {
+                    path: self.path.clone(),
+                    source,
+                }
+            }
+            _ => self.sql(source),
         }
     }
 
@@ -444,9 +295,10 @@ impl Store {
         change: &Change<'_>,
         f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<usize>,
     ) -> Result<bool, StoreError> {
+        let write = |e| self.write_error(e);
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(|e| self.sql(e))?;
-        if f(&tx).map_err(|e| self.sql(e))? == 0 {
+        let tx = conn.transaction().map_err(write)?;
+        if f(&tx).map_err(write)? == 0 {
             return Ok(false); // dropping `tx` rolls back (nothing happened anyway)
         }
         tx.execute(
@@ -461,8 +313,9 @@ impl Store {
                 change.after.as_ref().map(serde_json::Value::to_string),
             ],
         )
-        .map_err(|e| self.sql(e))?;
-        tx.commit().map_err(|e| self.sql(e))?;
+        .map_err(write)?;
+        // A failed commit rolls back when `tx` drops: nothing half-written.
+        tx.commit().map_err(write)?;
         Ok(true)
     }
 

@@ -167,3 +167,156 @@ fn one_process_owns_a_data_directory_until_its_store_is_dropped() {
     let again = Store::open(dir.path()).expect("free again once the first is dropped");
     assert_eq!(again.schema_version().expect("version"), 1);
 }
+
+#[test]
+fn a_fresh_directory_is_created_then_opened() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("state");
+    assert_eq!(Store::open(&data).expect("open").origin(), Origin::Created);
+    assert_eq!(Store::open(&data).expect("reopen").origin(), Origin::Opened);
+    assert_eq!(Store::in_memory().expect("memory").origin(), Origin::Memory);
+}
+
+#[test]
+fn an_empty_database_file_is_refused_unless_accepted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = Store::open(dir.path()).expect("open");
+        store
+            .put_window(&window("w_a", 1000), &change("window.create", "w_a"))
+            .expect("put");
+    }
+    // What a full disk, a bad restore or `: > levee.db` leaves behind.
+    std::fs::write(dir.path().join(DB_FILE), b"").expect("truncate");
+    match Store::open(dir.path()) {
+        Err(e @ StoreError::Empty { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains(DB_FILE), "names the file: {text}");
+            assert!(text.contains("--accept-empty-store"), "{text}");
+        }
+        other => panic!("expected Empty, got {other:?}"),
+    }
+    let store = Store::open_accepting_empty(dir.path()).expect("accepted");
+    assert_eq!(store.origin(), Origin::Recreated);
+    assert_eq!(store.schema_version().expect("version"), 1);
+    assert!(store.windows().expect("windows").is_empty());
+    drop(store);
+    assert_eq!(
+        Store::open(dir.path()).expect("reopen").origin(),
+        Origin::Opened,
+        "once accepted, the new database is the store"
+    );
+}
+
+#[test]
+fn a_deleted_database_is_refused_when_the_lock_file_shows_an_earlier_owner() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(Store::open(dir.path()).expect("open"));
+    std::fs::remove_file(dir.path().join(DB_FILE)).expect("delete");
+    match Store::open(dir.path()) {
+        Err(e @ StoreError::Missing { pid, .. }) => {
+            assert_eq!(
+                pid,
+                std::process::id(),
+                "the earlier owner was this process"
+            );
+            let text = e.to_string();
+            assert!(text.contains(DB_FILE) && text.contains(LOCK_FILE), "{text}");
+            assert!(text.contains("--accept-empty-store"), "{text}");
+        }
+        other => panic!("expected Missing, got {other:?}"),
+    }
+    let store = Store::open_accepting_empty(dir.path()).expect("accepted");
+    assert_eq!(store.origin(), Origin::Recreated);
+}
+
+#[test]
+fn a_start_that_failed_before_opening_the_database_leaves_no_earlier_owner() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A directory where the database should be: SQLite cannot open it.
+    std::fs::create_dir(dir.path().join(DB_FILE)).expect("mkdir");
+    assert!(matches!(
+        Store::open(dir.path()),
+        Err(StoreError::Sqlite { .. })
+    ));
+    std::fs::remove_dir(dir.path().join(DB_FILE)).expect("rmdir");
+    let store = Store::open(dir.path()).expect("a fresh start, not a lost store");
+    assert_eq!(store.origin(), Origin::Created);
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_refused_as_damaged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join(DB_FILE), [0x5a_u8; 8192]).expect("write");
+    match Store::open(dir.path()) {
+        Err(e @ StoreError::Damaged { .. }) => {
+            assert!(e.to_string().contains("backup"), "{e}");
+        }
+        other => panic!("expected Damaged, got {other:?}"),
+    }
+}
+
+/// Damage where nothing reads at start (the audit log's pages) is found by
+/// `PRAGMA quick_check` at open, not by a later admin write.
+#[test]
+fn a_damaged_table_is_found_at_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = Store::open(dir.path()).expect("open");
+        store
+            .put_window(&window("w_a", 1000), &change("window.create", "w_a"))
+            .expect("put");
+    }
+    let db = dir.path().join(DB_FILE);
+    let (page_size, root) = {
+        let conn = Connection::open(&db).expect("open");
+        let page_size: u64 = conn
+            .pragma_query_value(None, "page_size", |r| r.get(0))
+            .expect("page_size");
+        let root: u64 = conn
+            .query_row(
+                "SELECT rootpage FROM sqlite_master WHERE name = 'audit'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("audit's root page");
+        (page_size, root)
+    };
+    let mut bytes = std::fs::read(&db).expect("read");
+    let at = usize::try_from((root - 1) * page_size).expect("fits");
+    bytes[at] = 0x42; // not a b-tree page type
+    std::fs::write(&db, bytes).expect("write");
+    match Store::open(dir.path()) {
+        Err(e @ StoreError::Damaged { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains("quick_check"), "{text}");
+            assert!(text.contains(&db.display().to_string()), "{text}");
+        }
+        other => panic!("expected Damaged, got {other:?}"),
+    }
+}
+
+/// With exclusive locking set before WAL mode, SQLite keeps the WAL index on
+/// the heap: there is no `levee.db-shm` to memory-map, so a disk that turns
+/// read-only cannot answer a store into it with SIGBUS.
+#[test]
+fn the_wal_index_is_on_the_heap_not_in_a_mapped_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    store
+        .put_window(&window("w_a", 1000), &change("window.create", "w_a"))
+        .expect("put");
+    assert!(
+        dir.path().join("levee.db-wal").exists(),
+        "the write went to the WAL"
+    );
+    assert!(
+        !dir.path().join("levee.db-shm").exists(),
+        "no shared-memory file"
+    );
+    let mode: String = store
+        .lock()
+        .pragma_query_value(None, "locking_mode", |r| r.get(0))
+        .expect("locking_mode");
+    assert_eq!(mode, "exclusive");
+}

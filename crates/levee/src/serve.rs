@@ -41,6 +41,12 @@ pub(crate) struct ServeArgs {
     /// and when the file changes.
     #[arg(long, value_name = "FILE")]
     admin_token_file: Option<PathBuf>,
+    /// Start even though the state database (DIR/levee.db) is empty (0
+    /// bytes) or missing where a gateway kept its state before: begin with
+    /// no maintenance windows, drains or audit log. Without it such a start
+    /// is refused, so that lost state is never lost silently.
+    #[arg(long)]
+    accept_empty_store: bool,
     /// The admin tokens in force.
     #[arg(skip)]
     tokens: AdminTokens,
@@ -95,9 +101,12 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
     args.tokens = args.read_tokens()?;
     let config = args.load(&args.tokens)?;
     let drain_timeout = config.drain_timeout;
-    let mut gateway = Gateway::start(config)
-        .await
-        .context("cannot start the gateway")?;
+    let started = if args.accept_empty_store {
+        Gateway::start_accepting_empty_store(config).await
+    } else {
+        Gateway::start(config).await
+    };
+    let mut gateway = started.context("cannot start the gateway")?;
     for addr in gateway.addrs() {
         tracing::info!(%addr, "levee is serving");
     }

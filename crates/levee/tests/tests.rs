@@ -18,5 +18,6 @@ mod maintenance_page;
 mod openapi;
 mod problems;
 mod request_id;
+mod store;
 mod tenants;
 mod transparency;
