@@ -24,6 +24,10 @@
 #    (issue 3)" section): all three scenarios by default, since its section
 #    holds all three; OVERLOAD_ARGS="--levels-only --repeats 3" for the load
 #    levels alone; SKIP_OVERLOAD=1 to leave it out.
+# LEVEE_BIN=path measures that levee binary (e.g. a build of a commit, when the
+# work tree is mid-edit) instead of building target/release/levee; it is
+# passed on to the overload benchmark. LEVEE_NAME says what it is in the
+# results (default: the work tree's commit, or the path).
 # It starts its own levee, nginx and haproxy processes and stops only those,
 # by pid. About 8 minutes for step 2 and 15 for step 3 on 2 cores.
 set -euo pipefail
@@ -34,7 +38,15 @@ before_commit="${BEFORE_COMMIT:-65e7cd8}"
 before_dir="${BEFORE_DIR:-/tmp/levee-before}"
 before_bin="$before_dir/target/release/levee"
 
-cargo build --release -p levee-sim --bin levee-bench -p levee --bin levee
+if [ -n "${LEVEE_BIN:-}" ]; then
+  levee="$LEVEE_BIN"
+  levee_name="${LEVEE_NAME:-$LEVEE_BIN}"
+  cargo build --release -p levee-sim --bin levee-bench
+else
+  levee="$target/release/levee"
+  levee_name="${LEVEE_NAME:-the work tree at $(git rev-parse --short HEAD)}"
+  cargo build --release -p levee-sim --bin levee-bench -p levee --bin levee
+fi
 
 if [ ! -x "$before_bin" ]; then
   echo "run.sh: building the previous release ($before_commit) in $before_dir" >&2
@@ -54,12 +66,12 @@ fi
 # Hundreds of requests in flight, each on its own connection.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 uptime
-"$target/release/levee-bench" false-sheds --levee "$target/release/levee" "${before[@]}" \
-  --before-name "the previous release, $before_commit" \
+"$target/release/levee-bench" false-sheds --levee "$levee" "${before[@]}" \
+  --levee-name "$levee_name" --before-name "the previous release, $before_commit" \
   --out "$target/bench/false-sheds" --docs docs/BENCHMARKS.md "$@"
 
 if [ -z "${SKIP_OVERLOAD:-}" ]; then
   uptime
   # shellcheck disable=SC2086 # OVERLOAD_ARGS is a list of flags
-  "$root/bench/overload/run.sh" ${OVERLOAD_ARGS:-}
+  LEVEE_BIN="${LEVEE_BIN:-}" "$root/bench/overload/run.sh" ${OVERLOAD_ARGS:-}
 fi

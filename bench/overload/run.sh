@@ -13,6 +13,7 @@
 # (`--no-pin` to share). It writes target/bench/overload/{overload.md,
 # levels-4x.html,capacity-change.html,workers-change.html} and replaces the
 # "## Overload (issue 3)" section of docs/BENCHMARKS.md.
+# LEVEE_BIN=path measures that levee binary instead of building one.
 # It starts its own nginx/haproxy/levee processes and stops only those, by pid.
 # About 12 minutes on 2 cores.
 set -euo pipefail
@@ -35,7 +36,10 @@ fi
 
 # One cargo invocation for both, so that dependencies are built once with
 # the same features; if levee does not build, run without its legs.
-if cargo build --release -p levee-sim --bin levee-bench -p levee --bin levee; then
+if [ -n "${LEVEE_BIN:-}" ]; then
+  cargo build --release -p levee-sim --bin levee-bench
+  levee=(--levee "$LEVEE_BIN")
+elif cargo build --release -p levee-sim --bin levee-bench -p levee --bin levee; then
   levee=(--levee "$target/release/levee")
 else
   echo "run.sh: levee does not build; its legs are skipped" >&2

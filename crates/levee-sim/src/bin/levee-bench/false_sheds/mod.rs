@@ -36,6 +36,9 @@ pub(crate) struct Args {
     /// The levee binary (default: target/release/levee if it exists).
     #[arg(long)]
     levee: Option<PathBuf>,
+    /// What the levee binary is, for the notes (e.g. a build of which commit).
+    #[arg(long, default_value = "target/release/levee")]
+    levee_name: String,
     /// The previous release's levee binary, for the "before" column; skipped
     /// (with a note) when absent.
     #[arg(long)]
@@ -181,6 +184,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     };
     let cx = section::Context {
         facts,
+        levee_name: args.levee_name.clone(),
         before_name: args.before_name.clone(),
         pinned: cpus.map(|c| (c.generator, c.peers)),
         scale: args.scale,

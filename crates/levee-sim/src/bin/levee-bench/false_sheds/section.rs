@@ -24,6 +24,8 @@ const NOISE: f64 = 0.001;
 #[derive(Debug)]
 pub(crate) struct Context {
     pub(crate) facts: Facts,
+    /// What the levee binary is (e.g. a build of which commit).
+    pub(crate) levee_name: String,
     /// What the previous release is (e.g. its commit).
     pub(crate) before_name: String,
     /// The generator's CPU and the gateways' CPUs, when pinned.
@@ -44,11 +46,11 @@ pub(crate) fn section(cx: &Context, workloads: &[Workload], cells: &[Cell]) -> S
     m.push_str(&cx.facts.load());
     let _ = writeln!(
         m,
-        "- Each workload runs **direct** (client → upstream), through **levee** with its defaults \
+        "- Each workload runs **direct** (client → upstream), through **levee** ({}) with its defaults \
          (`levee serve --listen … --upstream URL --admin … --data-dir TMP`) and through **levee before** \
          ({}, started the same way): a fresh upstream and a fresh gateway process for every (workload, peer), \
          all on 127.0.0.1.",
-        cx.before_name
+        cx.levee_name, cx.before_name
     );
     let _ = writeln!(
         m,
@@ -269,6 +271,7 @@ mod tests {
                 machine: "2 cores".into(),
                 load: Some(("0.1, 0.2, 0.3".into(), "1.0, 0.5, 0.4".into())),
             },
+            levee_name: "a build of abc1234".into(),
             before_name: "65e7cd8".into(),
             pinned: Some((0, "1".into())),
             scale: 1.0,
@@ -277,6 +280,7 @@ mod tests {
         let text = section(&cx, &workloads[..2], &cells);
         assert!(text.starts_with(HEADING));
         assert!(text.contains("0.1, 0.2, 0.3 when the run started"));
+        assert!(text.contains("**levee** (a build of abc1234)"));
         assert!(text.contains(&format!("| {a} | levee before | 240 | 178 | **62** | 0 |")));
         assert!(
             text.contains("met within noise"),
