@@ -91,7 +91,18 @@ impl Gateway {
             config.topology(),
         )?);
         let drain = Drain::new();
-        let proxy = Proxy::new(runtime.clone(), drain.clone(), control.handle().clone());
+        let nofile = levee_proxy::limits::raise_nofile_limit();
+        let max_connections = config.listener_settings.max_connections.unwrap_or_else(|| {
+            levee_proxy::limits::default_max_connections(nofile.unwrap_or(1024))
+        });
+        tracing::info!(max_connections, open_files = nofile, "connection budget");
+        let limits = levee_proxy::limits::Limits::new(max_connections);
+        let proxy = Proxy::new(
+            runtime.clone(),
+            drain.clone(),
+            control.handle().clone(),
+            limits,
+        );
         let mut tasks = JoinSet::new();
         tasks.spawn(control.clone().run_scheduler());
         let mut addrs = Vec::new();
@@ -223,8 +234,12 @@ impl Gateway {
                 "server.header_read_timeout, preserve_header_case or the parser's limits changed; they take effect at the next restart"
             );
         }
-        if self.config.drain_timeout != config.drain_timeout {
-            tracing::warn!("server.drain_timeout changed; it takes effect at the next restart");
+        if self.config.drain_timeout != config.drain_timeout
+            || self.config.drain_delay != config.drain_delay
+        {
+            tracing::warn!(
+                "server.drain_timeout or drain_delay changed; they take effect at the next restart"
+            );
         }
         self.control
             .set_config(config.windows.clone(), config.topology());
@@ -235,14 +250,33 @@ impl Gateway {
         Ok(())
     }
 
-    /// Drains: stop accepting, answer new requests `503 draining`, and wait
-    /// for in-flight requests up to `deadline`. Returns how many were still
-    /// in flight when it gave up (0 on a clean drain).
+    /// Turns the gateway **not ready** while it keeps serving: `/readyz`
+    /// answers 503 so that load balancers move away before
+    /// [`Gateway::shutdown`] stops accepting. `levee serve` calls it on
+    /// `SIGTERM` and waits `server.drain_delay` before draining.
+    pub fn unready(&self) {
+        self.drain.unready();
+    }
+
+    /// Drains: stop accepting, close HTTP/1 connections after their current
+    /// answer, send HTTP/2 GOAWAY, answer new requests on kept-alive
+    /// connections `503 draining`, and wait up to `deadline` for in-flight
+    /// requests and then for the client connections to close. Returns how
+    /// many requests were still in flight when it gave up (0 on a clean
+    /// drain).
     pub async fn shutdown(mut self, deadline: Duration) -> usize {
-        self.drain.start();
+        let until = tokio::time::Instant::now() + deadline;
+        self.drain.unready();
         self.metrics.draining.set(1);
-        let idle = tokio::time::timeout(deadline, self.drain.idle()).await;
-        let left = if idle.is_ok() {
+        // Stop accepting, close HTTP/1 connections after their answers,
+        // GOAWAY HTTP/2, and wait for the connections themselves.
+        self.drain.start();
+        let drained = tokio::time::timeout_at(until, async {
+            self.drain.idle().await;
+            self.drain.closed().await;
+        })
+        .await;
+        let left = if drained.is_ok() {
             0
         } else {
             self.drain.in_flight()

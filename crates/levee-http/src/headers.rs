@@ -14,17 +14,26 @@ use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-/// The hop-by-hop fields RFC 9110 §7.6.1 names, besides those in `Connection`.
-pub const HOP_BY_HOP: [HeaderName; 6] = [
+/// The hop-by-hop fields RFC 9110 §7.6.1 names, besides those in `Connection`,
+/// and `HTTP2-Settings`, which only means something on the connection that
+/// asks for `h2c` (RFC 7540 §3.2.1).
+pub const HOP_BY_HOP: [HeaderName; 7] = [
     header::CONNECTION,
     header::TE,
     header::TRANSFER_ENCODING,
     header::UPGRADE,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
+    HeaderName::from_static("http2-settings"),
 ];
 
-/// Removes the hop-by-hop fields, including every field named in `Connection`.
+/// Fields a `Connection` option can never remove: every recipient needs
+/// them, and a client naming them (`Connection: host`) is trying to make the
+/// message mean something else upstream.
+const END_TO_END: [HeaderName; 2] = [header::HOST, header::CONTENT_LENGTH];
+
+/// Removes the hop-by-hop fields, including every field named in `Connection`
+/// except `Host` and `Content-Length`.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     if headers.contains_key(header::CONNECTION) {
         let named: Vec<HeaderName> = headers
@@ -33,6 +42,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+            .filter(|n| !END_TO_END.contains(n))
             .collect();
         for name in named {
             headers.remove(name);
@@ -53,6 +63,43 @@ pub fn is_upgrade_request(headers: &HeaderMap) -> bool {
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+}
+
+/// The protocols of a request's `Upgrade` field that `allowed` lists, as the
+/// field to forward; `None` when none is. Protocols are compared by name
+/// (the part before `/`), case-insensitively: `allowed = ["websocket"]` keeps
+/// `websocket` and `WebSocket/13` and drops `h2c` and `foo`.
+pub fn allowed_upgrade<S: AsRef<str>>(headers: &HeaderMap, allowed: &[S]) -> Option<HeaderValue> {
+    let kept: Vec<&str> = headers
+        .get_all(header::UPGRADE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|p| {
+            let name = p.split('/').next().unwrap_or_default().trim();
+            !name.is_empty()
+                && allowed
+                    .iter()
+                    .any(|a| a.as_ref().eq_ignore_ascii_case(name))
+        })
+        .collect();
+    if kept.is_empty() {
+        return None;
+    }
+    HeaderValue::from_str(&kept.join(", ")).ok()
+}
+
+/// The host a `Host` field value names, lowercase, without port or trailing
+/// dot, for routing; `None` when it is not a valid `uri-host[:port]`
+/// (RFC 9110 §7.2), userinfo (`user@host`) included.
+pub fn parse_host(value: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(value).ok()?;
+    let a: http::uri::Authority = text.parse().ok()?;
+    if a.as_str().contains('@') {
+        return None;
+    }
+    Some(a.host().trim_end_matches('.').to_ascii_lowercase())
 }
 
 /// What the forwarding fields say about the original request.
@@ -155,6 +202,50 @@ mod tests {
         remove_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn connection_cannot_strip_host_or_length() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("Host, content-length, x-a"),
+        );
+        h.insert(header::HOST, HeaderValue::from_static("a.example"));
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("3"));
+        h.insert("x-a", HeaderValue::from_static("1"));
+        remove_hop_by_hop(&mut h);
+        assert_eq!(
+            h.get(header::HOST).map(|v| v.as_bytes()),
+            Some(&b"a.example"[..])
+        );
+        assert!(h.contains_key(header::CONTENT_LENGTH));
+        assert!(!h.contains_key("x-a"));
+    }
+
+    #[test]
+    fn upgrade_allow_list() {
+        let with = |v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::UPGRADE, HeaderValue::from_static(v));
+            h
+        };
+        let ws = ["websocket"];
+        assert_eq!(
+            allowed_upgrade(&with("WebSocket"), &ws)
+                .as_ref()
+                .map(|v| v.as_bytes()),
+            Some(&b"WebSocket"[..])
+        );
+        assert_eq!(
+            allowed_upgrade(&with("h2c, websocket/13"), &ws)
+                .as_ref()
+                .map(|v| v.as_bytes()),
+            Some(&b"websocket/13"[..])
+        );
+        assert_eq!(allowed_upgrade(&with("h2c"), &ws), None);
+        assert_eq!(allowed_upgrade(&with("websocket"), &[] as &[&str]), None);
+        assert_eq!(allowed_upgrade(&with(" , /x"), &ws), None);
     }
 
     #[test]

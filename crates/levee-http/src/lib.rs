@@ -23,6 +23,7 @@ pub mod html;
 pub mod maintenance;
 pub mod negotiate;
 pub mod pages;
+pub mod path;
 pub mod problem;
 pub mod problem_info;
 pub mod reason;

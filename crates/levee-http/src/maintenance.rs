@@ -89,9 +89,21 @@ pub fn render(template: &str, fields: &PageFields<'_>) -> String {
     out
 }
 
+/// The latest time shown: 9999-12-31T23:59:59Z, the end of four-digit
+/// years (RFC 3339 and HTTP-dates have no more). A later time, which only
+/// repeated extensions can make, is shown as this one instead of panicking.
+pub fn latest() -> SystemTime {
+    SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(253_402_300_799)
+}
+
+/// `t`, no later than [`latest`].
+fn shown(t: SystemTime) -> OffsetDateTime {
+    OffsetDateTime::from(t.min(latest()))
+}
+
 /// RFC 3339 in UTC with whole seconds, e.g. `2026-12-01T02:00:00Z`.
 pub fn rfc3339(t: SystemTime) -> String {
-    let t = OffsetDateTime::from(t);
+    let t = shown(t);
     let t = t.replace_nanosecond(0).unwrap_or(t);
     t.format(&Rfc3339)
         .unwrap_or_else(|_| httpdate::fmt_http_date(t.into()))
@@ -106,7 +118,7 @@ pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
 
 /// A readable UTC time, e.g. `Tuesday 1 December 2026, 03:00 UTC`.
 pub fn human_utc(t: SystemTime) -> String {
-    let t = OffsetDateTime::from(t);
+    let t = shown(t);
     format!(
         "{} {} {} {}, {:02}:{:02} UTC",
         t.weekday(),
@@ -161,6 +173,13 @@ mod tests {
         assert!(out.contains("Database &lt;upgrade&gt; &amp; more"));
         assert!(out.contains("req_1"));
         assert!(!out.contains("{{message}}"));
+    }
+
+    #[test]
+    fn times_past_year_9999_are_shown_as_its_end() {
+        let far = latest() + Duration::from_secs(86_400 * 366 * 100);
+        assert_eq!(rfc3339(far), "9999-12-31T23:59:59Z");
+        assert!(human_utc(far).contains("9999"));
     }
 
     #[test]

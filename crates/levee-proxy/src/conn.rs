@@ -31,7 +31,7 @@ pub struct ConnState {
     last_active_ms: AtomicU64,
     in_flight: AtomicUsize,
     h2: AtomicBool,
-    served: AtomicBool,
+    started: AtomicBool,
 }
 
 impl Default for ConnState {
@@ -48,14 +48,14 @@ impl ConnState {
             last_active_ms: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             h2: AtomicBool::new(false),
-            served: AtomicBool::new(false),
+            started: AtomicBool::new(false),
         }
     }
 
     /// A request head arrived.
     pub fn request_started(&self, version: Version) {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
-        self.served.store(true, Ordering::Relaxed);
+        self.started.store(true, Ordering::Relaxed);
         if version == Version::HTTP_2 {
             self.h2.store(true, Ordering::Relaxed);
         }
@@ -81,8 +81,9 @@ impl ConnState {
         self.h2.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn has_served(&self) -> bool {
-        self.served.load(Ordering::Relaxed)
+    /// Whether a request head has arrived on this connection yet.
+    pub(crate) fn has_started(&self) -> bool {
+        self.started.load(Ordering::Relaxed)
     }
 
     pub(crate) fn idle_deadline(&self, idle: Duration) -> Instant {

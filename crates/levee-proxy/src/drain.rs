@@ -1,13 +1,19 @@
-//! Graceful shutdown: the drain signal and the count of requests in flight.
+//! Graceful shutdown: readiness, the drain signal, and the counts of
+//! requests and client connections open.
 //!
-//! When the gateway is asked to stop it first *drains*: listeners stop
-//! accepting, HTTP/2 connections get GOAWAY, requests already in flight run to
-//! completion, and any new request on a kept-alive HTTP/1 connection is
-//! answered `503 draining` with `Connection: close`. The process exits when
-//! nothing is in flight or the drain deadline passes, whichever comes first.
+//! When the gateway is asked to stop it first turns **not ready**
+//! ([`Drain::unready`]: `/readyz` answers 503) and keeps serving normally for
+//! the drain delay, so that load balancers take it out of rotation while
+//! nothing is refused (Envoy's drain time, HAProxy's `grace`). Then it
+//! *drains* ([`Drain::start`]): listeners stop accepting, HTTP/2 connections
+//! get GOAWAY, every HTTP/1 response carries `Connection: close`, requests
+//! already in flight run to completion, a new request on a kept-alive HTTP/1
+//! connection is answered `503 draining` with `Connection: close`, and an idle
+//! one is closed after a short linger. The process exits when every client
+//! connection has closed or the drain deadline passes, whichever comes first.
 //!
-//! This module must not know about sockets; it only carries the signal and
-//! the count.
+//! This module must not know about sockets; it only carries the signals and
+//! the counts.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,6 +25,8 @@ use tokio::sync::{Notify, watch};
 pub struct Drain {
     tx: Arc<watch::Sender<bool>>,
     inflight: Arc<InFlight>,
+    connections: Arc<InFlight>,
+    ready: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[derive(Debug, Default)]
@@ -39,7 +47,35 @@ impl Drain {
         Drain {
             tx: Arc::new(watch::Sender::new(false)),
             inflight: Arc::default(),
+            connections: Arc::default(),
+            ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         }
+    }
+
+    /// Turns the gateway not ready (`/readyz` 503) while it still serves.
+    pub fn unready(&self) {
+        self.ready.store(false, Ordering::Release);
+    }
+
+    /// Whether the gateway wants new traffic: neither unready nor draining.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire) && !self.is_draining()
+    }
+
+    /// Counts a client connection in; the guard counts it out when dropped.
+    pub fn connection(&self) -> InFlightGuard {
+        self.connections.count.fetch_add(1, Ordering::AcqRel);
+        InFlightGuard(self.connections.clone())
+    }
+
+    /// Client connections open.
+    pub fn connections(&self) -> usize {
+        self.connections.count.load(Ordering::Acquire)
+    }
+
+    /// Resolves when no client connection is open.
+    pub async fn closed(&self) {
+        idle_of(&self.connections).await;
     }
 
     /// Starts draining (idempotent).
@@ -77,19 +113,23 @@ impl Drain {
 
     /// Resolves when no request is in flight.
     pub async fn idle(&self) {
-        loop {
-            let notified = self.inflight.idle.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.in_flight() == 0 {
-                return;
-            }
-            notified.await;
-        }
+        idle_of(&self.inflight).await;
     }
 }
 
-/// One request in flight; dropping it counts the request out.
+async fn idle_of(count: &InFlight) {
+    loop {
+        let notified = count.idle.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if count.count.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        notified.await;
+    }
+}
+
+/// One request (or connection) open; dropping it counts it out.
 #[derive(Debug)]
 pub struct InFlightGuard(Arc<InFlight>);
 

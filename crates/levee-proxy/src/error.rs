@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use levee_http::Reason;
 
+/// `Retry-After` on a `429 client-limit`: requests in flight end quickly.
+const CLIENT_LIMIT_RETRY: Duration = Duration::from_secs(1);
+
 /// Why the gateway answered a request itself instead of forwarding the
 /// upstream's response.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +90,16 @@ pub enum ProxyError {
     /// The request's tenant is over its own rate (a 429, not a 503).
     #[error("tenant over its rate limit")]
     RateLimited(crate::ratelimit::RateLimited),
+    /// The caller's own deadline had passed before the request could be
+    /// forwarded.
+    #[error("the caller's deadline had passed")]
+    DeadlineExpired,
+    /// The client address has as many requests in flight as one client may.
+    #[error("client over its limit of {limit} requests in flight")]
+    ClientLimit {
+        /// The cap (`max_requests_per_client`).
+        limit: usize,
+    },
     /// The gateway is shutting down.
     #[error("the gateway is draining")]
     Draining {
@@ -120,6 +133,8 @@ impl ProxyError {
             ProxyError::Draining { .. } => Reason::Draining,
             ProxyError::Overloaded { .. } => Reason::Overloaded,
             ProxyError::RateLimited(_) => Reason::RateLimited,
+            ProxyError::ClientLimit { .. } => Reason::ClientLimit,
+            ProxyError::DeadlineExpired => Reason::GatewayTimeout,
             ProxyError::Maintenance { .. } => Reason::Maintenance,
         }
     }
@@ -134,6 +149,7 @@ impl ProxyError {
                 Some(*retry_in)
             }
             ProxyError::RateLimited(r) => Some(r.retry_after),
+            ProxyError::ClientLimit { .. } => Some(CLIENT_LIMIT_RETRY),
             _ => None,
         }
     }
@@ -176,6 +192,12 @@ impl ProxyError {
             }
             ProxyError::RateLimited(_) => {
                 "You have sent more requests than your rate limit allows; the request was not sent to the service. Retry after the delay in Retry-After; RateLimit-Policy states the limit.".to_owned()
+            }
+            ProxyError::DeadlineExpired => {
+                "Your deadline (grpc-timeout or the deadline header) had passed before the request could be sent; it was not sent to the service.".to_owned()
+            }
+            ProxyError::ClientLimit { limit } => {
+                format!("This client address already has {limit} requests in flight, as many as one client may; the request was not sent to the service. Finish or cancel some first.")
             }
             ProxyError::Draining { .. } => {
                 "This gateway instance is shutting down; retry on a new connection.".to_owned()

@@ -102,6 +102,8 @@ pub(crate) struct Exchange {
     rt: Arc<Runtime>,
     conn: Arc<ConnState>,
     _guard: InFlightGuard,
+    /// The request's place in its client's count, for as long as it runs.
+    pub(crate) client: Option<crate::limits::ClientGuard>,
     /// Written and counted out already.
     settled: bool,
 }
@@ -133,6 +135,7 @@ impl Exchange {
             rt,
             conn,
             _guard: guard,
+            client: None,
             settled: false,
         }
     }

@@ -21,6 +21,12 @@ use crate::ratelimit::RateDecision;
 use crate::route::Route;
 use crate::runtime::Settings;
 
+/// The longest `Retry-After` a maintenance answer gives: a window that ends
+/// further away (an `ends_at` in year 9999) is re-checked weekly rather than
+/// told a number of seconds no client can use.
+pub(crate) const MAINTENANCE_RETRY_CAP: std::time::Duration =
+    std::time::Duration::from_secs(7 * 86_400);
+
 /// A request that passed the guards.
 #[derive(Debug)]
 pub(crate) struct Pass {
@@ -46,9 +52,10 @@ pub(crate) async fn guard(
     if let Some(err) = maintenance(req, route, cx, settings, control) {
         return Err(err);
     }
+    strip_bypass_tokens(req, control);
     // The caller's deadline, if it told us one (grpc-timeout or the ms header).
-    let deadline =
-        crate::deadline::budget(req.headers(), &settings.deadline_header).map(|b| cx.start + b);
+    let deadline = crate::deadline::budget(req.headers(), &settings.deadline_header)
+        .and_then(|b| cx.start.checked_add(b));
     // Whose request: the unit of fairness and of rate limits (hashed).
     let tenant = route
         .spec
@@ -66,6 +73,11 @@ pub(crate) async fn guard(
     // A small body is read whole now, before admission: a client that
     // trickles it holds no upstream slot meanwhile.
     buffer_small_body(req, route).await?;
+    // A caller that has already given up gets its answer now; the service
+    // never sees work nobody waits for.
+    if deadline.is_some_and(|d| Instant::now() >= d) {
+        return Err(ProxyError::DeadlineExpired);
+    }
     // Admission: forward now, wait briefly, or shed without touching the upstream.
     let permit = match &route.admission {
         Some(admission) => {
@@ -149,6 +161,18 @@ fn client_body_error(
     }
 }
 
+/// Removes every maintenance bypass header from a request that goes on: a
+/// bypass token is for the gateway, and the upstream (or its logs) must not
+/// learn it.
+fn strip_bypass_tokens<B>(req: &mut Request<B>, control: &ControlHandle) {
+    let control = control.load();
+    for w in control.windows.iter() {
+        if w.bypass.token_sha256.is_some() {
+            req.headers_mut().remove(&w.bypass.header);
+        }
+    }
+}
+
 /// The `maintenance` error for this request, when a window in force covers
 /// its route and it does not bypass the window. Reads the clock only when
 /// some window exists.
@@ -175,7 +199,8 @@ fn maintenance<B>(
         .ends_at
         .map_or(settings.maintenance_open_ended_retry_after, |end| {
             end.duration_since(now).unwrap_or_default()
-        });
+        })
+        .min(MAINTENANCE_RETRY_CAP);
     Some(ProxyError::Maintenance {
         window: window.clone(),
         retry_in,
@@ -185,12 +210,7 @@ fn maintenance<B>(
 /// The request's priority: its priority header when the client is in a
 /// trusted network and the value is valid, else the route's.
 fn priority<B>(req: &Request<B>, route: &Route, settings: &Settings, cx: &RequestCx) -> Priority {
-    let trusted = || {
-        settings
-            .trusted_networks
-            .iter()
-            .any(|n| n.contains(cx.peer.client.ip()))
-    };
+    let trusted = || settings.is_trusted(cx.peer.client.ip());
     req.headers()
         .get(&settings.priority_header)
         .and_then(|v| v.to_str().ok())

@@ -29,6 +29,7 @@ pub mod error;
 mod finish;
 pub mod forward;
 mod guard;
+pub mod limits;
 pub mod metrics;
 pub mod parse_error;
 pub mod pool;

@@ -57,6 +57,9 @@ pub struct Metrics {
     rate_untracked: Family<crate::admission::metrics::RouteLabel, Counter>,
     /// Client connections currently open.
     pub connections_open: Gauge<i64, AtomicI64>,
+    /// Client connections closed at once because their address was over
+    /// `max_connections_per_client`.
+    pub client_connections_refused: Counter,
     /// Requests currently being handled (response body not yet finished).
     pub requests_in_flight: Gauge<i64, AtomicI64>,
     /// 1 while the gateway drains, else 0.
@@ -147,6 +150,12 @@ impl Metrics {
             "Client connections currently open",
             connections_open.clone(),
         );
+        let client_connections_refused = Counter::default();
+        registry.register(
+            "client_connections_refused",
+            "Client connections closed at once because their address was over max_connections_per_client",
+            client_connections_refused.clone(),
+        );
         let requests_in_flight = Gauge::default();
         registry.register(
             "requests_in_flight",
@@ -197,6 +206,7 @@ impl Metrics {
             rate_limited,
             rate_untracked,
             connections_open,
+            client_connections_refused,
             requests_in_flight,
             draining,
             config_reloads,

@@ -2,10 +2,10 @@
 //!
 //! hyper answers a request it cannot parse (a broken request line, a header
 //! section larger than its buffer or with more fields than its parser holds)
-//! with a bare `400` or `431` and no body, before any handler runs. The
+//! with a bare `400`, `414` or `431` and no body, before any handler runs. The
 //! contract says every error the gateway makes is a problem with a request
 //! id, so [`ParseErrorIo`] wraps a client connection and watches what hyper
-//! writes: a response head that starts `HTTP/1.x 400` or `431` and carries no
+//! writes: a response head that starts `HTTP/1.x 400`, `414` or `431` and carries no
 //! request-id header was written by hyper itself (every response that went
 //! through [`crate::service::Proxy`] carries one), and it is replaced on the
 //! wire by the equivalent problem. Nothing else is touched; the check costs
@@ -53,6 +53,8 @@ fn replacement(buf: &[u8], id_header: &HeaderName) -> Option<Vec<u8>> {
         Reason::BadRequest
     } else if buf.starts_with(b"HTTP/1.1 431 ") || buf.starts_with(b"HTTP/1.0 431 ") {
         Reason::HeadersTooLarge
+    } else if buf.starts_with(b"HTTP/1.1 414 ") || buf.starts_with(b"HTTP/1.0 414 ") {
+        Reason::UriTooLong
     } else {
         return None;
     };
@@ -70,6 +72,9 @@ fn replacement(buf: &[u8], id_header: &HeaderName) -> Option<Vec<u8>> {
     let detail = match reason {
         Reason::HeadersTooLarge => {
             "The request's header section is larger, or has more fields, than the gateway can read."
+        }
+        Reason::UriTooLong => {
+            "The request target (the URL's path and query) is longer than the gateway can read (64 KiB)."
         }
         _ => "The request could not be parsed as HTTP.",
     };

@@ -140,7 +140,11 @@ fn maintenance_response(
         format => problem.render(format),
     };
     let retry_after = match window.ends_at {
-        Some(end) if cx.settings.maintenance_retry_after_date => {
+        // The date form only within the cap; further away, the capped delay.
+        Some(end)
+            if cx.settings.maintenance_retry_after_date
+                && retry_in < crate::guard::MAINTENANCE_RETRY_CAP =>
+        {
             HeaderValue::from_str(&httpdate::fmt_http_date(end)).ok()
         }
         _ => None,
@@ -199,9 +203,6 @@ fn respond(
     );
     if let Some(v) = retry_after {
         h.insert(header::RETRY_AFTER, v);
-    }
-    if reason == Reason::Draining && cx.version < Version::HTTP_2 {
-        h.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     resp
 }

@@ -35,6 +35,10 @@ pub struct ListenerSettings {
     pub max_header_bytes: usize,
     /// The HTTP parser holds twice this many fields.
     pub max_headers: usize,
+    /// Most client connections the gateway holds; at the cap it stops
+    /// accepting until one closes. `None`: from the open-file limit
+    /// ([`crate::limits::default_max_connections`]).
+    pub max_connections: Option<usize>,
 }
 
 impl Default for ListenerSettings {
@@ -45,6 +49,7 @@ impl Default for ListenerSettings {
             preserve_header_case: false,
             max_header_bytes: s.max_header_bytes,
             max_headers: s.max_headers,
+            max_connections: None,
         }
     }
 }
@@ -73,8 +78,16 @@ pub struct Settings {
     pub access_log: bool,
     /// The header a client may set its priority with (default `x-priority`).
     pub priority_header: HeaderName,
-    /// Clients whose priority header is believed (default: loopback only).
+    /// Clients whose priority header is believed and that are exempt from
+    /// the per-client limits: a load balancer or proxy in front (default:
+    /// loopback only).
     pub trusted_networks: Vec<crate::cidr::Cidr>,
+    /// Most connections one client address (an IPv6 /64) may hold open
+    /// (default 1024); more are closed at once.
+    pub max_connections_per_client: usize,
+    /// Most requests one client address may have in flight (default 1024);
+    /// more are answered `429 client-limit`.
+    pub max_requests_per_client: usize,
     /// Header holding the caller's remaining time in milliseconds (default
     /// `x-request-timeout-ms`; `grpc-timeout` is always read too).
     pub deadline_header: HeaderName,
@@ -85,6 +98,31 @@ pub struct Settings {
     pub maintenance_retry_after_date: bool,
     /// `Retry-After` for an open-ended window (default 300 s).
     pub maintenance_open_ended_retry_after: Duration,
+    /// The `Upgrade` protocols tunnelled to the upstream, lower case (default
+    /// `websocket`). Any other is dropped and the request forwarded as an
+    /// ordinary one, so that nothing bypasses routes, maintenance and
+    /// admission inside a tunnel the gateway did not mean to open.
+    pub upgrade_protocols: Vec<String>,
+    /// Normalize request paths before routing and forwarding: RFC 3986 dot
+    /// segments and unreserved percent-escapes (default on).
+    pub normalize_path: bool,
+    /// With `normalize_path`, merge runs of `/` too (default on).
+    pub merge_slashes: bool,
+}
+
+impl Settings {
+    /// Whether `ip` is in `trusted_networks`.
+    pub fn is_trusted(&self, ip: std::net::IpAddr) -> bool {
+        self.trusted_networks.iter().any(|n| n.contains(ip))
+    }
+
+    /// The per-client caps for a client that is not trusted.
+    pub fn client_caps(&self) -> crate::limits::ClientCaps {
+        crate::limits::ClientCaps {
+            connections: self.max_connections_per_client,
+            requests: self.max_requests_per_client,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -104,10 +142,15 @@ impl Default for Settings {
                 crate::cidr::Cidr::parse("127.0.0.0/8").expect("a valid literal network"),
                 crate::cidr::Cidr::parse("::1/128").expect("a valid literal network"),
             ],
+            max_connections_per_client: 1024,
+            max_requests_per_client: 1024,
             deadline_header: HeaderName::from_static("x-request-timeout-ms"),
             maintenance_page: levee_http::maintenance::DEFAULT_TEMPLATE.into(),
             maintenance_retry_after_date: false,
             maintenance_open_ended_retry_after: Duration::from_secs(300),
+            upgrade_protocols: vec!["websocket".to_owned()],
+            normalize_path: true,
+            merge_slashes: true,
         }
     }
 }

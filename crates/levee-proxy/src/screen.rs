@@ -4,7 +4,10 @@
 //! pages that problem `type` URIs point at are served here; the header
 //! section must be within the limits (`431`); and HTTP/1.1 needs exactly one
 //! valid `Host` (RFC 9112 §3.2; HTTP/2 carries `:authority`), which becomes
-//! the lowercase host, without port, that routing matches (`400`).
+//! the lowercase host, without port, that routing matches (`400`). Then
+//! [`normalize_path`] rewrites the path routing matches and the upstream
+//! receives (dot segments, merged slashes, unreserved escapes: `400` for an
+//! invalid escape).
 //!
 //! This module must not choose routes or contact upstreams.
 
@@ -77,6 +80,39 @@ fn check_header_limits<B>(req: &Request<B>, settings: &Settings) -> Result<(), P
     Ok(())
 }
 
+/// Normalizes the request's path in place (see [`levee_http::path`]) when
+/// `normalize_path` is on, so that routes, route-scoped maintenance and body
+/// limits match the path the upstream acts on, and the upstream receives
+/// that same path. The query is kept as sent.
+pub(crate) fn normalize_path<B>(
+    req: &mut Request<B>,
+    settings: &Settings,
+) -> Result<(), ProxyError> {
+    if !settings.normalize_path {
+        return Ok(());
+    }
+    let uri = req.uri();
+    let path = uri.path();
+    let normal = levee_http::path::normalize(path, settings.merge_slashes)
+        .map_err(|_| ProxyError::BadRequest("the path has an invalid percent-escape"))?;
+    let std::borrow::Cow::Owned(normal) = normal else {
+        return Ok(());
+    };
+    let path_and_query = match uri.query() {
+        Some(q) => format!("{normal}?{q}"),
+        None => normal,
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(
+        path_and_query
+            .parse()
+            .map_err(|_| ProxyError::BadRequest("the path is not valid once normalized"))?,
+    );
+    *req.uri_mut() = http::Uri::from_parts(parts)
+        .map_err(|_| ProxyError::BadRequest("the path is not valid once normalized"))?;
+    Ok(())
+}
+
 /// Only `chunked` is implemented (RFC 9112 §6.1: a server that receives a
 /// transfer coding it does not understand answers 501). hyper decodes the
 /// chunked framing; any other coding would reach the upstream undecoded,
@@ -98,20 +134,9 @@ fn request_host<B>(req: &Request<B>) -> Result<Option<String>, ProxyError> {
     let mut hosts = req.headers().get_all(header::HOST).iter();
     let host = match (hosts.next(), hosts.next()) {
         (Some(_), Some(_)) => return Err(ProxyError::BadRequest("more than one Host header")),
-        (Some(h), None) => {
-            let invalid = ProxyError::BadRequest("the Host header is not a valid host");
-            let a: http::uri::Authority = h
-                .to_str()
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .ok_or(invalid)?;
-            if a.as_str().contains('@') {
-                return Err(ProxyError::BadRequest(
-                    "the Host header is not a valid host",
-                ));
-            }
-            Some(a.host().trim_end_matches('.').to_ascii_lowercase())
-        }
+        (Some(h), None) => Some(levee_http::headers::parse_host(h.as_bytes()).ok_or(
+            ProxyError::BadRequest("the Host header is not a valid host"),
+        )?),
         (None, None) => match req.uri().authority() {
             Some(a) => Some(a.host().to_ascii_lowercase()),
             None if req.version() == Version::HTTP_11 => {

@@ -29,6 +29,36 @@ use crate::parse_error::ParseErrorIo;
 use crate::runtime::ListenerSettings;
 use crate::service::Proxy;
 
+/// How often the "max_connections reached" warning may be logged.
+const CAPPED_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// How long an idle HTTP/1 connection stays open once the gateway drains
+/// (from the drain or its last activity, whichever is later): long enough
+/// for a request already on its way to be answered `503 draining` rather
+/// than reset.
+const DRAIN_LINGER: Duration = Duration::from_secs(1);
+
+/// When a connection with nothing in flight is closed: before its first
+/// request, at `first_request_by` (the header-read timeout from accept, so a
+/// connection that sends nothing holds its descriptor no longer than a slow
+/// head may); while draining, after the linger; otherwise after `idle`.
+fn close_at(
+    state: &ConnState,
+    idle: Duration,
+    first_request_by: Instant,
+    drain_at: Option<Instant>,
+) -> Instant {
+    let at = match drain_at {
+        Some(at) => state.idle_deadline(DRAIN_LINGER).max(at + DRAIN_LINGER),
+        None => state.idle_deadline(idle),
+    };
+    if state.has_started() {
+        at
+    } else {
+        at.min(first_request_by)
+    }
+}
+
 /// A bound listener, ready to serve.
 pub struct Listener {
     tcp: TcpListener,
@@ -97,7 +127,29 @@ impl Listener {
         let builder = Arc::new(builder);
         let stop = draining.started();
         tokio::pin!(stop);
+        let limits = proxy.limits().clone();
+        let mut capped_logged: Option<Instant> = None;
         loop {
+            // A place in the connection budget first: at the cap, stop
+            // accepting (the kernel's backlog holds new connections) until
+            // one closes.
+            let permit = match limits.try_connection() {
+                Some(p) => Some(p),
+                None => {
+                    if capped_logged.is_none_or(|at| at.elapsed() >= CAPPED_LOG_EVERY) {
+                        capped_logged = Some(Instant::now());
+                        tracing::warn!(
+                            listener = %self.name,
+                            max_connections = limits.max_connections(),
+                            "max_connections reached: not accepting until a connection closes"
+                        );
+                    }
+                    tokio::select! {
+                        _ = &mut stop => break,
+                        p = limits.connection() => p,
+                    }
+                }
+            };
             let (stream, client) = tokio::select! {
                 _ = &mut stop => break,
                 accepted = self.tcp.accept() => match accepted {
@@ -111,6 +163,15 @@ impl Listener {
                     }
                 },
             };
+            // A client over its own connection cap is closed before anything
+            // is read, so that one address cannot hold the descriptors
+            // everyone shares. Counted here, in accept order.
+            let Some(client_slot) = client_connection(&proxy, client) else {
+                continue;
+            };
+            // The first request's head is due this long after accept, TLS
+            // handshake included.
+            let first_request_by = Instant::now() + self.settings.header_read_timeout;
             let local = match stream.local_addr() {
                 Ok(a) => a,
                 Err(_) => continue,
@@ -119,8 +180,8 @@ impl Listener {
             let proxy = proxy.clone();
             let builder = builder.clone();
             let tls = self.tls.clone();
-            let handshake = self.settings.header_read_timeout;
             tokio::spawn(async move {
+                let _held = (permit, client_slot);
                 serve_connection(
                     stream,
                     Peer {
@@ -128,7 +189,8 @@ impl Listener {
                         local,
                         tls: tls.is_some(),
                     },
-                    tls.map(|t| (t, handshake)),
+                    tls,
+                    first_request_by,
                     proxy,
                     builder,
                 )
@@ -139,10 +201,37 @@ impl Listener {
     }
 }
 
+/// Counts a new connection from `client` in: `Some(None)` for a trusted
+/// client (not counted), `None` when the client is over its cap.
+fn client_connection(
+    proxy: &Proxy,
+    client: SocketAddr,
+) -> Option<Option<crate::limits::ClientGuard>> {
+    let rt = proxy.runtime().load();
+    let settings = &rt.settings;
+    if settings.is_trusted(client.ip()) {
+        return Some(None);
+    }
+    let guard = proxy
+        .limits()
+        .client_connection(client.ip(), settings.client_caps());
+    if guard.is_none() {
+        tracing::debug!(
+            %client,
+            max_connections_per_client = settings.max_connections_per_client,
+            "connection refused: client over its connection limit"
+        );
+        rt.metrics.client_connections_refused.inc();
+        return None;
+    }
+    Some(guard)
+}
+
 async fn serve_connection(
     stream: TcpStream,
     peer: Peer,
-    tls: Option<(TlsAcceptor, Duration)>,
+    tls: Option<TlsAcceptor>,
+    first_request_by: Instant,
     proxy: Proxy,
     builder: Arc<auto::Builder<TokioExecutor>>,
 ) {
@@ -152,20 +241,22 @@ async fn serve_connection(
     let _open = scopeguard(rt.metrics.connections_open.clone());
     // Problems for requests hyper cannot parse (see parse_error.rs).
     let id_header = settings.request_id_header.clone();
+    let idle = settings.idle_timeout;
     match tls {
         None => {
             let io = ParseErrorIo::new(stream, id_header);
-            drive(io, peer, proxy.clone(), &builder, settings.idle_timeout).await
+            drive(io, peer, proxy.clone(), &builder, idle, first_request_by).await
         }
-        Some((acceptor, handshake)) => {
-            match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
+        Some(acceptor) => {
+            match tokio::time::timeout_at(first_request_by, acceptor.accept(stream)).await {
                 Ok(Ok(tls_stream)) => {
                     drive(
                         ParseErrorIo::new(tls_stream, id_header),
                         peer,
                         proxy.clone(),
                         &builder,
-                        settings.idle_timeout,
+                        idle,
+                        first_request_by,
                     )
                     .await
                 }
@@ -196,11 +287,13 @@ async fn drive<I>(
     proxy: Proxy,
     builder: &auto::Builder<TokioExecutor>,
     idle: Duration,
+    first_request_by: Instant,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let state = Arc::new(ConnState::new());
     let drain = proxy.drain().clone();
+    let _open = drain.connection();
     let svc_state = state.clone();
     let service = service_fn(move |req| {
         let proxy = proxy.clone();
@@ -210,14 +303,16 @@ async fn drive<I>(
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(conn);
     let mut drain_rx = drain.watch();
-    let mut drained = drain.is_draining();
+    // Since when the gateway drains, as this connection saw it.
+    let mut drain_at = drain.is_draining().then(Instant::now);
     let mut shut = false;
-    if drained {
-        conn.as_mut().graceful_shutdown();
-        shut = true;
-    }
     loop {
-        let idle_at = state.idle_deadline(idle);
+        let mut idle_at = close_at(&state, idle, first_request_by, drain_at);
+        if state.in_flight() > 0 {
+            // Not idle: look again in a second rather than spin on a past
+            // deadline (a finished request moves the deadline on).
+            idle_at = idle_at.max(Instant::now() + Duration::from_secs(1));
+        }
         tokio::select! {
             res = conn.as_mut() => {
                 if let Err(e) = res {
@@ -225,17 +320,19 @@ async fn drive<I>(
                 }
                 break;
             }
-            changed = drain_rx.changed(), if !drained => {
-                drained = true;
-                // HTTP/2 gets GOAWAY now. An HTTP/1 connection stays open so a
-                // request already on its way is answered `503 draining`.
-                if changed.is_err() || state.is_h2() || !state.has_served() {
+            changed = drain_rx.changed(), if drain_at.is_none() => {
+                drain_at = Some(Instant::now());
+                // HTTP/2 gets GOAWAY now. An HTTP/1 connection (or one that
+                // has not said yet) stays open so that a request already on
+                // its way is answered, not reset; it lingers when idle.
+                if changed.is_err() || state.is_h2() {
                     conn.as_mut().graceful_shutdown();
                     shut = true;
                 }
             }
             _ = tokio::time::sleep_until(idle_at), if !shut => {
-                if state.in_flight() == 0 && Instant::now() >= state.idle_deadline(idle) {
+                let due = close_at(&state, idle, first_request_by, drain_at);
+                if state.in_flight() == 0 && Instant::now() >= due {
                     conn.as_mut().graceful_shutdown();
                     shut = true;
                 }

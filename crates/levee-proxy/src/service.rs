@@ -30,10 +30,11 @@ use crate::error::ProxyError;
 use crate::finish::{Exchange, upstream_head};
 use crate::forward::{forward, outcome};
 use crate::guard::guard;
+use crate::limits::Limits;
 use crate::rescue::rescue;
 use crate::route::Route;
 use crate::runtime::{Runtime, RuntimeHandle};
-use crate::screen::{Screened, screen};
+use crate::screen::{Screened, normalize_path, screen};
 
 /// The data path's request handler; cheap to clone (one per connection).
 #[derive(Debug, Clone)]
@@ -41,17 +42,30 @@ pub struct Proxy {
     runtime: RuntimeHandle,
     drain: Drain,
     control: ControlHandle,
+    limits: Limits,
 }
 
 impl Proxy {
     /// A handler reading `runtime` and the operator's `control` directives
-    /// (maintenance windows, drains), and observing `drain`.
-    pub fn new(runtime: RuntimeHandle, drain: Drain, control: ControlHandle) -> Proxy {
+    /// (maintenance windows, drains), observing `drain`, and counting
+    /// connections and requests against `limits`.
+    pub fn new(
+        runtime: RuntimeHandle,
+        drain: Drain,
+        control: ControlHandle,
+        limits: Limits,
+    ) -> Proxy {
         Proxy {
             runtime,
             drain,
             control,
+            limits,
         }
+    }
+
+    /// The connection budget and per-client counts.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The runtime handle.
@@ -74,7 +88,27 @@ impl Proxy {
         let rt = self.runtime.load();
         let mut cx = RequestCx::new(&req, peer, &rt.settings);
         let mut log = Exchange::begin(&req, &cx, rt.clone(), conn.clone(), self.drain.request());
-        let response = match self.phases(req, &rt, &mut cx, &mut log).await {
+        let h1 = req.version() < http::Version::HTTP_2;
+        let client = peer.client.ip();
+        let counted = if rt.settings.is_trusted(client) {
+            Ok(None)
+        } else {
+            let caps = rt.settings.client_caps();
+            match self.limits.client_request(client, caps) {
+                Some(guard) => Ok(Some(guard)),
+                None => Err(ProxyError::ClientLimit {
+                    limit: caps.requests,
+                }),
+            }
+        };
+        let answered = match counted {
+            Ok(guard) => {
+                log.client = guard;
+                self.phases(req, &rt, &mut cx, &mut log).await
+            }
+            Err(refused) => Err(refused),
+        };
+        let mut response = match answered {
             Ok(response) => response,
             Err(err) => {
                 log.reason = Some(err.reason());
@@ -84,6 +118,13 @@ impl Proxy {
                 rescue(&err, &cx.error_context(&rt.settings))
             }
         };
+        if h1 && self.drain.is_draining() {
+            // Draining: every HTTP/1 client is told to go elsewhere next time.
+            response.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+        }
         log.attach(response)
     }
 
@@ -101,6 +142,7 @@ impl Proxy {
             Screened::Page(page) => return Ok(page),
             Screened::Host(host) => host,
         };
+        normalize_path(&mut req, settings)?;
         let route = choose(rt, host, &req, cx, log)?;
         let pass = guard(&mut req, route, cx, settings, &self.control).await?;
         let sent = Instant::now();

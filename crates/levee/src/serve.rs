@@ -76,8 +76,20 @@ impl ServeArgs {
     }
 
     /// Reads the admin tokens from --admin-token-file and LEVEE_ADMIN_TOKEN.
-    fn read_tokens(&self) -> anyhow::Result<AdminTokens> {
+    /// At start a missing or empty file is an error; at a reload it revokes
+    /// the file's tokens ([`AdminTokens::reread`]).
+    fn read_tokens(&self, reload: bool) -> anyhow::Result<AdminTokens> {
         let mut tokens = match &self.admin_token_file {
+            Some(path) if reload => {
+                let tokens = AdminTokens::reread(path)?;
+                if tokens.is_empty() && !self.tokens.is_empty() {
+                    tracing::warn!(
+                        file = %path.display(),
+                        "the admin token file is gone or empty: its tokens are revoked"
+                    );
+                }
+                tokens
+            }
             Some(path) => AdminTokens::read(path)?,
             None => AdminTokens::none(),
         };
@@ -98,9 +110,9 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.config.is_none() && (args.listen.is_none() || args.upstream.is_empty()) {
         anyhow::bail!("give --config FILE, or both --listen ADDR and --upstream URL");
     }
-    args.tokens = args.read_tokens()?;
+    args.tokens = args.read_tokens(false)?;
     let config = args.load(&args.tokens)?;
-    let drain_timeout = config.drain_timeout;
+    let (drain_timeout, config_delay) = (config.drain_timeout, config.drain_delay);
     let started = if args.accept_empty_store {
         Gateway::start_accepting_empty_store(config).await
     } else {
@@ -132,12 +144,26 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
             _ = int.recv() => break "SIGINT",
         }
     };
+    // SIGTERM (an orchestrator) gets the drain delay: not ready but serving,
+    // so that load balancers move away before anything is refused. SIGINT
+    // (someone at a terminal) drains at once.
+    let delay = if signal_name == "SIGTERM" {
+        config_delay.min(drain_timeout)
+    } else {
+        Duration::ZERO
+    };
     tracing::info!(
         signal = signal_name,
+        delay_ms = delay.as_millis() as u64,
         deadline_ms = drain_timeout.as_millis() as u64,
-        "draining"
+        "not ready; draining after the delay"
     );
-    let drained = gateway.shutdown(drain_timeout);
+    gateway.unready();
+    let drained = async {
+        tokio::time::sleep(delay).await;
+        tracing::info!("draining");
+        gateway.shutdown(drain_timeout - delay).await
+    };
     tokio::pin!(drained);
     let left = tokio::select! {
         left = &mut drained => left,
@@ -160,7 +186,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
 /// Re-reads the admin tokens and the configuration and publishes both, or
 /// neither: a bad token file keeps the tokens and the configuration in force.
 fn reload(gateway: &mut Gateway, args: &mut ServeArgs, why: &str) {
-    let result = match args.read_tokens() {
+    let result = match args.read_tokens(true) {
         Ok(tokens) => gateway
             .reload(args.load(&tokens))
             .map(|()| args.tokens = tokens)
@@ -203,9 +229,11 @@ impl FileWatch {
         Some((meta.modified().ok()?, meta.len()))
     }
 
+    /// Whether the file changed since the last look, appearing or
+    /// disappearing included.
     fn changed(&mut self) -> bool {
         let now = self.stat();
-        if now.is_some() && now != self.seen {
+        if now != self.seen {
             self.seen = now;
             return true;
         }

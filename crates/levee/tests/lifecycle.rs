@@ -266,6 +266,13 @@ async fn graceful_shutdown_finishes_in_flight_and_refuses_new_work() {
         get(&ready, &[]).await.status == 503
     })
     .await;
+    // For the drain delay the gateway is not ready but still serves, new
+    // connections included.
+    assert_eq!(get(&served.url("/during-delay"), &[]).await.status, 200);
+    eventually(Duration::from_secs(10), "the drain starts", async || {
+        served.logged("\"message\":\"draining\"")
+    })
+    .await;
 
     // A new request on the kept-alive connection is told `draining`.
     keep.write_all(b"GET /new HTTP/1.1\r\nHost: a\r\n\r\n")

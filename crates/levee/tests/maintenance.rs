@@ -813,7 +813,8 @@ async fn the_gateway_notices_starts_and_ends_without_any_request() {
 
 /// Rotating a credential needs no restart: the token file is re-read on
 /// SIGHUP (and when it changes); a token file with a bad line is refused and
-/// the tokens in force stay, as a bad configuration does.
+/// the tokens in force stay, as a bad configuration does; an emptied or
+/// deleted file revokes them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_tokens_rotate_on_reload_and_a_bad_token_file_changes_nothing() {
     const NEW: &str = "bob-token-9876543210abc";
@@ -853,4 +854,27 @@ async fn admin_tokens_rotate_on_reload_and_a_bad_token_file_changes_nothing() {
     .await;
     assert!(served.logged("configuration rejected"));
     assert_eq!(status(NEW).await, 200, "the tokens in force stay");
+
+    // Issue 11: emptying the file revokes its tokens (a credential fails
+    // closed), and so does deleting it; the file watch sees both.
+    std::fs::write(&tokens, "# nobody\n").expect("write");
+    eventually(
+        Duration::from_secs(10),
+        "an emptied file revokes",
+        async || status(NEW).await == 401,
+    )
+    .await;
+    assert!(served.logged("its tokens are revoked"));
+    std::fs::write(&tokens, format!("bob:{NEW}\n")).expect("write");
+    eventually(Duration::from_secs(10), "bob is back", async || {
+        status(NEW).await == 200
+    })
+    .await;
+    std::fs::remove_file(&tokens).expect("delete");
+    eventually(
+        Duration::from_secs(10),
+        "a deleted file revokes",
+        async || status(NEW).await == 401,
+    )
+    .await;
 }

@@ -44,6 +44,12 @@ pub enum TokenError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The file holds no token (empty, or only comments).
+    #[error("{path}:1: no token in the file: expected lines of name:token")]
+    Empty {
+        /// The file.
+        path: String,
+    },
     /// A line is not a valid token.
     #[error("{path}:{line}: {what}")]
     Invalid {
@@ -122,13 +128,29 @@ impl AdminTokens {
             out.push((name.to_owned(), digest(token)));
         }
         if out.is_empty() {
-            return Err(TokenError::Invalid {
+            return Err(TokenError::Empty {
                 path: path.to_owned(),
-                line: 1,
-                what: "no token in the file: expected lines of name:token".to_owned(),
             });
         }
         Ok(AdminTokens(Arc::new(out)))
+    }
+
+    /// Reads a token file again while the gateway runs. Unlike at start, a
+    /// file that is gone or holds no token is not an error: it **revokes**
+    /// every token it held (an operator empties or deletes the file to cut
+    /// access, and a credential must fail closed). A file that cannot be
+    /// read otherwise, or has an invalid line, is an error, and the caller
+    /// keeps the tokens in force.
+    pub fn reread(path: &Path) -> Result<AdminTokens, TokenError> {
+        match AdminTokens::read(path) {
+            Err(TokenError::Empty { .. }) => Ok(AdminTokens::none()),
+            Err(TokenError::Read { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Ok(AdminTokens::none())
+            }
+            other => other,
+        }
     }
 
     /// Reads a token file.

@@ -106,7 +106,7 @@ async fn handle(req: Request<Incoming>, state: &AdminState) -> Response<Full<Byt
     }
     match req.uri().path() {
         "/healthz" => text(StatusCode::OK, "text/plain; charset=utf-8", "ok\n"),
-        "/readyz" if state.drain.is_draining() => {
+        "/readyz" if !state.drain.is_ready() => {
             let mut r = text(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "text/plain; charset=utf-8",

@@ -10,7 +10,7 @@
 use serde::Deserialize;
 use serde_spanned::Spanned;
 
-use super::units::{ByteSize, ConfigDuration};
+use super::units::{self, ByteSize, ConfigDuration};
 
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -50,6 +50,7 @@ pub struct MaintenanceSection {
     /// `delay-seconds` (default) or `http-date` (the window's end).
     pub retry_after: Option<RetryAfterForm>,
     /// `Retry-After` for open-ended windows (default `5m`).
+    #[serde(default, deserialize_with = "units::duration::<1_000, 86_400_000, _>")]
     pub open_ended_retry_after: Option<ConfigDuration>,
     /// Windows owned by this file.
     #[serde(default)]
@@ -98,8 +99,10 @@ pub struct ServerSection {
     /// Header carrying the request id (default `x-request-id`).
     pub request_id_header: Option<Spanned<String>>,
     /// Most header bytes per request (default `32KiB`).
+    #[serde(default, deserialize_with = "units::size::<1_024, 1_048_576, _>")]
     pub max_header_bytes: Option<ByteSize>,
     /// Most header fields per request (default 100).
+    #[serde(default, deserialize_with = "units::count::<1, 10_000, _, _>")]
     pub max_headers: Option<usize>,
     /// Set `X-Forwarded-For/-Proto/-Host` (default true).
     pub x_forwarded: Option<bool>,
@@ -108,12 +111,19 @@ pub struct ServerSection {
     /// Absolute base URL for problem `type` URIs (default: derived per request).
     pub problem_base_url: Option<Spanned<String>>,
     /// Time to receive a request head (default `10s`).
+    #[serde(default, deserialize_with = "units::duration::<1, 86_400_000, _>")]
     pub header_read_timeout: Option<ConfigDuration>,
     /// Idle time allowed between requests on a connection (default `60s`).
+    #[serde(default, deserialize_with = "units::duration::<1, 86_400_000, _>")]
     pub idle_timeout: Option<ConfigDuration>,
-    /// Longest wait for in-flight requests at shutdown (default `30s`).
+    /// Longest a shutdown takes, drain delay included (default `30s`).
+    #[serde(default, deserialize_with = "units::duration::<0, 86_400_000, _>")]
     pub drain_timeout: Option<ConfigDuration>,
+    /// How long `SIGTERM` keeps serving while `/readyz` is 503 (default `3s`).
+    #[serde(default, deserialize_with = "units::duration::<0, 86_400_000, _>")]
+    pub drain_delay: Option<ConfigDuration>,
     /// `Retry-After` on `draining` answers (default `1s`).
+    #[serde(default, deserialize_with = "units::duration::<0, 86_400_000, _>")]
     pub drain_retry_after: Option<ConfigDuration>,
     /// One access-log line per request (default true).
     pub access_log: Option<bool>,
@@ -123,6 +133,21 @@ pub struct ServerSection {
     pub priority_header: Option<Spanned<String>>,
     /// Networks whose priority header is believed (default loopback only).
     pub trusted_networks: Option<Vec<Spanned<String>>>,
+    /// Most client connections (default: from the open-file limit).
+    #[serde(default, deserialize_with = "units::count::<1, 10_000_000, _, _>")]
+    pub max_connections: Option<usize>,
+    /// Most connections per client address (default 1024).
+    #[serde(default, deserialize_with = "units::count::<1, 10_000_000, _, _>")]
+    pub max_connections_per_client: Option<usize>,
+    /// Most requests in flight per client address (default 1024).
+    #[serde(default, deserialize_with = "units::count::<1, 10_000_000, _, _>")]
+    pub max_requests_per_client: Option<usize>,
+    /// Normalize request paths before routing (default true).
+    pub normalize_path: Option<bool>,
+    /// With `normalize_path`, merge runs of `/` (default true).
+    pub merge_slashes: Option<bool>,
+    /// `Upgrade` protocols tunnelled to the upstream (default `["websocket"]`).
+    pub upgrade_protocols: Option<Vec<Spanned<String>>>,
     /// Header with the caller's remaining time in ms (default `x-request-timeout-ms`).
     pub deadline_header: Option<Spanned<String>>,
 }
@@ -172,14 +197,21 @@ pub struct RouteSection {
     /// The pool to forward to.
     pub pool: Spanned<String>,
     /// Largest request body accepted (default unlimited).
+    #[serde(
+        default,
+        deserialize_with = "units::size::<0, 1_125_899_906_842_624, _>"
+    )]
     pub max_body_size: Option<ByteSize>,
     /// Bodies declaring a length up to this are read whole before admission
     /// (default `64KiB`; `0` streams every body).
+    #[serde(default, deserialize_with = "units::size::<0, 67_108_864, _>")]
     pub buffer_request_body: Option<ByteSize>,
     /// The longest pause within a request body (default `10s`).
+    #[serde(default, deserialize_with = "units::duration::<1, 86_400_000, _>")]
     pub client_body_timeout: Option<ConfigDuration>,
     /// The least average rate of a request body, in bytes per second, after
     /// its first `client_body_timeout` (default `1KiB`; `0` for none).
+    #[serde(default, deserialize_with = "units::size::<0, 1_099_511_627_776, _>")]
     pub min_body_rate: Option<ByteSize>,
     /// `problem` (RFC 9457, default) or `envelope`.
     pub error_format: Option<ErrorFormat>,
@@ -212,8 +244,10 @@ pub struct RateLimitSection {
     /// Requests per period per tenant, sustained.
     pub quota: u32,
     /// The period: whole seconds (default `1s`).
+    #[serde(default, deserialize_with = "units::duration::<1, 86_400_000, _>")]
     pub period: Option<ConfigDuration>,
     /// Requests a quiet tenant may send at once beyond `quota` (default 0).
+    #[serde(default, deserialize_with = "units::count::<0, 1_000_000_000, _, _>")]
     pub burst: Option<u32>,
 }
 
@@ -230,19 +264,26 @@ pub struct AdmissionSection {
     /// `adaptive` (default), `gradient2`, `aimd`, `vegas` or `fixed`.
     pub limiter: Option<LimiterName>,
     /// The limit of the `fixed` limiter (required with it).
+    #[serde(default, deserialize_with = "units::count::<1, 1_000_000, _, _>")]
     pub limit: Option<usize>,
     /// Starting limit of an adaptive limiter (default 16 for `adaptive`, 4
     /// for the others).
+    #[serde(default, deserialize_with = "units::count::<1, 1_000_000, _, _>")]
     pub initial_limit: Option<usize>,
     /// Lowest limit (default 4).
+    #[serde(default, deserialize_with = "units::count::<1, 1_000_000, _, _>")]
     pub min_limit: Option<usize>,
     /// Highest limit (default 10 000 for `adaptive`, 1000 for the others).
+    #[serde(default, deserialize_with = "units::count::<1, 1_000_000, _, _>")]
     pub max_limit: Option<usize>,
     /// Most requests waiting for a slot (default 256).
+    #[serde(default, deserialize_with = "units::count::<0, 1_000_000, _, _>")]
     pub max_queue: Option<usize>,
     /// Longest wait for a slot (default `50ms`).
+    #[serde(default, deserialize_with = "units::duration::<0, 86_400_000, _>")]
     pub max_queue_time: Option<ConfigDuration>,
     /// Longest `Retry-After` given when shedding (default `30s`).
+    #[serde(default, deserialize_with = "units::duration::<1_000, 86_400_000, _>")]
     pub retry_after_max: Option<ConfigDuration>,
 }
 
@@ -343,12 +384,16 @@ pub struct PoolSection {
     /// `http1` (default) or `h2c`.
     pub protocol: Option<ProtocolName>,
     /// TCP connect deadline (default `2s`).
+    #[serde(default, deserialize_with = "units::duration::<1, 86_400_000, _>")]
     pub connect_timeout: Option<ConfigDuration>,
     /// Deadline for the response head (default `30s`).
+    #[serde(default, deserialize_with = "units::duration::<1, 86_400_000, _>")]
     pub response_timeout: Option<ConfigDuration>,
     /// How long idle upstream connections are kept (default `90s`).
+    #[serde(default, deserialize_with = "units::duration::<1, 86_400_000, _>")]
     pub idle_timeout: Option<ConfigDuration>,
     /// Idle connections kept per endpoint (default 256).
+    #[serde(default, deserialize_with = "units::count::<0, 1_000_000, _, _>")]
     pub max_idle_per_endpoint: Option<usize>,
     /// The endpoints' circuit breaker.
     pub breaker: Option<BreakerSection>,
@@ -369,17 +414,24 @@ pub enum ProtocolName {
 #[serde(deny_unknown_fields)]
 pub struct BreakerSection {
     /// Trip after this many failures in a row (default 5; 0 disables).
+    #[serde(default, deserialize_with = "units::count::<0, 1_000_000, _, _>")]
     pub consecutive_failures: Option<u32>,
     /// Trip when this fraction of the window failed (default 0.5).
+    #[serde(default, deserialize_with = "units::fraction")]
     pub failure_ratio: Option<f64>,
     /// Outcomes needed in the window before the ratio counts (default 20).
+    #[serde(default, deserialize_with = "units::count::<1, 1_000_000, _, _>")]
     pub min_requests: Option<u32>,
     /// The window (default `10s`).
+    #[serde(default, deserialize_with = "units::duration::<1, 86_400_000, _>")]
     pub window: Option<ConfigDuration>,
     /// First open period (default `5s`), doubling per trip up to `open_max`.
+    #[serde(default, deserialize_with = "units::duration::<1, 86_400_000, _>")]
     pub open_base: Option<ConfigDuration>,
     /// Longest open period (default `60s`).
+    #[serde(default, deserialize_with = "units::duration::<1, 86_400_000, _>")]
     pub open_max: Option<ConfigDuration>,
     /// Probes admitted when half-open (default 3).
+    #[serde(default, deserialize_with = "units::count::<1, 1_000, _, _>")]
     pub probes: Option<u32>,
 }

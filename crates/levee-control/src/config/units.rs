@@ -151,6 +151,101 @@ impl<'de> Deserialize<'de> for ByteSize {
     }
 }
 
+/// Deserializes an optional whole number within `MIN..=MAX` (serde
+/// `deserialize_with`): a value outside is refused where it is written, with
+/// the range it must be in.
+pub fn count<'de, const MIN: u64, const MAX: u64, T, D>(d: D) -> Result<Option<T>, D::Error>
+where
+    T: TryFrom<u64>,
+    D: Deserializer<'de>,
+{
+    let v = i128::deserialize(d)?;
+    let out_of_range = || {
+        de::Error::custom(format!(
+            "{v} is out of range: expected a whole number from {MIN} to {MAX}"
+        ))
+    };
+    let n = u64::try_from(v).map_err(|_| out_of_range())?;
+    if !(MIN..=MAX).contains(&n) {
+        return Err(out_of_range());
+    }
+    T::try_from(n).map(Some).map_err(|_| out_of_range())
+}
+
+/// Deserializes an optional duration within `MIN_MS..=MAX_MS` milliseconds.
+pub fn duration<'de, const MIN_MS: u64, const MAX_MS: u64, D>(
+    d: D,
+) -> Result<Option<ConfigDuration>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let v = ConfigDuration::deserialize(d)?;
+    let (min, max) = (Duration::from_millis(MIN_MS), Duration::from_millis(MAX_MS));
+    if v.0 < min || v.0 > max {
+        return Err(de::Error::custom(format!(
+            "{} is out of range: expected a duration from {} to {}",
+            show_duration(v.0),
+            show_duration(min),
+            show_duration(max)
+        )));
+    }
+    Ok(Some(v))
+}
+
+/// Deserializes an optional size within `MIN..=MAX` bytes.
+pub fn size<'de, const MIN: u64, const MAX: u64, D>(d: D) -> Result<Option<ByteSize>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let v = ByteSize::deserialize(d)?;
+    if !(MIN..=MAX).contains(&v.0) {
+        return Err(de::Error::custom(format!(
+            "{} bytes is out of range: expected a size from {} to {}",
+            v.0,
+            show_size(MIN),
+            show_size(MAX)
+        )));
+    }
+    Ok(Some(v))
+}
+
+/// Deserializes an optional fraction in `(0, 1]`.
+pub fn fraction<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let v = f64::deserialize(d)?;
+    if !(v > 0.0 && v <= 1.0) {
+        return Err(de::Error::custom(format!(
+            "{v} is out of range: expected a fraction above 0 and at most 1, such as 0.5"
+        )));
+    }
+    Ok(Some(v))
+}
+
+/// `d` in the configuration's own grammar, largest unit that divides it.
+fn show_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    for (unit, len) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
+        if ms >= len && ms.is_multiple_of(len) {
+            return format!("\"{}{unit}\"", ms / len);
+        }
+    }
+    format!("\"{ms}ms\"")
+}
+
+/// `n` bytes as the configuration would write it.
+fn show_size(n: u64) -> String {
+    for (unit, len) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        if n >= len && n.is_multiple_of(len) {
+            return format!("\"{}{unit}\"", n / len);
+        }
+    }
+    n.to_string()
+}
+
 impl Serialize for ConfigDuration {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format!("{}ms", self.0.as_millis()))

@@ -14,7 +14,8 @@ use http::request::Parts;
 use http::{Request, Uri, Version};
 use levee_http::RequestId;
 use levee_http::headers::{
-    ForwardedFor, append_forwarded, is_upgrade_request, remove_hop_by_hop, set_x_forwarded,
+    ForwardedFor, allowed_upgrade, append_forwarded, is_upgrade_request, remove_hop_by_hop,
+    set_x_forwarded,
 };
 
 use crate::body::{BodyDone, BodyPolicy, RequestBody, UpstreamBody};
@@ -57,13 +58,14 @@ pub(super) fn prepare(
     {
         return Err(ProxyError::BodyTooLarge { limit });
     }
-    let upgrade =
-        (req.version() == Version::HTTP_11 && is_upgrade_request(req.headers())).then(|| {
-            (
-                req.headers().get(header::UPGRADE).cloned(),
-                hyper::upgrade::on(&mut req),
-            )
-        });
+    // Only an allowed protocol is tunnelled; otherwise `Upgrade` goes with
+    // the other hop-by-hop fields and the request is an ordinary one.
+    let upgrade = if req.version() == Version::HTTP_11 && is_upgrade_request(req.headers()) {
+        allowed_upgrade(req.headers(), &settings.upgrade_protocols)
+            .map(|proto| (Some(proto), hyper::upgrade::on(&mut req)))
+    } else {
+        None
+    };
     let (mut parts, body) = req.into_parts();
     let path_and_query = parts
         .uri
@@ -100,6 +102,11 @@ fn rewrite_head(
     let authority = parts.uri.authority().cloned();
     let headers = &mut parts.headers;
     remove_hop_by_hop(headers);
+    if !settings.is_trusted(peer.client.ip()) {
+        // A priority only a trusted client may set is not passed on from
+        // anyone else either.
+        headers.remove(&settings.priority_header);
+    }
     if !headers.contains_key(header::HOST) {
         // HTTP/2 clients send :authority instead of Host; HTTP/1.1 upstreams need Host.
         if let Some(a) = &authority

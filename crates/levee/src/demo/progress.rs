@@ -177,6 +177,10 @@ mod tests {
             elapsed: Duration::from_secs(20),
             ..now
         };
-        assert!(day.line(&after).contains("draining"), "{}", day.line(&after));
+        assert!(
+            day.line(&after).contains("draining"),
+            "{}",
+            day.line(&after)
+        );
     }
 }

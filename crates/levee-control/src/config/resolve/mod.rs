@@ -83,8 +83,10 @@ pub struct Config {
     pub listeners: Vec<ListenerSpec>,
     /// The admin listener, unless disabled.
     pub admin: Option<SocketAddr>,
-    /// Longest wait for in-flight requests at shutdown.
+    /// Longest the whole shutdown takes, the drain delay included.
     pub drain_timeout: Duration,
+    /// How long `SIGTERM` leaves the gateway serving while `/readyz` is 503.
+    pub drain_delay: Duration,
     /// Gateway-wide settings every request reads (a reload replaces them).
     pub settings: Settings,
     /// Settings fixed when the listeners start (a change takes a restart).
@@ -185,6 +187,7 @@ fn resolve(
         .server
         .drain_timeout
         .map_or(DEFAULT_DRAIN_TIMEOUT, |d| d.0);
+    let drain_delay = file.server.drain_delay.map_or(DEFAULT_DRAIN_DELAY, |d| d.0);
     let windows = windows::windows(&file.maintenance.windows, &routes, &pools, &mut c);
     let data_dir = ov
         .data_dir
@@ -196,6 +199,7 @@ fn resolve(
         listeners,
         admin,
         drain_timeout,
+        drain_delay,
         settings,
         listener_settings,
         routes,
@@ -206,5 +210,10 @@ fn resolve(
     })
 }
 
-/// The longest wait for requests in flight at shutdown, by default.
+/// The longest a shutdown takes, by default.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long `SIGTERM` keeps the gateway serving, not ready, by default: long
+/// enough for a load balancer's health check or an endpoints update to take it
+/// out of rotation.
+pub const DEFAULT_DRAIN_DELAY: Duration = Duration::from_secs(3);

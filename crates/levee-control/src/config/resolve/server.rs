@@ -65,11 +65,55 @@ pub(super) fn settings(file: &FileConfig, base_dir: &Path, c: &mut Collector<'_>
             Some(nets) => networks(nets, c),
             None => defaults.trusted_networks.clone(),
         },
+        max_connections_per_client: s
+            .max_connections_per_client
+            .unwrap_or(defaults.max_connections_per_client),
+        max_requests_per_client: s
+            .max_requests_per_client
+            .unwrap_or(defaults.max_requests_per_client),
+        normalize_path: s.normalize_path.unwrap_or(defaults.normalize_path),
+        merge_slashes: s.merge_slashes.unwrap_or(defaults.merge_slashes),
+        upgrade_protocols: match &s.upgrade_protocols {
+            Some(list) => upgrade_protocols(list, c),
+            None => defaults.upgrade_protocols.clone(),
+        },
     };
     if settings.max_headers == 0 {
         c.at(None, "server.max_headers must be at least 1");
     }
     settings
+}
+
+/// `upgrade_protocols`: tokens (RFC 9110 §5.6.2), lower-cased; `h2c` is
+/// refused, as RFC 9113 deprecated it and a tunnel of it would carry
+/// requests past every rule.
+fn upgrade_protocols(
+    list: &[serde_spanned::Spanned<String>],
+    c: &mut Collector<'_>,
+) -> Vec<String> {
+    let token = |p: &str| {
+        !p.is_empty()
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    let mut out = Vec::new();
+    for p in list {
+        let name = p.get_ref().trim();
+        if name.eq_ignore_ascii_case("h2c") {
+            c.at(
+                Some(p.span()),
+                "upgrade_protocols cannot list `h2c`: RFC 9113 deprecated the upgrade to HTTP/2 over cleartext, and a tunnel of it would carry requests past routes, maintenance and admission (speak HTTP/2 to the gateway directly instead)",
+            );
+        } else if !token(name) {
+            c.at(
+                Some(p.span()),
+                format!("invalid upgrade protocol `{name}`: expected a protocol name such as \"websocket\""),
+            );
+        } else {
+            out.push(name.to_ascii_lowercase());
+        }
+    }
+    out
 }
 
 /// The settings fixed when the listeners start; the parser's limits follow
@@ -86,5 +130,6 @@ pub(super) fn listener_settings(file: &FileConfig, settings: &Settings) -> Liste
             .unwrap_or(defaults.preserve_header_case),
         max_header_bytes: settings.max_header_bytes,
         max_headers: settings.max_headers,
+        max_connections: s.max_connections,
     }
 }
