@@ -1,8 +1,12 @@
-//! Upstream pools: endpoints, their breakers, balancing, and the HTTP client.
+//! Upstream pools: endpoints, their breakers, balancing, and the HTTP clients.
 //!
-//! A [`Pool`] owns one pooled HTTP client (keep-alive connections per
-//! endpoint, HTTP/1.1 or h2c prior knowledge) and a list of [`Endpoint`]s,
-//! each behind a circuit breaker (from `levee-policy`). Requests go round
+//! A [`Pool`] is a list of [`Endpoint`]s, each with its own pooled HTTP client
+//! (keep-alive connections, HTTP/1.1 or h2c prior knowledge) whose connector
+//! always dials that endpoint, whatever the request's URI names. So the URI
+//! can carry the client's authority, which HTTP/2 sends as `:authority` and
+//! which must agree with `Host` (RFC 9113 §8.3.1), while the connection goes
+//! to the endpoint. Each endpoint sits behind a circuit breaker (from
+//! `levee-policy`). Requests go round
 //! robin over the endpoints whose breaker admits them. When every breaker is
 //! open the pool is unavailable, and the 503 says when the earliest one will
 //! let a probe through: that is the honest `Retry-After`.
@@ -13,6 +17,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use http::Uri;
 use http::uri::Authority;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -21,8 +26,32 @@ use levee_policy::breaker::{Breaker, BreakerConfig};
 
 use crate::body::UpstreamBody;
 
-/// The HTTP client a pool forwards with.
-pub type UpstreamClient = Client<HttpConnector, UpstreamBody>;
+/// The HTTP client an endpoint is reached with.
+pub type UpstreamClient = Client<EndpointConnector, UpstreamBody>;
+
+/// A connector that dials one endpoint, whatever URI it is asked for.
+#[derive(Debug, Clone)]
+pub struct EndpointConnector {
+    inner: HttpConnector,
+    target: Uri,
+}
+
+impl tower_service::Service<Uri> for EndpointConnector {
+    type Response = <HttpConnector as tower_service::Service<Uri>>::Response;
+    type Error = <HttpConnector as tower_service::Service<Uri>>::Error;
+    type Future = <HttpConnector as tower_service::Service<Uri>>::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, _requested: Uri) -> Self::Future {
+        self.inner.call(self.target.clone())
+    }
+}
 
 /// The protocol a pool speaks to its endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -74,11 +103,13 @@ impl PoolSpec {
     }
 }
 
-/// One upstream address and its circuit breaker.
+/// One upstream address, the client that reaches it, and its circuit breaker.
 #[derive(Debug)]
 pub struct Endpoint {
     /// `host:port`.
     pub authority: Authority,
+    /// Pooled connections to this endpoint.
+    pub client: UpstreamClient,
     breaker: Mutex<Breaker>,
 }
 
@@ -103,6 +134,32 @@ impl Endpoint {
     }
 }
 
+/// The pooled client for one endpoint: its connector dials `authority`.
+fn endpoint_client(spec: &PoolSpec, authority: &Authority) -> UpstreamClient {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(spec.connect_timeout));
+    http.enforce_http(true);
+    let target = Uri::builder()
+        .scheme("http")
+        .authority(authority.clone())
+        .path_and_query("/")
+        .build()
+        .unwrap_or_default();
+    let mut builder = Client::builder(TokioExecutor::new());
+    builder
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .pool_idle_timeout(spec.idle_timeout)
+        .pool_max_idle_per_host(spec.max_idle_per_endpoint)
+        .http1_preserve_header_case(spec.preserve_header_case)
+        .http2_only(spec.protocol == Protocol::H2c);
+    builder.build(EndpointConnector {
+        inner: http,
+        target,
+    })
+}
+
 /// A set of endpoints that serve the same thing, and the client to reach them.
 #[derive(Debug)]
 pub struct Pool {
@@ -110,8 +167,6 @@ pub struct Pool {
     pub name: String,
     /// The endpoints, in configuration order.
     pub endpoints: Vec<Endpoint>,
-    /// The pooled client.
-    pub client: UpstreamClient,
     /// The protocol spoken.
     pub protocol: Protocol,
     /// Time allowed from request to response head.
@@ -133,25 +188,13 @@ impl Pool {
     /// Builds the pool and its client (no connection is opened yet); fails
     /// when the breaker configuration is invalid.
     pub fn new(spec: PoolSpec) -> Result<Pool, levee_policy::ConfigError> {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(spec.connect_timeout));
-        connector.enforce_http(true);
-        let mut builder = Client::builder(TokioExecutor::new());
-        builder
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .pool_idle_timeout(spec.idle_timeout)
-            .pool_max_idle_per_host(spec.max_idle_per_endpoint)
-            .http1_preserve_header_case(spec.preserve_header_case)
-            .http2_only(spec.protocol == Protocol::H2c);
-        let client = builder.build(connector);
         let endpoints = spec
             .endpoints
-            .into_iter()
+            .iter()
             .map(|authority| {
                 Ok(Endpoint {
-                    authority,
+                    authority: authority.clone(),
+                    client: endpoint_client(&spec, authority),
                     breaker: Mutex::new(Breaker::new(spec.breaker)?),
                 })
             })
@@ -159,7 +202,6 @@ impl Pool {
         Ok(Pool {
             name: spec.name,
             endpoints,
-            client,
             protocol: spec.protocol,
             response_timeout: spec.response_timeout,
             next: AtomicUsize::new(0),

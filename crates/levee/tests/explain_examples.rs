@@ -7,7 +7,6 @@
 //! A tool that is missing and cannot be installed skips its test with a
 //! message on stderr; nothing is faked.
 
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -15,6 +14,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::fetch::levee;
+use crate::support::{cache_dir, python_venv, run, skip};
 
 /// The `code` of `levee explain CODE --json --examples FRAMEWORK`.
 async fn example(code: &str, framework: &str) -> String {
@@ -25,34 +25,6 @@ async fn example(code: &str, framework: &str) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("no {framework} example for {code}: {v}"))
         .to_owned()
-}
-
-/// Runs a command to completion; `None` if it cannot start or fails.
-async fn run(program: impl AsRef<std::ffi::OsStr>, args: &[&str], dir: &Path) -> Option<String> {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .ok()?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.status.success().then_some(text)
-}
-
-fn skip(what: &str) {
-    eprintln!("skipped: {what}");
-}
-
-/// A directory under the target dir kept between runs (installed tools).
-fn cache_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    std::fs::create_dir_all(&dir).expect("create the cache dir");
-    dir
 }
 
 /// Reads `from` until a line holds `http://127.0.0.1:PORT`; returns the URL.
@@ -111,29 +83,9 @@ fn spawn(mut cmd: Command) -> Option<Child> {
 
 #[tokio::test]
 async fn the_flask_503_example_runs_and_keeps_the_contract() {
-    let cache = cache_dir("explain-flask");
-    let venv = cache.join("venv");
-    let python = venv.join("bin/python");
-    if run(&python, &["-c", "import flask"], &cache)
-        .await
-        .is_none()
-    {
-        let created = run("python3", &["-m", "venv", &venv.to_string_lossy()], &cache).await;
-        let installed = match created {
-            Some(_) => {
-                run(
-                    &python,
-                    &["-m", "pip", "install", "--quiet", "flask"],
-                    &cache,
-                )
-                .await
-            }
-            None => None,
-        };
-        if installed.is_none() {
-            return skip("the Flask example: python3 -m venv + pip install flask failed");
-        }
-    }
+    let Some(venv) = python_venv("explain-flask", &["flask"], "flask").await else {
+        return skip("the Flask example: python3 -m venv + pip install flask failed");
+    };
     let app = tempfile::tempdir().expect("tempdir");
     std::fs::write(app.path().join("app.py"), example("503", "flask").await).expect("write app.py");
     let mut cmd = Command::new(venv.join("bin/flask"));

@@ -428,13 +428,15 @@ async fn get_owned(url: String) -> Got {
     get(&url, &[]).await
 }
 
-/// Issue 10: computing a `Retry-After` must not take a recovering
-/// endpoint's probe. Two endpoints: A healthy but its breaker open, B down.
-/// Once both may be probed, a request with a body goes to B and fails; the
-/// next one must reach A (and close its breaker), not find A's only probe
-/// slot taken by the Retry-After computation and wait out the probe timeout.
+/// Issue 10 and 20: a recovering endpoint's probe is not lost. Two
+/// endpoints: A healthy but its breaker open, B down. Once both may be
+/// probed, a request with a streamed body that meets B first goes on to A,
+/// body and all (B never read it), and A's probe serves it; nothing on the
+/// way takes A's only probe slot (computing a Retry-After used to), so the
+/// next request is served by A too. (That `retry_in` takes no probe is
+/// also a property of the breaker in levee-policy.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn computing_retry_after_does_not_take_a_recovering_endpoints_probe() {
+async fn a_recovering_endpoints_probe_is_not_lost() {
     let failed_once = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = failed_once.clone();
     let a = Upstream::start(move |_s: Seen| {
@@ -464,8 +466,7 @@ async fn computing_retry_after_does_not_take_a_recovering_endpoints_probe() {
     assert_problem(&get(&gw.url("/2"), &[]).await, 503, "upstream-unavailable");
     tokio::time::sleep(Duration::from_millis(400)).await;
     // Both may be probed now. A request with a streamed body (the route
-    // buffers none) cannot fail over: it goes to B, B refuses, and the
-    // gateway computes a Retry-After.
+    // buffers none) is served, by A, whichever endpoint it meets first.
     let with_body = send(
         &h1(),
         Request::post(gw.url("/3"))
@@ -473,8 +474,8 @@ async fn computing_retry_after_does_not_take_a_recovering_endpoints_probe() {
             .expect("request"),
     )
     .await;
-    assert_problem(&with_body, 503, "upstream-unavailable");
-    // A is healthy and its probe is free: the next request is served by it.
+    assert_eq!(with_body.status, 200, "{}", with_body.text());
+    // A is healthy and its breaker closed: the next request is served by it.
     let got = get(&gw.url("/4"), &[]).await;
     assert_eq!(got.status, 200, "{}", got.text());
 }

@@ -11,6 +11,7 @@ mod explain;
 mod explain_examples;
 mod false_sheds;
 mod fetch;
+mod grpc;
 mod hardening;
 mod lifecycle;
 mod maintenance;

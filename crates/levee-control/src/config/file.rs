@@ -420,7 +420,7 @@ pub struct BreakerSection {
     #[serde(default, deserialize_with = "units::fraction")]
     pub failure_ratio: Option<f64>,
     /// Outcomes needed in the window before the ratio counts (default 20).
-    #[serde(default, deserialize_with = "units::count::<1, 1_000_000, _, _>")]
+    #[serde(default, deserialize_with = "units::count::<0, 1_000_000, _, _>")]
     pub min_requests: Option<u32>,
     /// The window (default `10s`).
     #[serde(default, deserialize_with = "units::duration::<1, 86_400_000, _>")]

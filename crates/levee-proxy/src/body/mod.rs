@@ -21,8 +21,8 @@ use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 
 pub use request::{
-    BodyDone, BodyPolicy, BodyRead, BodyTooLarge, ClientBodyError, RequestBody, UpstreamBody,
-    read_whole,
+    BodyDone, BodyFault, BodyFaults, BodyPolicy, BodyRead, BodyTooLarge, ClientBodyError,
+    RequestBody, Unread, UpstreamBody, read_whole,
 };
 
 /// A boxed error, as bodies and the client report them.

@@ -114,6 +114,32 @@ impl Default for BodyPolicy {
 /// response head: a client's slow upload is not the upstream's latency.
 pub type BodyDone = std::sync::Arc<std::sync::OnceLock<Instant>>;
 
+/// How a request body failed on its way upstream, kept where the sender can
+/// read it: an HTTP/2 upstream connection resets the stream and reports
+/// its own error, without the body's error in its cause chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyFault {
+    /// It passed the route's limit.
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// The client's fault (see [`ClientBodyError`]).
+    Client {
+        /// What went wrong.
+        cause: String,
+        /// Too slow (`408`) rather than malformed (`400`).
+        timeout: bool,
+    },
+}
+
+/// Where an [`UpstreamBody`] records its [`BodyFault`].
+pub type BodyFaults = std::sync::Arc<std::sync::OnceLock<BodyFault>>;
+
+/// Where a streamed body goes back when an attempt drops it before reading
+/// any of it (the upstream connection could not be opened).
+pub type Unread = std::sync::Arc<std::sync::Mutex<Option<RequestBody>>>;
+
 /// A request body as the gateway holds it.
 #[derive(Debug)]
 pub enum RequestBody {
@@ -152,9 +178,64 @@ pub struct UpstreamBody {
     /// Fires when the client has been silent for `read.idle`.
     idle: Option<Pin<Box<Sleep>>>,
     done: Option<BodyDone>,
+    /// Polled at least once: some of the body may have been sent.
+    polled: bool,
+    /// Where the body goes back if it is dropped unpolled.
+    unread: Option<Unread>,
+    /// Where its failure is recorded.
+    faults: Option<BodyFaults>,
+}
+
+impl Drop for UpstreamBody {
+    fn drop(&mut self) {
+        if self.polled {
+            return;
+        }
+        if let (Some(slot), Some(body)) = (self.unread.take(), self.inner.take())
+            && let Ok(mut slot) = slot.lock()
+        {
+            *slot = Some(body);
+        }
+    }
 }
 
 impl UpstreamBody {
+    /// Records how the body failed in `faults`, if it does.
+    pub fn reporting_faults(mut self, faults: BodyFaults) -> UpstreamBody {
+        self.faults = Some(faults);
+        self
+    }
+
+    /// Ends the body with `e`, recorded in the fault cell.
+    fn fail(&mut self, e: BoxError) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.inner = None;
+        self.idle = None;
+        if let Some(cell) = &self.faults {
+            let fault = if let Some(t) = e.downcast_ref::<BodyTooLarge>() {
+                BodyFault::TooLarge { limit: t.limit }
+            } else if let Some(c) = e.downcast_ref::<ClientBodyError>() {
+                BodyFault::Client {
+                    cause: c.to_string(),
+                    timeout: c.is_timeout(),
+                }
+            } else {
+                BodyFault::Client {
+                    cause: e.to_string(),
+                    timeout: false,
+                }
+            };
+            let _ = cell.set(fault);
+        }
+        Poll::Ready(Some(Err(e)))
+    }
+
+    /// Gives the body back to `slot` if it is dropped before it was read
+    /// at all, so that the request can go to another endpoint.
+    pub fn returning_unread(mut self, slot: Unread) -> UpstreamBody {
+        self.unread = Some(slot);
+        self
+    }
+
     /// Wraps `inner`; `limit` is the most bytes allowed (`u64::MAX` for
     /// none); `done`, if given, is set when the body has been read to its end.
     pub fn new(
@@ -171,6 +252,9 @@ impl UpstreamBody {
             started: Instant::now(),
             idle: None,
             done,
+            polled: false,
+            unread: None,
+            faults: None,
         }
     }
 
@@ -184,6 +268,9 @@ impl UpstreamBody {
             started: Instant::now(),
             idle: None,
             done: None,
+            polled: false,
+            unread: None,
+            faults: None,
         }
     }
 
@@ -225,6 +312,7 @@ impl Body for UpstreamBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
+        this.polled = true;
         let polled = match &mut this.inner {
             None => return Poll::Ready(None),
             Some(RequestBody::Buffered(bytes)) => {
@@ -234,7 +322,7 @@ impl Body for UpstreamBody {
                     return Poll::Ready(None);
                 }
                 if let Err(e) = this.count(bytes.len()) {
-                    return Poll::Ready(Some(Err(e)));
+                    return this.fail(e);
                 }
                 return Poll::Ready(Some(Ok(Frame::data(bytes))));
             }
@@ -247,8 +335,7 @@ impl Body for UpstreamBody {
                     .idle
                     .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
                 if sleep.as_mut().poll(cx).is_ready() {
-                    this.inner = None;
-                    return Poll::Ready(Some(Err(Box::new(ClientBodyError::Stalled(idle)))));
+                    return this.fail(Box::new(ClientBodyError::Stalled(idle)));
                 }
                 Poll::Pending
             }
@@ -257,10 +344,7 @@ impl Body for UpstreamBody {
                 Poll::Ready(None)
             }
             Poll::Ready(Some(Err(e))) => {
-                this.inner = None;
-                Poll::Ready(Some(Err(Box::new(ClientBodyError::Malformed(
-                    e.to_string(),
-                )))))
+                this.fail(Box::new(ClientBodyError::Malformed(e.to_string())))
             }
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(sleep) = this.idle.as_mut() {
@@ -269,8 +353,7 @@ impl Body for UpstreamBody {
                 if let Some(data) = frame.data_ref()
                     && let Err(e) = this.count(data.len())
                 {
-                    this.inner = None;
-                    return Poll::Ready(Some(Err(e)));
+                    return this.fail(e);
                 }
                 let ended =
                     matches!(&this.inner, Some(RequestBody::Streamed(b)) if b.is_end_stream());

@@ -18,13 +18,13 @@ use levee_http::headers::{
     set_x_forwarded,
 };
 
-use crate::body::{BodyDone, BodyPolicy, RequestBody, UpstreamBody};
+use crate::body::{BodyDone, BodyFaults, BodyPolicy, RequestBody, Unread, UpstreamBody};
 use crate::conn::Peer;
 use crate::error::ProxyError;
 use crate::runtime::Settings;
 
-/// A client request made ready to send upstream, to one endpoint or (when it
-/// has no body) to several in turn.
+/// A client request made ready to send upstream, to one endpoint or, when
+/// an endpoint cannot be connected to, to the next.
 #[derive(Debug)]
 pub(super) struct Prepared {
     parts: Parts,
@@ -33,15 +33,24 @@ pub(super) struct Prepared {
     policy: BodyPolicy,
     /// When the body was fully sent; `None` for a request without one.
     pub(super) body_done: Option<BodyDone>,
-    /// Its body can be sent again (none, or read whole before admission):
-    /// the request may go to another endpoint when the first could not be
-    /// connected to.
-    pub(super) replayable: bool,
+    /// How the body failed, if it did (the client's fault or over the limit).
+    pub(super) faults: BodyFaults,
     /// Its body is still arriving from the client as it is sent.
     pub(super) streamed: bool,
     /// The client asked to switch protocols (WebSocket): the protocol and
     /// the client's side of the upgrade.
     pub(super) upgrade: Option<(Option<HeaderValue>, hyper::upgrade::OnUpgrade)>,
+    /// The authority the client asked for (`Host`, or HTTP/2's
+    /// `:authority`): sent upstream as the request's authority, so that an
+    /// HTTP/2 upstream's `:authority` is the client's, as `Host` is.
+    authority: Option<http::uri::Authority>,
+    /// The client sent `TE: trailers` (gRPC does, to detect proxies that
+    /// would lose trailers): passed on to HTTP/2 upstreams, the only value
+    /// RFC 9113 §8.2.2 allows there.
+    te_trailers: bool,
+    /// Where a streamed body comes back when an attempt dropped it unread
+    /// (the connection could not be opened): it can still go elsewhere.
+    unread: Option<Unread>,
 }
 
 /// Makes `req` ready to send upstream.
@@ -66,6 +75,19 @@ pub(super) fn prepare(
     } else {
         None
     };
+    let te_trailers = req
+        .headers()
+        .get_all(header::TE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("trailers")
+        });
     let (mut parts, body) = req.into_parts();
     let path_and_query = parts
         .uri
@@ -76,8 +98,11 @@ pub(super) fn prepare(
     if let Some((Some(proto), _)) = &upgrade {
         parts.headers.insert(header::UPGRADE, proto.clone());
     }
+    let authority = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| http::uri::Authority::try_from(h.as_bytes()).ok());
     let streamed = matches!(body, RequestBody::Streamed(_)) && !body.is_empty();
-    let replayable = !streamed;
     let body_done: Option<BodyDone> = streamed.then(Default::default);
     Ok(Prepared {
         parts,
@@ -85,9 +110,12 @@ pub(super) fn prepare(
         body: Some(body),
         policy,
         body_done,
-        replayable,
         streamed,
         upgrade,
+        authority,
+        te_trailers,
+        unread: None,
+        faults: BodyFaults::default(),
     })
 }
 
@@ -140,18 +168,21 @@ fn rewrite_head(
 }
 
 impl Prepared {
-    /// The request for one attempt at `authority`. The last attempt takes the
+    /// The request for one attempt at `endpoint`. The last attempt takes the
     /// head and the extensions (hyper's record of the header-name case);
-    /// earlier ones (only for replayable requests) take copies.
+    /// earlier ones take copies.
     pub(super) fn attempt(
         &mut self,
-        authority: &http::uri::Authority,
+        endpoint: &http::uri::Authority,
         version: Version,
         last: bool,
     ) -> Result<Request<UpstreamBody>, ProxyError> {
+        // The endpoint's client dials the endpoint; the URI names what the
+        // client asked for.
+        let authority = self.authority.clone().unwrap_or_else(|| endpoint.clone());
         let uri = Uri::builder()
             .scheme("http")
-            .authority(authority.clone())
+            .authority(authority)
             .path_and_query(self.path_and_query.as_str())
             .build()
             .map_err(|_| ProxyError::BadRequest("the request target cannot be forwarded"))?;
@@ -163,9 +194,17 @@ impl Prepared {
                     self.body = Some(RequestBody::Buffered(bytes.clone()));
                 }
                 UpstreamBody::new(RequestBody::Buffered(bytes), limit, self.policy.read, None)
+                    .reporting_faults(self.faults.clone())
             }
             Some(streamed) => {
-                UpstreamBody::new(streamed, limit, self.policy.read, self.body_done.clone())
+                let mut body =
+                    UpstreamBody::new(streamed, limit, self.policy.read, self.body_done.clone())
+                        .reporting_faults(self.faults.clone());
+                if !last {
+                    let slot = self.unread.get_or_insert_with(Default::default).clone();
+                    body = body.returning_unread(slot);
+                }
+                body
             }
             None => UpstreamBody::empty(),
         };
@@ -178,8 +217,37 @@ impl Prepared {
             *up.extensions_mut() = std::mem::take(&mut self.parts.extensions);
         } else {
             *up.headers_mut() = self.parts.headers.clone();
+            *up.extensions_mut() = self.parts.extensions.clone();
+        }
+        if version == Version::HTTP_2 {
+            // `:authority` carries the host; and `TE: trailers` passes.
+            up.headers_mut().remove(header::HOST);
+            if self.te_trailers {
+                up.headers_mut()
+                    .insert(header::TE, HeaderValue::from_static("trailers"));
+            }
         }
         Ok(up)
+    }
+
+    /// Takes back a streamed body the last attempt dropped unread (it could
+    /// not connect, so nothing was sent): `true` when the request can go to
+    /// another endpoint.
+    pub(super) fn reclaim(&mut self) -> bool {
+        if self.body.is_some() {
+            return true;
+        }
+        let back = self
+            .unread
+            .as_ref()
+            .and_then(|slot| slot.lock().ok()?.take());
+        match back {
+            Some(body) => {
+                self.body = Some(body);
+                true
+            }
+            None => false,
+        }
     }
 }
 

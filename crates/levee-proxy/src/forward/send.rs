@@ -1,9 +1,9 @@
 //! Sending a prepared request: endpoint choice, failover, the response-head
 //! deadline, and the breaker's verdict on each attempt.
 //!
-//! A request without a body goes to the next endpoint when the first could
-//! not even be connected to: nothing reached the upstream, and there is no
-//! body to replay. The wait for the response head is the pool's
+//! A request goes to the next endpoint when the first could not even be
+//! connected to: nothing reached the upstream. A body read whole is sent
+//! again; a streamed one comes back unread from the failed attempt. The wait for the response head is the pool's
 //! `response_timeout`, or what remains of the caller's deadline if sooner
 //! (the rest is passed on in the deadline headers).
 //!
@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use super::outcome::{self, Attempt};
 use super::request::Prepared;
 use super::{Forwarded, chain, tunnel};
-use crate::body::{BodyTooLarge, ClientBodyError};
+use crate::body::BodyFault;
 use crate::control::ControlHandle;
 use crate::error::ProxyError;
 use crate::pool::{Pool, Protocol};
@@ -52,7 +52,9 @@ pub(super) async fn send(
             })?;
         tried.push(idx);
         let endpoint = &pool.endpoints[idx];
-        let last = !prepared.replayable || tried.len() >= pool.endpoints.len();
+        // Any request may go to another endpoint when this one cannot be
+        // connected to: nothing was sent (a streamed body comes back unread).
+        let last = tried.len() >= pool.endpoints.len();
         let mut up = prepared.attempt(&endpoint.authority, version, last)?;
 
         let sent = Instant::now();
@@ -69,7 +71,7 @@ pub(super) async fn send(
             }
             None => (pool.response_timeout, false),
         };
-        let result = tokio::time::timeout(timeout, pool.client.request(up)).await;
+        let result = tokio::time::timeout(timeout, endpoint.client.request(up)).await;
         let now = Instant::now();
         // The upstream's latency starts when it had the whole request.
         let sent = prepared
@@ -84,14 +86,17 @@ pub(super) async fn send(
                 .body_done
                 .as_ref()
                 .is_some_and(|d| d.get().is_none());
-        let attempt = match &result {
-            Err(_elapsed) if uploading => Attempt::ClientBody,
-            Err(_elapsed) => Attempt::TimedOut { callers },
-            Ok(Err(e)) if find::<ClientBodyError>(e).is_some() => Attempt::ClientBody,
-            Ok(Ok(response)) => Attempt::Answered(response.status()),
-            Ok(Err(e)) if find::<BodyTooLarge>(e).is_some() => Attempt::BodyTooLarge,
-            Ok(Err(e)) if e.is_connect() => Attempt::ConnectFailed,
-            Ok(Err(_)) => Attempt::Broken,
+        // How the body failed, if it did: recorded by the body itself, since
+        // an HTTP/2 connection reports its own stream reset instead.
+        let fault = prepared.faults.get().cloned();
+        let attempt = match (&result, &fault) {
+            (Err(_elapsed), _) if uploading => Attempt::ClientBody,
+            (Err(_elapsed), _) => Attempt::TimedOut { callers },
+            (Ok(Ok(response)), _) => Attempt::Answered(response.status()),
+            (Ok(Err(_)), Some(BodyFault::Client { .. })) => Attempt::ClientBody,
+            (Ok(Err(_)), Some(BodyFault::TooLarge { .. })) => Attempt::BodyTooLarge,
+            (Ok(Err(e)), None) if e.is_connect() => Attempt::ConnectFailed,
+            (Ok(Err(_)), None) => Attempt::Broken,
         };
         endpoint.record(outcome::verdict(attempt), now.into_std());
         let mut response = match result {
@@ -112,16 +117,21 @@ pub(super) async fn send(
             Ok(Ok(response)) => response,
             Ok(Err(e)) => match attempt {
                 Attempt::ClientBody => {
-                    let (cause, timeout) = find::<ClientBodyError>(&e)
-                        .map_or((chain(&e), true), |c| (c.to_string(), c.is_timeout()));
+                    let (cause, timeout) = match fault {
+                        Some(BodyFault::Client { cause, timeout }) => (cause, timeout),
+                        _ => (chain(&e), true),
+                    };
                     return Err(ProxyError::ClientBody { cause, timeout });
                 }
                 Attempt::BodyTooLarge => {
-                    let limit = find::<BodyTooLarge>(&e).map_or(u64::MAX, |b| b.limit);
+                    let limit = match fault {
+                        Some(BodyFault::TooLarge { limit }) => limit,
+                        _ => u64::MAX,
+                    };
                     return Err(ProxyError::BodyTooLarge { limit });
                 }
                 Attempt::ConnectFailed
-                    if prepared.replayable && tried.len() < pool.endpoints.len() =>
+                    if tried.len() < pool.endpoints.len() && prepared.reclaim() =>
                 {
                     tracing::debug!(request_id = %request_id, endpoint = %endpoint.authority, error = %chain(&e), "connect failed; trying the next endpoint");
                     continue;
@@ -155,18 +165,4 @@ pub(super) async fn send(
             headers_after: now - sent,
         });
     }
-}
-
-/// The first error of type `E` in a cause chain.
-fn find<'a, E: std::error::Error + 'static>(
-    e: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a E> {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(hit) = err.downcast_ref::<E>() {
-            return Some(hit);
-        }
-        cur = err.source();
-    }
-    None
 }

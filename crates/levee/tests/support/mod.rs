@@ -505,3 +505,54 @@ pub async fn eventually<F: AsyncFnMut() -> bool>(bound: Duration, what: &str, mu
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Runs a command to completion; `None` if it cannot start or fails.
+pub async fn run(
+    program: impl AsRef<std::ffi::OsStr>,
+    args: &[&str],
+    dir: &std::path::Path,
+) -> Option<String> {
+    let out = tokio::process::Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .ok()?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.status.success().then_some(text)
+}
+
+/// Says on stderr that a test did not run, and why.
+pub fn skip(what: &str) {
+    eprintln!("skipped: {what}");
+}
+
+/// A directory under the target dir kept between runs (installed tools).
+pub fn cache_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::create_dir_all(&dir).expect("create the cache dir");
+    dir
+}
+
+/// A Python venv under the target dir with `packages` installed (by pip,
+/// when `import check` fails); its directory, or `None` when python3 or pip
+/// cannot provide it.
+pub async fn python_venv(name: &str, packages: &[&str], check: &str) -> Option<std::path::PathBuf> {
+    let cache = cache_dir(name);
+    let venv = cache.join("venv");
+    let python = venv.join("bin/python");
+    let import = format!("import {check}");
+    if run(&python, &["-c", &import], &cache).await.is_some() {
+        return Some(venv);
+    }
+    run("python3", &["-m", "venv", &venv.to_string_lossy()], &cache).await?;
+    let mut args = vec!["-m", "pip", "install", "--quiet"];
+    args.extend_from_slice(packages);
+    run(&python, &args, &cache).await?;
+    Some(venv)
+}

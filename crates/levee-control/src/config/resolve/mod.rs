@@ -30,7 +30,7 @@ use levee_proxy::pool::PoolSpec;
 use levee_proxy::route::RouteSpec;
 use levee_proxy::{ListenerSettings, Settings};
 
-pub use pools::parse_endpoint;
+pub use pools::{parse_endpoint, parse_endpoint_url};
 
 use super::error::{Collector, ConfigError};
 use super::file::FileConfig;

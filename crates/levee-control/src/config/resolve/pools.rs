@@ -30,15 +30,35 @@ pub(super) fn pools(
     }
     if !ov.upstream.is_empty() {
         let mut endpoints = Vec::new();
+        let mut schemes = Vec::new();
         for u in &ov.upstream {
-            match parse_endpoint(u) {
-                Ok(a) => endpoints.push(a),
+            match parse_endpoint_url(u) {
+                Ok((a, scheme)) => {
+                    endpoints.push(a);
+                    schemes.push(scheme);
+                }
                 Err(e) => c.at(None, format!("--upstream {u}: {e}")),
             }
         }
+        let protocol = match one_protocol(&schemes) {
+            Ok(p) => p,
+            Err(e) => {
+                c.at(None, format!("--upstream: {e}"));
+                None
+            }
+        };
         match pools.iter_mut().find(|p| p.name == "default") {
-            Some(p) => p.endpoints = endpoints,
-            None => pools.push(PoolSpec::new("default", endpoints)),
+            Some(p) => {
+                p.endpoints = endpoints;
+                if let Some(protocol) = protocol {
+                    p.protocol = protocol;
+                }
+            }
+            None => {
+                let mut spec = PoolSpec::new("default", endpoints);
+                spec.protocol = protocol.unwrap_or_default();
+                pools.push(spec);
+            }
         }
     }
     pools
@@ -46,15 +66,29 @@ pub(super) fn pools(
 
 fn resolve_pool(p: &PoolSection, c: &mut Collector<'_>) -> Option<PoolSpec> {
     let mut endpoints = Vec::new();
+    let mut schemes = Vec::new();
     for e in &p.endpoints {
-        match parse_endpoint(e.get_ref()) {
-            Ok(a) => endpoints.push(a),
+        match parse_endpoint_url(e.get_ref()) {
+            Ok((a, scheme)) => {
+                endpoints.push(a);
+                schemes.push(scheme);
+            }
             Err(msg) => c.at(
                 Some(e.span()),
                 format!("invalid endpoint `{}`: {msg}", e.get_ref()),
             ),
         }
     }
+    let by_scheme = match one_protocol(&schemes) {
+        Ok(p) => p,
+        Err(e) => {
+            c.at(
+                Some(p.name.span()),
+                format!("pool `{}`: {e}", p.name.get_ref()),
+            );
+            None
+        }
+    };
     if p.endpoints.is_empty() {
         c.at(
             Some(p.name.span()),
@@ -62,9 +96,25 @@ fn resolve_pool(p: &PoolSection, c: &mut Collector<'_>) -> Option<PoolSpec> {
         );
     }
     let mut spec = PoolSpec::new(p.name.get_ref().clone(), endpoints);
-    spec.protocol = match p.protocol {
-        Some(ProtocolName::H2c) => Protocol::H2c,
-        _ => Protocol::Http1,
+    spec.protocol = match (p.protocol, by_scheme) {
+        (Some(ProtocolName::H2c), None | Some(Protocol::H2c)) => Protocol::H2c,
+        (Some(ProtocolName::Http1), None | Some(Protocol::Http1)) => Protocol::Http1,
+        (Some(named), Some(scheme)) => {
+            c.at(
+                Some(p.name.span()),
+                format!(
+                    "pool `{}`: protocol = \"{}\" but the endpoints say {}://",
+                    p.name.get_ref(),
+                    match named {
+                        ProtocolName::H2c => "h2c",
+                        ProtocolName::Http1 => "http1",
+                    },
+                    scheme_of(scheme)
+                ),
+            );
+            scheme
+        }
+        (None, scheme) => scheme.unwrap_or_default(),
     };
     if let Some(d) = p.connect_timeout {
         spec.connect_timeout = d.0;
@@ -100,19 +150,51 @@ fn resolve_pool(p: &PoolSection, c: &mut Collector<'_>) -> Option<PoolSpec> {
     Some(spec)
 }
 
+/// The one protocol the endpoints' schemes name (`None`: none named one);
+/// an error when they disagree.
+fn one_protocol(schemes: &[Option<Protocol>]) -> Result<Option<Protocol>, String> {
+    let mut named = schemes.iter().flatten();
+    let Some(first) = named.next() else {
+        return Ok(None);
+    };
+    if named.any(|p| p != first) {
+        return Err(
+            "endpoints mix http:// and h2c://: a pool speaks one protocol to all its endpoints"
+                .to_owned(),
+        );
+    }
+    Ok(Some(*first))
+}
+
+fn scheme_of(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Http1 => "http",
+        Protocol::H2c => "h2c",
+    }
+}
+
 /// Parses `http://host:port`, `host:port` or `http://host` (port 80).
 pub fn parse_endpoint(s: &str) -> Result<Authority, String> {
+    parse_endpoint_url(s).map(|(a, _)| a)
+}
+
+/// Parses an endpoint and the protocol its scheme names: `http://` is
+/// HTTP/1.1, `h2c://` HTTP/2 with prior knowledge (gRPC), none says nothing.
+pub fn parse_endpoint_url(s: &str) -> Result<(Authority, Option<Protocol>), String> {
     let s = s.trim();
-    let rest = if let Some(r) = s.strip_prefix("http://") {
-        r
+    let (rest, scheme) = if let Some(r) = s.strip_prefix("http://") {
+        (r, Some(Protocol::Http1))
+    } else if let Some(r) = s.strip_prefix("h2c://") {
+        (r, Some(Protocol::H2c))
     } else if s.starts_with("https://") {
         return Err(
-            "TLS to upstreams is not supported yet; use http:// (e.g. a local sidecar)".to_owned(),
+            "TLS to upstreams is not supported yet; use http:// or h2c:// (e.g. a local sidecar)"
+                .to_owned(),
         );
     } else if s.contains("://") {
-        return Err("expected http://host:port".to_owned());
+        return Err("expected http://host:port or h2c://host:port".to_owned());
     } else {
-        s
+        (s, None)
     };
     let rest = rest.strip_suffix('/').unwrap_or(rest);
     if rest.contains('/') || rest.contains('?') {
@@ -131,5 +213,5 @@ pub fn parse_endpoint(s: &str) -> Result<Authority, String> {
             .parse()
             .map_err(|_| "invalid host".to_owned())?
     };
-    Ok(with_port)
+    Ok((with_port, scheme))
 }

@@ -1,0 +1,279 @@
+//! Issue 20: gRPC end to end. First the defects that break working gRPC
+//! services today: `te: trailers` must reach an HTTP/2 upstream (C-core
+//! servers refuse a call without it), the upstream must see one authority,
+//! a body over the limit is `413` on every pool kind, and a call whose
+//! endpoint cannot be connected to goes to another one, body and all.
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::BodyExt;
+
+use crate::support::*;
+
+/// A gateway whose one route forwards to `endpoints` over h2c, plus `extra`.
+async fn h2c_gateway(endpoints: &[String], extra: &str) -> Gw {
+    let list = endpoints
+        .iter()
+        .map(|e| format!("\"{e}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Gw::start(&format!(
+        "[[pools]]\nname = \"grpc\"\nprotocol = \"h2c\"\nendpoints = [{list}]\n{extra}\n\
+         [[routes]]\nname = \"main\"\npool = \"grpc\"\nmax_body_size = \"1KiB\"\n"
+    ))
+    .await
+}
+
+/// Sends `req` over a fresh HTTP/2 (prior knowledge) connection to `addr`,
+/// whatever authority the request names, and reads the whole answer.
+async fn h2_call(addr: std::net::SocketAddr, req: Request<TestBody>) -> Got {
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .expect("h2 handshake");
+    tokio::spawn(conn);
+    let resp = send.send_request(req).await.expect("answered");
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.expect("body").to_bytes();
+    Got {
+        status: parts.status,
+        version: parts.version,
+        headers: parts.headers,
+        body,
+    }
+}
+
+/// A body sent in `chunks` pieces with no declared length.
+fn streamed(chunks: usize, size: usize) -> TestBody {
+    let frames = (0..chunks)
+        .map(move |_| Ok::<_, BoxError>(http_body::Frame::data(Bytes::from(vec![b'x'; size]))));
+    http_body_util::StreamBody::new(futures_util::stream::iter(frames)).boxed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn te_trailers_and_the_clients_authority_reach_an_h2_upstream() {
+    let up = Upstream::echo().await;
+    let gw = h2c_gateway(&[up.addr.to_string()], "").await;
+    // An HTTP/2 client, as gRPC is.
+    let req = Request::post(format!(
+        "http://api.example:{}/pkg.Svc/Call",
+        gw.addr.port()
+    ))
+    .header("content-type", "application/grpc")
+    .header("te", "trailers")
+    .body(full("hello"))
+    .expect("request");
+    let got = h2_call(gw.addr, req).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    let seen = up.seen();
+    let s = seen.last().expect("the upstream saw the call");
+    assert_eq!(s.version, http::Version::HTTP_2);
+    assert_eq!(
+        s.headers.get("te").map(|v| v.as_bytes()),
+        Some(&b"trailers"[..]),
+        "te: trailers was dropped: {:?}",
+        s.headers
+    );
+    let authority = format!("api.example:{}", gw.addr.port());
+    assert_eq!(
+        s.uri.authority().map(|a| a.as_str()),
+        Some(authority.as_str()),
+        ":authority is the client's, not the endpoint's"
+    );
+    if let Some(host) = s.headers.get("host") {
+        assert_eq!(
+            host.as_bytes(),
+            authority.as_bytes(),
+            "Host agrees with :authority"
+        );
+    }
+
+    // An HTTP/1.1 client's Host becomes the upstream's `:authority`; another
+    // `TE` value is not passed on.
+    let req = Request::post(gw.url("/pkg.Svc/Call"))
+        .header("host", "h1.example")
+        .header("te", "gzip")
+        .body(full("hello"))
+        .expect("request");
+    assert_eq!(send(&h1(), req).await.status, 200);
+    let seen = up.seen();
+    let s = seen.last().expect("seen");
+    assert_eq!(s.uri.authority().map(|a| a.as_str()), Some("h1.example"));
+    assert!(!s.headers.contains_key("te"), "{:?}", s.headers);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_the_limit_is_413_on_an_h2c_pool() {
+    let up = Upstream::echo().await;
+    let gw = h2c_gateway(&[up.addr.to_string()], "").await;
+    for client in [h1(), h2()] {
+        let req = Request::post(gw.url("/big"))
+            .body(streamed(8, 512))
+            .expect("request");
+        let got = send(&client, req).await;
+        assert_problem(&got, 413, "payload-too-large");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_call_goes_to_the_next_endpoint_when_one_cannot_be_reached() {
+    let up = Upstream::echo().await;
+    // A port with nothing listening.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr")
+    };
+    for protocol in ["h2c", "http1"] {
+        let gw = Gw::start(&format!(
+            "[[pools]]\nname = \"p\"\nprotocol = \"{protocol}\"\n\
+             endpoints = [\"{dead}\", \"{}\"]\nbreaker = {{ consecutive_failures = 0, min_requests = 0 }}\n\
+             [[routes]]\nname = \"main\"\npool = \"p\"\n",
+            up.addr
+        ))
+        .await;
+        for i in 0..10 {
+            let req = Request::post(gw.url(&format!("/call/{protocol}/{i}")))
+                .body(streamed(4, 100))
+                .expect("request");
+            let got = send(&h1(), req).await;
+            assert_eq!(got.status, 200, "{protocol} call {i}: {}", got.text());
+        }
+        let bodies: Vec<u64> = up
+            .seen()
+            .iter()
+            .filter(|s| s.uri.path().starts_with(&format!("/call/{protocol}/")))
+            .map(|s| s.body_len)
+            .collect();
+        assert_eq!(
+            bodies,
+            vec![400; 10],
+            "{protocol}: every body arrived whole"
+        );
+    }
+}
+
+/// Issue 20 item 5: `levee serve --upstream h2c://host:port` needs no file
+/// for an HTTP/2 (gRPC) service; mixing schemes in one pool is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_h2c_upstream_needs_no_config_file() {
+    let up = Upstream::echo().await;
+    let args = zero_config(&format!("h2c://{}", up.addr));
+    let served = Served::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let req = Request::post(served.url("/pkg.Svc/Call"))
+        .header("te", "trailers")
+        .body(full("x"))
+        .expect("request");
+    assert_eq!(send(&h1(), req).await.status, 200);
+    let seen = up.seen();
+    let s = seen.last().expect("seen");
+    assert_eq!(s.version, http::Version::HTTP_2);
+    assert_eq!(
+        s.headers.get("te").map(|v| v.as_bytes()),
+        Some(&b"trailers"[..])
+    );
+
+    let data = tempfile::tempdir().expect("data dir");
+    let mixed = levee()
+        .args(["serve", "--upstream", "h2c://127.0.0.1:1"])
+        .args([
+            "--upstream",
+            "http://127.0.0.1:2",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("LEVEE_DATA_DIR", data.path())
+        .output()
+        .expect("levee runs");
+    let err = String::from_utf8_lossy(&mixed.stderr);
+    assert!(
+        !mixed.status.success() && err.contains("one protocol"),
+        "{err}"
+    );
+}
+
+/// A C-core gRPC server (grpcio, Python) serving `grpc.health.v1.Health`.
+const GRPCIO_SERVER: &str = r#"
+import sys
+from concurrent import futures
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+h = health.HealthServicer()
+h.set("", health_pb2.HealthCheckResponse.SERVING)
+health_pb2_grpc.add_HealthServicer_to_server(h, server)
+port = server.add_insecure_port("127.0.0.1:0")
+server.start()
+print(port, flush=True)
+server.wait_for_termination()
+"#;
+
+/// A grpcio client: a unary `Check` and the first message of a streaming
+/// `Watch`, through `argv[1]`; prints both statuses.
+const GRPCIO_CLIENT: &str = r#"
+import sys
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+with grpc.insecure_channel(sys.argv[1]) as ch:
+    stub = health_pb2_grpc.HealthStub(ch)
+    try:
+        r = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
+        print("check", health_pb2.HealthCheckResponse.ServingStatus.Name(r.status))
+        w = stub.Watch(health_pb2.HealthCheckRequest(service=""), timeout=10)
+        first = next(w)
+        print("watch", health_pb2.HealthCheckResponse.ServingStatus.Name(first.status))
+        w.cancel()
+    except grpc.RpcError as e:
+        print("error", e.code().name, e.details())
+"#;
+
+/// Issue 20 item 1: a grpcio (C-core) client reaches a grpcio server through
+/// Levee, unary and streaming. C-core servers reset a stream that has no
+/// `te: trailers` ("Missing :te header"), which Levee used to drop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grpcio_client_reaches_a_c_core_server_through_levee() {
+    let Some(venv) = python_venv(
+        "grpcio",
+        &["grpcio", "grpcio-health-checking"],
+        "grpc_health.v1.health",
+    )
+    .await
+    else {
+        return skip("grpcio: python3 -m venv + pip install grpcio grpcio-health-checking failed");
+    };
+    let python = venv.join("bin/python");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("server.py"), GRPCIO_SERVER).expect("server.py");
+    std::fs::write(dir.path().join("client.py"), GRPCIO_CLIENT).expect("client.py");
+    let mut server = tokio::process::Command::new(&python)
+        .arg(dir.path().join("server.py"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the grpcio server starts");
+    let stdout = server.stdout.take().expect("stdout");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let port = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the server says its port")
+        .expect("read")
+        .expect("a line");
+    let gw = h2c_gateway(&[format!("127.0.0.1:{}", port.trim())], "").await;
+    let out = run(
+        &python,
+        &[
+            &dir.path().join("client.py").to_string_lossy(),
+            &gw.addr.to_string(),
+        ],
+        dir.path(),
+    )
+    .await
+    .expect("the client runs");
+    assert!(
+        out.contains("check SERVING") && out.contains("watch SERVING"),
+        "through Levee: {out}"
+    );
+}
