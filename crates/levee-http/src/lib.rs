@@ -18,6 +18,7 @@
 //! hyper server. Time is always an argument.
 
 pub mod examples;
+pub mod grpc;
 pub mod headers;
 pub mod html;
 pub mod maintenance;

@@ -2,7 +2,8 @@
 //! it, its id, when it started, and what an error answer will need once the
 //! request itself has moved upstream.
 //!
-//! The error head (the `Accept` and `Host` fields, the URI and the version)
+//! The error head (the `Accept`, `Host` and `Content-Type` fields — the last
+//! says whether the answer must be gRPC's —, the URI and the version)
 //! is copied once, when the request arrives, and the route's JSON style is
 //! set as soon as the route is known: so every answer the gateway makes on a
 //! route — maintenance, rate limit, overload, or after forwarding — comes in
@@ -50,7 +51,7 @@ impl RequestCx {
             .and_then(RequestId::accept)
             .unwrap_or_else(|| RequestId::from_ulid(ulid::Ulid::new()));
         let mut headers = HeaderMap::new();
-        for name in [header::ACCEPT, header::HOST] {
+        for name in [header::ACCEPT, header::HOST, header::CONTENT_TYPE] {
             for v in req.headers().get_all(&name) {
                 headers.append(name.clone(), v.clone());
             }

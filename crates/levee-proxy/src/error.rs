@@ -139,6 +139,20 @@ impl ProxyError {
         }
     }
 
+    /// Whether the refusal is about the caller's own deadline: it had passed,
+    /// or waiting for a slot or the upstream would outlast it.
+    pub fn is_callers_deadline(&self) -> bool {
+        matches!(
+            self,
+            ProxyError::DeadlineExpired
+                | ProxyError::Timeout { callers: true, .. }
+                | ProxyError::Overloaded {
+                    cause: crate::admission::ShedCause::Deadline,
+                    ..
+                }
+        )
+    }
+
     /// How long the client should wait, for the answers that carry `Retry-After`.
     pub fn retry_in(&self) -> Option<Duration> {
         match self {

@@ -146,6 +146,19 @@ impl Exchange {
             self.rt.metrics.gateway_error(reason);
         }
         self.status = response.status().as_u16();
+        if let Some(reason) = self.reason
+            && levee_http::grpc::is_grpc(
+                response
+                    .headers()
+                    .get(http::header::CONTENT_TYPE)
+                    .map(|v| v.as_bytes()),
+            )
+        {
+            // A gRPC refusal travels as HTTP 200 with `grpc-status`; the log
+            // and the metrics count it as the status it stands for, so a
+            // shed call is never a 2xx on a dashboard.
+            self.status = reason.status().as_u16();
+        }
         let body = std::mem::replace(response.body_mut(), ProxyBody::empty());
         *response.body_mut() = body.on_complete(Completion::new(Box::new(self)));
         response

@@ -15,7 +15,7 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response, Version};
 use levee_http::negotiate::negotiate;
 use levee_http::pages::PROBLEMS_PATH;
-use levee_http::{JsonStyle, Problem, Reason, RequestId};
+use levee_http::{JsonStyle, Problem, Reason, RequestId, grpc};
 
 use crate::body::ProxyBody;
 use crate::error::ProxyError;
@@ -62,6 +62,13 @@ impl<'a> ErrorContext<'a> {
 
 /// The response for an error.
 pub fn rescue(err: &ProxyError, cx: &ErrorContext<'_>) -> Response<ProxyBody> {
+    if grpc::is_grpc(
+        cx.headers
+            .get(header::CONTENT_TYPE)
+            .map(HeaderValue::as_bytes),
+    ) {
+        return grpc_response(err, cx);
+    }
     if let ProxyError::Maintenance { window, retry_in } = err {
         return maintenance_response(window, *retry_in, Some(err.detail()), cx);
     }
@@ -204,6 +211,60 @@ fn respond(
     if let Some(v) = retry_after {
         h.insert(header::RETRY_AFTER, v);
     }
+    resp
+}
+
+/// The answer to a gRPC request the gateway refuses itself: trailers-only
+/// (HTTP 200, `content-type: application/grpc`, no body) with the status
+/// mapped from the reason, a readable `grpc-message` with the request id,
+/// the retry delay as `grpc-retry-pushback-ms` (`-1` when a retry cannot
+/// help) and the problem as `grpc-status-details-bin` (see
+/// [`levee_http::grpc`]). `Retry-After` is kept for HTTP-level tools.
+fn grpc_response(err: &ProxyError, cx: &ErrorContext<'_>) -> Response<ProxyBody> {
+    let reason = err.reason();
+    let code = grpc::code_for(reason, err.is_callers_deadline());
+    let retry_in = err.retry_in();
+    let mut message = format!("{}: {}", reason.slug(), err.detail());
+    if let ProxyError::Maintenance { window, .. } = err
+        && !window.message.is_empty()
+    {
+        message = format!("{message} {}", window.message);
+    }
+    message.push_str(&format!(" (request id {})", cx.request_id.as_str()));
+    let mut metadata = vec![("request_id", cx.request_id.as_str().to_owned())];
+    if let ProxyError::Maintenance { window, .. } = err {
+        metadata.push(("window_id", window.id.to_string()));
+        if let Some(end) = window.ends_at {
+            metadata.push(("ends_at", levee_http::maintenance::rfc3339(end)));
+        }
+    }
+    let metadata: Vec<(&str, &str)> = metadata.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let details = grpc::status_details(code, &message, reason.slug(), &metadata, retry_in);
+    let mut resp = Response::new(ProxyBody::empty());
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
+    h.insert("grpc-status", HeaderValue::from(u16::from(code.number())));
+    if let Ok(v) = HeaderValue::from_str(&grpc::encode_message(&message)) {
+        h.insert("grpc-message", v);
+    }
+    if let Some(v) =
+        grpc::pushback(retry_in, reason.retryable()).and_then(|p| HeaderValue::from_str(&p).ok())
+    {
+        h.insert("grpc-retry-pushback-ms", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&details) {
+        h.insert("grpc-status-details-bin", v);
+    }
+    if let Some(d) = retry_in {
+        h.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(d)));
+    }
+    h.insert(
+        cx.settings.request_id_header.clone(),
+        cx.request_id.header_value().clone(),
+    );
     resp
 }
 

@@ -210,6 +210,40 @@ print(port, flush=True)
 server.wait_for_termination()
 "#;
 
+/// Starts the grpcio server in `dir`; the child and its port.
+async fn grpcio_server(
+    python: &std::path::Path,
+    dir: &std::path::Path,
+) -> (tokio::process::Child, u16) {
+    std::fs::write(dir.join("server.py"), GRPCIO_SERVER).expect("server.py");
+    let mut server = tokio::process::Command::new(python)
+        .arg(dir.join("server.py"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the grpcio server starts");
+    let stdout = server.stdout.take().expect("stdout");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let port = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the server says its port")
+        .expect("read")
+        .expect("a line");
+    (server, port.trim().parse().expect("a port"))
+}
+
+/// The grpcio venv, or `None` (the test is skipped) when pip cannot provide it.
+async fn grpcio_python() -> Option<std::path::PathBuf> {
+    let venv = python_venv(
+        "grpcio",
+        &["grpcio", "grpcio-health-checking"],
+        "grpc_health.v1.health",
+    )
+    .await?;
+    Some(venv.join("bin/python"))
+}
+
 /// A grpcio client: a unary `Check` and the first message of a streaming
 /// `Watch`, through `argv[1]`; prints both statuses.
 const GRPCIO_CLIENT: &str = r#"
@@ -234,34 +268,13 @@ with grpc.insecure_channel(sys.argv[1]) as ch:
 /// `te: trailers` ("Missing :te header"), which Levee used to drop.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_grpcio_client_reaches_a_c_core_server_through_levee() {
-    let Some(venv) = python_venv(
-        "grpcio",
-        &["grpcio", "grpcio-health-checking"],
-        "grpc_health.v1.health",
-    )
-    .await
-    else {
+    let Some(python) = grpcio_python().await else {
         return skip("grpcio: python3 -m venv + pip install grpcio grpcio-health-checking failed");
     };
-    let python = venv.join("bin/python");
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("server.py"), GRPCIO_SERVER).expect("server.py");
     std::fs::write(dir.path().join("client.py"), GRPCIO_CLIENT).expect("client.py");
-    let mut server = tokio::process::Command::new(&python)
-        .arg(dir.path().join("server.py"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the grpcio server starts");
-    let stdout = server.stdout.take().expect("stdout");
-    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
-    let port = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("the server says its port")
-        .expect("read")
-        .expect("a line");
-    let gw = h2c_gateway(&[format!("127.0.0.1:{}", port.trim())], "").await;
+    let (_server, port) = grpcio_server(&python, dir.path()).await;
+    let gw = h2c_gateway(&[format!("127.0.0.1:{port}")], "").await;
     let out = run(
         &python,
         &[
@@ -276,4 +289,251 @@ async fn a_grpcio_client_reaches_a_c_core_server_through_levee() {
         out.contains("check SERVING") && out.contains("watch SERVING"),
         "through Levee: {out}"
     );
+}
+
+/// A tonic health client through `gw`; the status of one `Check`.
+async fn tonic_check(gw: &Gw, metadata: &[(&'static str, &'static str)]) -> tonic::Status {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", gw.addr))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+    let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
+    let mut req = tonic::Request::new(tonic_health::pb::HealthCheckRequest {
+        service: String::new(),
+    });
+    for (k, v) in metadata {
+        req.metadata_mut()
+            .insert(*k, v.parse().expect("metadata value"));
+    }
+    match client.check(req).await {
+        Ok(r) => panic!("the call went through: {r:?}"),
+        Err(status) => status,
+    }
+}
+
+/// Issue 20 item 2: every refusal the gateway makes itself reaches a gRPC
+/// client (tonic) in gRPC's terms: the mapped status, a readable message
+/// with the request id, `grpc-retry-pushback-ms` (or -1 where a retry
+/// cannot help), and `grpc-status-details-bin` with ErrorInfo and RetryInfo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_arrive_as_grpc_statuses() {
+    use tonic_types::StatusExt;
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr")
+    };
+    let up = Upstream::echo().await;
+    let pushback = |s: &tonic::Status| {
+        s.metadata()
+            .get("grpc-retry-pushback-ms")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+    };
+
+    // Maintenance: UNAVAILABLE, pushback = time to the window's end.
+    let ends = std::time::SystemTime::now() + std::time::Duration::from_secs(120);
+    let gw = h2c_gateway(
+        &[up.addr.to_string()],
+        &format!(
+            "[[maintenance.windows]]\nname = \"upgrade\"\nstarts_at = \"2020-01-01T00:00:00Z\"\n\
+             ends_at = \"{}\"\nmessage = \"Database upgrade\"\n",
+            levee_http::maintenance::rfc3339(ends)
+        ),
+    )
+    .await;
+    let s = tonic_check(&gw, &[]).await;
+    assert_eq!(s.code(), tonic::Code::Unavailable, "{s:?}");
+    assert!(
+        s.message().contains("maintenance") && s.message().contains("Database upgrade"),
+        "{s:?}"
+    );
+    assert!(
+        s.message().contains("req_"),
+        "the request id is in the message: {s:?}"
+    );
+    let ms = pushback(&s).expect("pushback");
+    assert!((110_000..=120_000).contains(&ms), "{ms}");
+    let details = s.get_error_details();
+    let info = details.error_info().expect("ErrorInfo");
+    assert_eq!(info.reason, "maintenance");
+    assert_eq!(info.domain, "levee.dev");
+    assert!(
+        info.metadata
+            .get("request_id")
+            .is_some_and(|id| id.starts_with("req_"))
+    );
+    assert_eq!(
+        info.metadata.get("window_id").map(String::as_str),
+        Some("config:upgrade")
+    );
+    let delay = details
+        .retry_info()
+        .and_then(|r| r.retry_delay)
+        .expect("RetryInfo");
+    assert!((110..=120).contains(&delay.as_secs()), "{delay:?}");
+    assert!(up.seen().is_empty());
+
+    // The upstream cannot be reached: UNAVAILABLE with a pushback.
+    let gw = h2c_gateway(&[dead.to_string()], "").await;
+    let s = tonic_check(&gw, &[]).await;
+    assert_eq!(s.code(), tonic::Code::Unavailable, "{s:?}");
+    assert!(pushback(&s).is_some_and(|ms| ms >= 1000), "{s:?}");
+    assert_eq!(
+        s.get_error_details()
+            .error_info()
+            .map(|i| i.reason.as_str()),
+        Some("upstream-unavailable")
+    );
+
+    // The caller's deadline has passed: DEADLINE_EXCEEDED.
+    let gw = h2c_gateway(&[up.addr.to_string()], "").await;
+    let s = tonic_check(&gw, &[("x-request-timeout-ms", "0")]).await;
+    assert_eq!(s.code(), tonic::Code::DeadlineExceeded, "{s:?}");
+
+    // No route: UNIMPLEMENTED, and a retry cannot help.
+    let gw = Gw::start(&format!(
+        "[[pools]]\nname = \"p\"\nprotocol = \"h2c\"\nendpoints = [\"{}\"]\n\
+         [[routes]]\nname = \"other\"\npath_prefix = \"/other.Service/\"\npool = \"p\"\n",
+        up.addr
+    ))
+    .await;
+    let s = tonic_check(&gw, &[]).await;
+    assert_eq!(s.code(), tonic::Code::Unimplemented, "{s:?}");
+    assert_eq!(pushback(&s), Some(-1));
+
+    // A tenant over its rate: RESOURCE_EXHAUSTED.
+    let gw = Gw::start(&format!(
+        "[[pools]]\nname = \"p\"\nprotocol = \"h2c\"\nendpoints = [\"{}\"]\n\
+         [[routes]]\nname = \"main\"\npool = \"p\"\ntenant = {{ from = \"client_ip\" }}\n\
+         rate_limit = {{ quota = 1, period = \"1m\" }}\n",
+        up.addr
+    ))
+    .await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", gw.addr))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+    let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
+    let check = || tonic_health::pb::HealthCheckRequest {
+        service: String::new(),
+    };
+    // The echo upstream's answer is not a gRPC one; only the gateway's
+    // refusal matters here.
+    let _first = client.check(check()).await;
+    let s = client.check(check()).await.expect_err("over the rate");
+    assert_eq!(s.code(), tonic::Code::ResourceExhausted, "{s:?}");
+    assert!(pushback(&s).is_some_and(|ms| ms > 0), "{s:?}");
+}
+
+/// A grpcio client whose service config retries `UNAVAILABLE` once, 50 ms
+/// later by its own backoff; prints the outcome and the seconds it took.
+const GRPCIO_RETRYING_CLIENT: &str = r#"
+import json, sys, time
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+config = json.dumps({"methodConfig": [{
+    "name": [{"service": "grpc.health.v1.Health"}],
+    "retryPolicy": {"maxAttempts": 2, "initialBackoff": "0.05s", "maxBackoff": "0.05s",
+                    "backoffMultiplier": 1, "retryableStatusCodes": ["UNAVAILABLE"]}}]})
+with grpc.insecure_channel(sys.argv[1], options=[("grpc.service_config", config),
+                                                 ("grpc.enable_retries", 1)]) as ch:
+    stub = health_pb2_grpc.HealthStub(ch)
+    start = time.monotonic()
+    try:
+        r = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=20)
+        print("ok", health_pb2.HealthCheckResponse.ServingStatus.Name(r.status), time.monotonic() - start)
+    except grpc.RpcError as e:
+        print("error", e.code().name, time.monotonic() - start, e.details())
+"#;
+
+/// Issue 20 "done means": grpcio's own retry policy obeys the gateway's
+/// pushback. A maintenance window ends in about 3 s; the client may retry
+/// once, 50 ms later by its own backoff, which would fail again. It
+/// succeeds only by waiting for `grpc-retry-pushback-ms` (the time to the
+/// window's end) before its retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpcio_retries_wait_for_the_gateways_pushback() {
+    let Some(python) = grpcio_python().await else {
+        return skip("grpcio: python3 -m venv + pip install grpcio grpcio-health-checking failed");
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("client.py"), GRPCIO_RETRYING_CLIENT).expect("client.py");
+    let (_server, port) = grpcio_server(&python, dir.path()).await;
+    let ends = std::time::SystemTime::now() + std::time::Duration::from_secs(3);
+    let gw = h2c_gateway(
+        &[format!("127.0.0.1:{port}")],
+        &format!(
+            "[[maintenance.windows]]\nname = \"short\"\nstarts_at = \"2020-01-01T00:00:00Z\"\n\
+             ends_at = \"{}\"\n",
+            levee_http::maintenance::rfc3339(ends)
+        ),
+    )
+    .await;
+    let out = run(
+        &python,
+        &[
+            &dir.path().join("client.py").to_string_lossy(),
+            &gw.addr.to_string(),
+        ],
+        dir.path(),
+    )
+    .await
+    .expect("the client runs");
+    assert!(
+        out.starts_with("ok SERVING"),
+        "the retry did not wait: {out}"
+    );
+    let took: f64 = out
+        .split_whitespace()
+        .nth(2)
+        .and_then(|t| t.parse().ok())
+        .expect("seconds");
+    assert!(took >= 1.0, "it retried after {took} s: {out}");
+}
+
+/// Issue 20 item 3: an upstream's trailers-only `UNAVAILABLE` is passed on
+/// intact (its own `grpc-retry-pushback-ms` included) and counts as a
+/// failure for the endpoint's breaker: after two, the gateway stops sending
+/// and answers itself (`upstream-unavailable`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstreams_grpc_unavailable_counts_against_the_endpoint() {
+    use tonic_types::StatusExt;
+    let up = Upstream::start(|_s: Seen| async {
+        http::Response::builder()
+            .header("content-type", "application/grpc")
+            .header("grpc-status", "14")
+            .header("grpc-message", "busy")
+            .header("grpc-retry-pushback-ms", "700")
+            .body(full(""))
+            .expect("response")
+    })
+    .await;
+    let gw = h2c_gateway(
+        &[up.addr.to_string()],
+        "breaker = { consecutive_failures = 2, open_base = \"30s\" }\n",
+    )
+    .await;
+    for _ in 0..2 {
+        let s = tonic_check(&gw, &[]).await;
+        assert_eq!((s.code(), s.message()), (tonic::Code::Unavailable, "busy"));
+        assert_eq!(
+            s.metadata()
+                .get("grpc-retry-pushback-ms")
+                .map(|v| v.as_bytes()),
+            Some(&b"700"[..]),
+            "the upstream's pushback is passed on"
+        );
+    }
+    let s = tonic_check(&gw, &[]).await;
+    assert_eq!(s.code(), tonic::Code::Unavailable);
+    assert_eq!(
+        s.get_error_details()
+            .error_info()
+            .map(|i| i.reason.as_str()),
+        Some("upstream-unavailable"),
+        "the breaker opened: {s:?}"
+    );
+    assert_eq!(up.seen().len(), 2);
 }

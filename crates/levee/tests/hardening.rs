@@ -192,19 +192,26 @@ async fn aborted_requests_are_logged_and_counted_out() {
             .any(|l| l == "levee_requests_in_flight 0")
     })
     .await;
-    let lines: Vec<serde_json::Value> = gw
-        .log
-        .lock()
-        .expect("log")
-        .iter()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| {
-            v["fields"]["path"]
-                .as_str()
-                .or(v["path"].as_str())
-                .is_some_and(|p| p.starts_with("/abort/"))
-        })
-        .collect();
+    // The access log is written by a background writer: wait for the lines.
+    let abort_lines = || -> Vec<serde_json::Value> {
+        gw.log
+            .lock()
+            .expect("log")
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| {
+                v["fields"]["path"]
+                    .as_str()
+                    .or(v["path"].as_str())
+                    .is_some_and(|p| p.starts_with("/abort/"))
+            })
+            .collect()
+    };
+    eventually(Duration::from_secs(10), "20 access lines", async || {
+        abort_lines().len() >= 20
+    })
+    .await;
+    let lines = abort_lines();
     assert_eq!(
         lines.len(),
         20,

@@ -10,8 +10,12 @@
 //! 503 is a deliberate, healthy answer (load shedding, maintenance) that the
 //! client must see: a success for the breaker.
 //!
+//! A gRPC upstream's trailers-only `UNAVAILABLE` or `RESOURCE_EXHAUSTED`
+//! (in an HTTP 200) is a failure for the breaker and a drop for admission:
+//! the server could not take the call.
+//!
 //! **Admission** hears whether the upstream dropped the request
-//! ([`limiter_sample`]): its own 503, a timeout of the pool's, a broken or
+//! ([`limiter_sample`]): its own 503 (or gRPC refusal), a timeout of the pool's, a broken or
 //! refused connection are drops (congestion signals); a response is a
 //! latency sample; an exchange that never reached the upstream, or was cut
 //! by the caller, is nothing.
@@ -30,6 +34,9 @@ use crate::error::ProxyError;
 pub(super) enum Attempt {
     /// A response head with this status.
     Answered(StatusCode),
+    /// A gRPC trailers-only answer saying `UNAVAILABLE` (14) or
+    /// `RESOURCE_EXHAUSTED` (8): the server could not take the call.
+    GrpcRefused,
     /// No response head in time; `callers` when the time was what remained
     /// of the caller's deadline rather than the pool's limit.
     TimedOut { callers: bool },
@@ -62,6 +69,7 @@ pub(super) fn verdict(attempt: Attempt) -> Verdict {
             Verdict::Failure
         }
         Attempt::Answered(_) => Verdict::Success,
+        Attempt::GrpcRefused => Verdict::Failure,
         Attempt::TimedOut { callers: false } | Attempt::ConnectFailed | Attempt::Broken => {
             Verdict::Failure
         }
@@ -69,6 +77,16 @@ pub(super) fn verdict(attempt: Attempt) -> Verdict {
             Verdict::Neutral
         }
     }
+}
+
+/// Whether a response head is a gRPC trailers-only refusal: `grpc-status`
+/// `UNAVAILABLE` (14) or `RESOURCE_EXHAUSTED` (8). Other codes are the
+/// application's business. (A status in trailers after messages is not seen
+/// here: by then the call was served.)
+pub(super) fn grpc_refused(headers: &http::HeaderMap) -> bool {
+    headers
+        .get("grpc-status")
+        .is_some_and(|v| v.as_bytes() == b"14" || v.as_bytes() == b"8")
 }
 
 /// What admission learns from a forwarded request: its latency to the
@@ -82,7 +100,8 @@ pub(crate) fn limiter_sample(
     match result {
         Ok(fwd) => Some((
             fwd.headers_after,
-            fwd.response.status() == StatusCode::SERVICE_UNAVAILABLE,
+            fwd.response.status() == StatusCode::SERVICE_UNAVAILABLE
+                || grpc_refused(fwd.response.headers()),
         )),
         Err(ProxyError::Timeout { callers: true, .. }) => None,
         Err(

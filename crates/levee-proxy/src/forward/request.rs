@@ -53,14 +53,32 @@ pub(super) struct Prepared {
     unread: Option<Unread>,
 }
 
+/// The longest pause in a gRPC request stream (Envoy's stream idle timeout
+/// is 5 minutes; a gRPC subscription can be quiet far longer).
+const GRPC_STREAM_IDLE: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
+
 /// Makes `req` ready to send upstream.
 pub(super) fn prepare(
     mut req: Request<RequestBody>,
-    policy: BodyPolicy,
+    mut policy: BodyPolicy,
     peer: Peer,
     request_id: &RequestId,
     settings: &Settings,
 ) -> Result<Prepared, ProxyError> {
+    if levee_http::grpc::is_grpc(
+        req.headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.as_bytes()),
+    ) {
+        // A gRPC call's request stream may rightly pause for as long as the
+        // call lasts (a subscription sends one message and waits); gRPC has
+        // its own deadlines. The size limit still applies.
+        policy.read = crate::body::BodyRead {
+            idle: GRPC_STREAM_IDLE,
+            min_rate: 0,
+            grace: GRPC_STREAM_IDLE,
+        };
+    }
     let limit = policy.max_size.unwrap_or(u64::MAX);
     if let Some(len) = content_length(req.headers())
         && len > limit

@@ -92,6 +92,9 @@ pub(super) async fn send(
         let attempt = match (&result, &fault) {
             (Err(_elapsed), _) if uploading => Attempt::ClientBody,
             (Err(_elapsed), _) => Attempt::TimedOut { callers },
+            (Ok(Ok(response)), _) if outcome::grpc_refused(response.headers()) => {
+                Attempt::GrpcRefused
+            }
             (Ok(Ok(response)), _) => Attempt::Answered(response.status()),
             (Ok(Err(_)), Some(BodyFault::Client { .. })) => Attempt::ClientBody,
             (Ok(Err(_)), Some(BodyFault::TooLarge { .. })) => Attempt::BodyTooLarge,
