@@ -99,7 +99,16 @@ pub fn parse_host(value: &[u8]) -> Option<String> {
     if a.as_str().contains('@') {
         return None;
     }
-    Some(a.host().trim_end_matches('.').to_ascii_lowercase())
+    let host = a.host();
+    // RFC 3986 §3.2.2: brackets only around an IP literal (`http` lets
+    // `a[]` through as a host).
+    match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) if v6.parse::<std::net::Ipv6Addr>().is_err() => return None,
+        Some(_) => {}
+        None if host.contains(['[', ']']) => return None,
+        None => {}
+    }
+    Some(host.trim_end_matches('.').to_ascii_lowercase())
 }
 
 /// What the forwarding fields say about the original request.

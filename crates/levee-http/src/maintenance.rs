@@ -96,9 +96,15 @@ pub fn latest() -> SystemTime {
     SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(253_402_300_799)
 }
 
-/// `t`, no later than [`latest`].
+/// The earliest time shown or accepted: 0000-01-01T00:00:00Z, the start of
+/// four-digit years.
+pub fn earliest() -> SystemTime {
+    SystemTime::UNIX_EPOCH - std::time::Duration::from_secs(62_167_219_200)
+}
+
+/// `t`, within [`earliest`] and [`latest`].
 fn shown(t: SystemTime) -> OffsetDateTime {
-    OffsetDateTime::from(t.min(latest()))
+    OffsetDateTime::from(t.clamp(earliest(), latest()))
 }
 
 /// RFC 3339 in UTC with whole seconds, e.g. `2026-12-01T02:00:00Z`.
@@ -109,11 +115,14 @@ pub fn rfc3339(t: SystemTime) -> String {
         .unwrap_or_else(|_| httpdate::fmt_http_date(t.into()))
 }
 
-/// Parses an RFC 3339 time (any offset).
+/// Parses an RFC 3339 time (any offset). A time before year 0 in UTC (which
+/// `0000-01-01T00:00:00+00:01` is) has no RFC 3339 form to show it in, so it
+/// is refused rather than accepted and shown as another time.
 pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     OffsetDateTime::parse(s, &Rfc3339)
         .ok()
         .map(SystemTime::from)
+        .filter(|t| *t >= earliest())
 }
 
 /// A readable UTC time, e.g. `Tuesday 1 December 2026, 03:00 UTC`.
@@ -173,6 +182,19 @@ mod tests {
         assert!(out.contains("Database &lt;upgrade&gt; &amp; more"));
         assert!(out.contains("req_1"));
         assert!(!out.contains("{{message}}"));
+    }
+
+    #[test]
+    fn times_before_year_0_are_refused_and_never_panic() {
+        assert_eq!(parse_rfc3339("0000-01-01T00:00:00+00:01"), None);
+        assert_eq!(
+            parse_rfc3339("0000-01-01T00:00:00Z"),
+            Some(earliest()),
+            "year 0 itself is fine"
+        );
+        let before = earliest() - Duration::from_secs(86_400);
+        assert_eq!(rfc3339(before), "0000-01-01T00:00:00Z");
+        assert!(human_utc(before).contains(" 0,"), "{}", human_utc(before));
     }
 
     #[test]
