@@ -58,6 +58,27 @@ pub struct Gateway {
     /// The admin API's tokens, replaced by a reload.
     tokens: Arc<ArcSwap<AdminTokens>>,
     tasks: JoinSet<()>,
+    /// The health checks of the current snapshot's pools.
+    checks: AbortOnDrop,
+}
+
+/// A task aborted when its handle is dropped or replaced.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl AbortOnDrop {
+    /// Checks `runtime`'s pools until replaced.
+    fn checks(runtime: &levee_proxy::Runtime) -> AbortOnDrop {
+        AbortOnDrop(tokio::spawn(levee_proxy::pool::health::run(
+            runtime.pools.clone(),
+        )))
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Gateway {
@@ -154,6 +175,7 @@ impl Gateway {
         for listener in bound {
             tasks.spawn(listener.serve(proxy.clone()));
         }
+        let checks = AbortOnDrop::checks(&runtime.load());
         Ok(Gateway {
             runtime,
             drain,
@@ -164,6 +186,7 @@ impl Gateway {
             control,
             tokens,
             tasks,
+            checks,
         })
     }
 
@@ -244,6 +267,8 @@ impl Gateway {
         self.control
             .set_config(config.windows.clone(), config.topology());
         self.tokens.store(Arc::new(config.admin_tokens.clone()));
+        // The new pools are checked from now; the old ones' checks stop.
+        self.checks = AbortOnDrop::checks(&runtime);
         self.runtime.publish(runtime);
         self.config = config;
         self.metrics.config_reloads.inc();

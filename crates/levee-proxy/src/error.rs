@@ -48,6 +48,9 @@ pub enum ProxyError {
         cause: String,
         /// When the gateway will try the pool again.
         retry_in: Duration,
+        /// The last endpoint tried, if one was (for the access log; never
+        /// shown to the client).
+        tried: Option<String>,
     },
     /// The upstream did not send a response head in time.
     #[error("upstream {endpoint} sent no response within {timeout:?}")]
@@ -136,6 +139,18 @@ impl ProxyError {
             ProxyError::ClientLimit { .. } => Reason::ClientLimit,
             ProxyError::DeadlineExpired => Reason::GatewayTimeout,
             ProxyError::Maintenance { .. } => Reason::Maintenance,
+        }
+    }
+
+    /// The endpoint that failed, for the access log: the one that timed out
+    /// or broke the connection, or the last one tried.
+    pub fn endpoint(&self) -> Option<&str> {
+        match self {
+            ProxyError::Timeout { endpoint, .. } | ProxyError::BadGateway { endpoint, .. } => {
+                Some(endpoint)
+            }
+            ProxyError::Unavailable { tried, .. } => tried.as_deref(),
+            _ => None,
         }
     }
 

@@ -95,6 +95,8 @@ pub(crate) struct Exchange {
     pub(crate) metrics: Option<RouteMetrics>,
     /// The endpoint that answered, if one did.
     pub(crate) upstream: Option<http::uri::Authority>,
+    /// The endpoint that failed, when none answered.
+    pub(crate) tried: Option<String>,
     /// Its time to the response head.
     pub(crate) headers_after: Option<Duration>,
     /// The reason, when the gateway answered itself.
@@ -130,6 +132,7 @@ impl Exchange {
             route: None,
             metrics: None,
             upstream: None,
+            tried: None,
             headers_after: None,
             reason: None,
             rt,
@@ -204,11 +207,11 @@ impl Exchange {
                 method = %self.method,
                 path = self.uri.path(),
                 version = ?self.version,
-                route = self.route.as_deref().unwrap_or("-"),
+                route = self.route.as_deref(),
                 status = self.status,
-                reason = self.reason.map_or("-", Reason::slug),
-                upstream = %self.upstream.as_ref().map_or("-", |a| a.as_str()),
-                upstream_headers_ms = self.headers_after.map_or(-1.0, |d| d.as_secs_f64() * 1000.0),
+                reason = self.reason.map(Reason::slug),
+                upstream = self.upstream.as_ref().map(|a| a.as_str()).or(self.tried.as_deref()),
+                upstream_headers_ms = self.headers_after.map(|d| d.as_secs_f64() * 1000.0),
                 duration_ms = elapsed.as_secs_f64() * 1000.0,
                 bytes_out = bytes,
                 completed = finished,

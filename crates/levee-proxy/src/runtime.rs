@@ -162,6 +162,8 @@ pub struct Runtime {
     pub settings: Settings,
     /// The routes, in match order.
     pub routes: RouteTable,
+    /// The pools, in configuration order (routes hold them too).
+    pub pools: Vec<Arc<crate::pool::Pool>>,
     /// The metrics registry shared by every snapshot.
     pub metrics: Arc<Metrics>,
 }

@@ -165,7 +165,17 @@ impl Proxy {
             }
             drop(permit);
         }
-        let fwd = result?;
+        let fwd = match result {
+            Ok(fwd) => fwd,
+            Err(e) => {
+                // The access log names the endpoint that failed, if one did.
+                log.tried = e.endpoint().map(str::to_owned);
+                return Err(e);
+            }
+        };
+        rt.metrics
+            .upstream_headers(&route.pool.name)
+            .observe(fwd.headers_after.as_secs_f64());
         log.upstream = Some(fwd.endpoint);
         log.headers_after = Some(fwd.headers_after);
         Ok(upstream_head(

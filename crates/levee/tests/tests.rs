@@ -17,6 +17,7 @@ mod lifecycle;
 mod maintenance;
 mod maintenance_page;
 mod openapi;
+mod outage;
 mod problems;
 mod request_id;
 mod store;

@@ -397,6 +397,51 @@ pub struct PoolSection {
     pub max_idle_per_endpoint: Option<usize>,
     /// The endpoints' circuit breaker.
     pub breaker: Option<BreakerSection>,
+    /// Active health checks (default none: an ejected endpoint still gets a
+    /// connect probe every second).
+    pub health_check: Option<Spanned<HealthCheckSection>>,
+    /// Below this fraction of endpoints passing their checks, ignore the
+    /// checks (default 0.5).
+    #[serde(default, deserialize_with = "units::share")]
+    pub panic_threshold: Option<f64>,
+}
+
+/// `health_check = { ... }` on a pool.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckSection {
+    /// `http` (default) or `tcp`.
+    pub kind: Option<Spanned<String>>,
+    /// The path asked for (default `/`).
+    pub path: Option<Spanned<String>>,
+    /// `GET` (default) or `HEAD`.
+    pub method: Option<Spanned<String>>,
+    /// The `Host` sent (default the endpoint's).
+    pub host: Option<Spanned<String>>,
+    /// Statuses that pass: numbers or `"lo-hi"` ranges (default `["200-399"]`).
+    pub expect: Option<Vec<Spanned<StatusOrRange>>>,
+    /// Time between checks (default `1s`).
+    #[serde(default, deserialize_with = "units::duration::<10, 3_600_000, _>")]
+    pub interval: Option<ConfigDuration>,
+    /// Time a check may take (default `1s`).
+    #[serde(default, deserialize_with = "units::duration::<1, 60_000, _>")]
+    pub timeout: Option<ConfigDuration>,
+    /// Passes in a row that make an endpoint healthy again (default 1).
+    #[serde(default, deserialize_with = "units::count::<1, 100, _, _>")]
+    pub healthy_threshold: Option<u32>,
+    /// Failures in a row that make an endpoint unhealthy (default 2).
+    #[serde(default, deserialize_with = "units::count::<1, 100, _, _>")]
+    pub unhealthy_threshold: Option<u32>,
+}
+
+/// A status (`204`) or a range of them (`"200-399"`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum StatusOrRange {
+    /// One status.
+    Status(u16),
+    /// `"lo-hi"`.
+    Range(String),
 }
 
 /// Upstream protocol names.

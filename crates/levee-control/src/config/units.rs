@@ -220,6 +220,17 @@ pub fn fraction<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error
     Ok(Some(v))
 }
 
+/// Deserializes an optional share in `[0, 1]`.
+pub fn share<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let v = f64::deserialize(d)?;
+    if !(0.0..=1.0).contains(&v) {
+        return Err(de::Error::custom(format!(
+            "{v} is out of range: expected a share from 0 to 1, such as 0.5"
+        )));
+    }
+    Ok(Some(v))
+}
+
 /// `d` in the configuration's own grammar, largest unit that divides it.
 fn show_duration(d: Duration) -> String {
     let ms = d.as_millis();

@@ -306,6 +306,23 @@ impl Breaker {
         self.window.clear();
     }
 
+    /// An out-of-band check (a health check, a connect probe) found the
+    /// endpoint answering again: if the breaker is open, the next request may
+    /// probe it now instead of after the rest of the back-off. The trip count
+    /// stays, so an endpoint that fails its probe again is held off longer.
+    /// Returns whether the breaker was open.
+    pub fn probe_now(&mut self, now: Instant) -> bool {
+        match &mut self.state {
+            BreakerState::Open { until } => {
+                if *until > now {
+                    *until = now;
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// The state as of the last call. An `Open` whose `until` has passed becomes
     /// half-open at the next [`try_acquire`](Self::try_acquire).
     pub fn state(&self) -> BreakerState {

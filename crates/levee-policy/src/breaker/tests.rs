@@ -11,6 +11,29 @@ fn secs(n: u64) -> Duration {
 }
 
 #[test]
+fn an_out_of_band_check_lets_the_next_request_probe_now() {
+    let mut b = breaker(BreakerConfig {
+        consecutive_failures: 1,
+        min_requests: 0,
+        ..Default::default()
+    });
+    let now = t0();
+    assert!(!b.probe_now(now), "closed: nothing to do");
+    b.on_failure(now);
+    b.on_failure(now + secs(5));
+    b.try_acquire(now + secs(5)).ok();
+    b.on_failure(now + secs(5));
+    let later = now + secs(6);
+    assert!(
+        b.try_acquire(later).is_err(),
+        "open for 10 s after a second trip"
+    );
+    assert!(b.probe_now(later));
+    assert!(b.try_acquire(later).is_ok(), "a probe may go now");
+    assert_eq!(b.trips(), 2, "the trip count stays");
+}
+
+#[test]
 fn trips_on_consecutive_failures_and_a_success_resets_the_count() {
     let mut b = breaker(BreakerConfig {
         consecutive_failures: 3,

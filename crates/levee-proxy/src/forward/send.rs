@@ -49,6 +49,9 @@ pub(super) async fn send(
                     "every endpoint is drained or its breaker is open".to_owned()
                 },
                 retry_in: e.retry_in,
+                tried: tried
+                    .last()
+                    .map(|i: &usize| pool.endpoints[*i].authority.to_string()),
             })?;
         tried.push(idx);
         let endpoint = &pool.endpoints[idx];
@@ -101,7 +104,19 @@ pub(super) async fn send(
             (Ok(Err(e)), None) if e.is_connect() => Attempt::ConnectFailed,
             (Ok(Err(_)), None) => Attempt::Broken,
         };
-        endpoint.record(outcome::verdict(attempt), now.into_std());
+        endpoint.record(outcome::verdict(attempt), now.into_std(), || {
+            match (&result, attempt) {
+                (Ok(Err(e)), _) => crate::forward::chain(e),
+                (_, Attempt::TimedOut { .. }) => {
+                    format!("no response head within {} ms", timeout.as_millis())
+                }
+                (_, Attempt::GrpcRefused) => {
+                    "it answered grpc-status UNAVAILABLE or RESOURCE_EXHAUSTED".to_owned()
+                }
+                (_, Attempt::Answered(status)) => format!("it answered {status}"),
+                _ => format!("{attempt:?}"),
+            }
+        });
         let mut response = match result {
             Err(_elapsed) if uploading => {
                 return Err(ProxyError::ClientBody {
@@ -136,14 +151,16 @@ pub(super) async fn send(
                 Attempt::ConnectFailed
                     if tried.len() < pool.endpoints.len() && prepared.reclaim() =>
                 {
-                    tracing::debug!(request_id = %request_id, endpoint = %endpoint.authority, error = %chain(&e), "connect failed; trying the next endpoint");
+                    endpoint.unreachable(request_id, &chain(&e));
                     continue;
                 }
                 Attempt::ConnectFailed => {
+                    endpoint.unreachable(request_id, &chain(&e));
                     return Err(ProxyError::Unavailable {
                         pool: pool.name.clone(),
                         cause: chain(&e),
                         retry_in: pool.retry_in(now.into_std(), &control.load().drained),
+                        tried: Some(endpoint.authority.to_string()),
                     });
                 }
                 _ => {

@@ -5,11 +5,11 @@
 
 use http::uri::Authority;
 use levee_policy::breaker::BreakerConfig;
-use levee_proxy::pool::{PoolSpec, Protocol};
+use levee_proxy::pool::{CheckKind, HealthCheck, PoolSpec, Protocol};
 
 use super::Overrides;
 use crate::config::error::Collector;
-use crate::config::file::{PoolSection, ProtocolName};
+use crate::config::file::{HealthCheckSection, PoolSection, ProtocolName, StatusOrRange};
 
 /// The file's pools (duplicates refused), then `--upstream`'s.
 pub(super) fn pools(
@@ -128,6 +128,12 @@ fn resolve_pool(p: &PoolSection, c: &mut Collector<'_>) -> Option<PoolSpec> {
     if let Some(n) = p.max_idle_per_endpoint {
         spec.max_idle_per_endpoint = n;
     }
+    if let Some(t) = p.panic_threshold {
+        spec.panic_threshold = t;
+    }
+    if let Some(hc) = &p.health_check {
+        spec.health_check = health_check(hc.get_ref(), c);
+    }
     if let Some(b) = &p.breaker {
         let d = BreakerConfig::default();
         spec.breaker = BreakerConfig {
@@ -148,6 +154,111 @@ fn resolve_pool(p: &PoolSection, c: &mut Collector<'_>) -> Option<PoolSpec> {
         }
     }
     Some(spec)
+}
+
+/// A pool's `health_check` table, defaults filled in; errors at their keys.
+fn health_check(hc: &HealthCheckSection, c: &mut Collector<'_>) -> Option<HealthCheck> {
+    let mut check = HealthCheck::http("/");
+    if let Some(d) = hc.interval {
+        check.interval = d.0;
+    }
+    if let Some(d) = hc.timeout {
+        check.timeout = d.0;
+    }
+    if let Some(n) = hc.healthy_threshold {
+        check.healthy_threshold = n;
+    }
+    if let Some(n) = hc.unhealthy_threshold {
+        check.unhealthy_threshold = n;
+    }
+    let kind = hc.kind.as_ref().map_or("http", |k| k.get_ref().as_str());
+    match kind {
+        "tcp" => {
+            for (key, set) in [
+                ("path", hc.path.as_ref().map(|v| v.span())),
+                ("method", hc.method.as_ref().map(|v| v.span())),
+                ("host", hc.host.as_ref().map(|v| v.span())),
+            ] {
+                if let Some(span) = set {
+                    c.at(
+                        Some(span),
+                        format!(
+                            "health_check.{key} is for kind = \"http\"; a TCP check only connects"
+                        ),
+                    );
+                }
+            }
+            check.kind = CheckKind::Tcp;
+        }
+        "http" => {
+            let path = hc.path.as_ref().map_or("/", |p| p.get_ref().as_str());
+            if !path.starts_with('/') || path.parse::<http::uri::PathAndQuery>().is_err() {
+                c.at(
+                    hc.path.as_ref().map(|p| p.span()),
+                    format!(
+                        "invalid health_check.path `{path}`: expected a path such as \"/healthz\""
+                    ),
+                );
+            }
+            let method = match hc.method.as_ref().map(|m| m.get_ref().as_str()) {
+                None | Some("GET") => http::Method::GET,
+                Some("HEAD") => http::Method::HEAD,
+                Some(other) => {
+                    c.at(
+                        hc.method.as_ref().map(|m| m.span()),
+                        format!(
+                            "invalid health_check.method `{other}`: expected \"GET\" or \"HEAD\""
+                        ),
+                    );
+                    http::Method::GET
+                }
+            };
+            let host = hc.host.as_ref().and_then(|h| {
+                let ok = h.get_ref().parse::<http::uri::Authority>().is_ok();
+                if !ok {
+                    c.at(
+                        Some(h.span()),
+                        format!("invalid health_check.host `{}`", h.get_ref()),
+                    );
+                }
+                ok.then(|| h.get_ref().clone())
+            });
+            let mut expect = Vec::new();
+            for e in hc.expect.iter().flatten() {
+                let range = match e.get_ref() {
+                    StatusOrRange::Status(n) => Some((*n, *n)),
+                    StatusOrRange::Range(r) => r.split_once('-').and_then(|(lo, hi)| {
+                        Some((lo.trim().parse().ok()?, hi.trim().parse().ok()?))
+                    }),
+                };
+                match range {
+                    Some((lo, hi)) if (100..=599).contains(&lo) && (lo..=599).contains(&hi) => {
+                        expect.push((lo, hi))
+                    }
+                    _ => c.at(
+                        Some(e.span()),
+                        "invalid health_check.expect entry: expected a status from 100 to 599 or a range such as \"200-399\"",
+                    ),
+                }
+            }
+            if expect.is_empty() {
+                expect.push((200, 399));
+            }
+            check.kind = CheckKind::Http {
+                method,
+                path: path.to_owned(),
+                host,
+                expect,
+            };
+        }
+        other => {
+            c.at(
+                hc.kind.as_ref().map(|k| k.span()),
+                format!("invalid health_check.kind `{other}`: expected \"http\" or \"tcp\""),
+            );
+        }
+    }
+    Some(check)
 }
 
 /// The one protocol the endpoints' schemes name (`None`: none named one);

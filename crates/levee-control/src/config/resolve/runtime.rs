@@ -1,6 +1,7 @@
 //! A [`Config`] → the data path's [`Runtime`] snapshot.
 //!
-//! Pools get fresh clients and breakers; routes are built by
+//! Pools get fresh clients and breakers, and keep what their health checks
+//! found; routes are built by
 //! [`Route::build`], which keeps a route's admission controller and rate
 //! limiter from the previous snapshot when their settings did not change
 //! (the one keep-or-rebuild step of a reload).
@@ -28,10 +29,18 @@ impl Config {
     ) -> Result<Runtime, ConfigError> {
         let mut c = Collector::new("");
         let mut pools: HashMap<&str, Arc<Pool>> = HashMap::new();
+        let mut in_order = Vec::new();
         for spec in &self.pools {
             match Pool::new(spec.clone()) {
                 Ok(p) => {
-                    pools.insert(spec.name.as_str(), Arc::new(p));
+                    if let Some(old) =
+                        previous.and_then(|rt| rt.pools.iter().find(|old| old.name == spec.name))
+                    {
+                        p.inherit_health(old);
+                    }
+                    let p = Arc::new(p);
+                    in_order.push(p.clone());
+                    pools.insert(spec.name.as_str(), p);
                 }
                 Err(e) => c.at(None, format!("pool `{}`: {e}", spec.name)),
             }
@@ -57,6 +66,7 @@ impl Config {
         Ok(Runtime {
             settings: self.settings.clone(),
             routes: RouteTable::new(routes),
+            pools: in_order,
             metrics,
         })
     }

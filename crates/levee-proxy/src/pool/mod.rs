@@ -1,57 +1,33 @@
-//! Upstream pools: endpoints, their breakers, balancing, and the HTTP clients.
+//! Upstream pools: endpoints, their health, and the choice among them.
 //!
-//! A [`Pool`] is a list of [`Endpoint`]s, each with its own pooled HTTP client
-//! (keep-alive connections, HTTP/1.1 or h2c prior knowledge) whose connector
-//! always dials that endpoint, whatever the request's URI names. So the URI
-//! can carry the client's authority, which HTTP/2 sends as `:authority` and
-//! which must agree with `Host` (RFC 9113 §8.3.1), while the connection goes
-//! to the endpoint. Each endpoint sits behind a circuit breaker (from
-//! `levee-policy`). Requests go round
-//! robin over the endpoints whose breaker admits them. When every breaker is
-//! open the pool is unavailable, and the 503 says when the earliest one will
-//! let a probe through: that is the honest `Retry-After`.
+//! A [`Pool`] is a list of [`Endpoint`]s (see `endpoint.rs`: each with its
+//! own HTTP client, circuit breaker and active health), reached with
+//! connectors that always dial their endpoint (`connect.rs`), and checked
+//! beside the data path (`health.rs`). Requests go round robin over the
+//! endpoints that are neither drained, unhealthy by their checks, nor
+//! ejected by their breaker. When fewer than `panic_threshold` of the pool's
+//! (undrained) endpoints pass their health checks, the pool **panics**, as
+//! Envoy's does: the checks are ignored and every endpoint whose breaker
+//! admits a request takes its share, since spreading load over doubtful
+//! endpoints serves more than refusing it all. When no endpoint can take the
+//! request the pool is unavailable, and the 503 says when the earliest one
+//! will let a probe through: that is the honest `Retry-After`.
 //!
 //! This module must not build responses or know about routes.
 
-use std::sync::Mutex;
+mod connect;
+mod endpoint;
+pub mod health;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use http::Uri;
 use http::uri::Authority;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use levee_policy::breaker::{Breaker, BreakerConfig};
 
-use crate::body::UpstreamBody;
-
-/// The HTTP client an endpoint is reached with.
-pub type UpstreamClient = Client<EndpointConnector, UpstreamBody>;
-
-/// A connector that dials one endpoint, whatever URI it is asked for.
-#[derive(Debug, Clone)]
-pub struct EndpointConnector {
-    inner: HttpConnector,
-    target: Uri,
-}
-
-impl tower_service::Service<Uri> for EndpointConnector {
-    type Response = <HttpConnector as tower_service::Service<Uri>>::Response;
-    type Error = <HttpConnector as tower_service::Service<Uri>>::Error;
-    type Future = <HttpConnector as tower_service::Service<Uri>>::Future;
-
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, _requested: Uri) -> Self::Future {
-        self.inner.call(self.target.clone())
-    }
-}
+pub use connect::{EndpointConnector, UpstreamClient};
+pub use endpoint::{Endpoint, EndpointStatus, HealthState};
+pub use health::{CheckKind, HealthCheck};
 
 /// The protocol a pool speaks to its endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -84,6 +60,11 @@ pub struct PoolSpec {
     pub breaker: BreakerConfig,
     /// Keep the case of HTTP/1 header names (from `server.preserve_header_case`).
     pub preserve_header_case: bool,
+    /// The active health check, if any.
+    pub health_check: Option<HealthCheck>,
+    /// Below this fraction of endpoints passing their health checks, the
+    /// pool ignores the checks (default 0.5; 0 never panics).
+    pub panic_threshold: f64,
 }
 
 impl PoolSpec {
@@ -99,65 +80,10 @@ impl PoolSpec {
             max_idle_per_endpoint: 256,
             breaker: BreakerConfig::default(),
             preserve_header_case: false,
+            health_check: None,
+            panic_threshold: 0.5,
         }
     }
-}
-
-/// One upstream address, the client that reaches it, and its circuit breaker.
-#[derive(Debug)]
-pub struct Endpoint {
-    /// `host:port`.
-    pub authority: Authority,
-    /// Pooled connections to this endpoint.
-    pub client: UpstreamClient,
-    breaker: Mutex<Breaker>,
-}
-
-impl Endpoint {
-    /// Tells the endpoint's breaker what an attempt showed.
-    pub(crate) fn record(&self, verdict: crate::forward::outcome::Verdict, now: Instant) {
-        use crate::forward::outcome::Verdict;
-        let mut breaker = self.lock();
-        match verdict {
-            Verdict::Success => breaker.on_success(now),
-            Verdict::Failure => breaker.on_failure(now),
-            Verdict::Neutral => breaker.on_neutral(),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Breaker> {
-        // A panic while holding this lock cannot leave a breaker half-updated
-        // in a way that matters more than losing the endpoint; keep serving.
-        self.breaker
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// The pooled client for one endpoint: its connector dials `authority`.
-fn endpoint_client(spec: &PoolSpec, authority: &Authority) -> UpstreamClient {
-    let mut http = HttpConnector::new();
-    http.set_nodelay(true);
-    http.set_connect_timeout(Some(spec.connect_timeout));
-    http.enforce_http(true);
-    let target = Uri::builder()
-        .scheme("http")
-        .authority(authority.clone())
-        .path_and_query("/")
-        .build()
-        .unwrap_or_default();
-    let mut builder = Client::builder(TokioExecutor::new());
-    builder
-        .pool_timer(TokioTimer::new())
-        .timer(TokioTimer::new())
-        .pool_idle_timeout(spec.idle_timeout)
-        .pool_max_idle_per_host(spec.max_idle_per_endpoint)
-        .http1_preserve_header_case(spec.preserve_header_case)
-        .http2_only(spec.protocol == Protocol::H2c);
-    builder.build(EndpointConnector {
-        inner: http,
-        target,
-    })
 }
 
 /// A set of endpoints that serve the same thing, and the client to reach them.
@@ -171,6 +97,9 @@ pub struct Pool {
     pub protocol: Protocol,
     /// Time allowed from request to response head.
     pub response_timeout: Duration,
+    /// The active health check, if any.
+    pub health_check: Option<HealthCheck>,
+    panic_threshold: f64,
     next: AtomicUsize,
 }
 
@@ -192,11 +121,12 @@ impl Pool {
             .endpoints
             .iter()
             .map(|authority| {
-                Ok(Endpoint {
-                    authority: authority.clone(),
-                    client: endpoint_client(&spec, authority),
-                    breaker: Mutex::new(Breaker::new(spec.breaker)?),
-                })
+                Ok(Endpoint::new(
+                    &spec.name,
+                    authority.clone(),
+                    connect::endpoint_client(&spec, authority),
+                    Breaker::new(spec.breaker)?,
+                ))
             })
             .collect::<Result<_, levee_policy::ConfigError>>()?;
         Ok(Pool {
@@ -204,13 +134,49 @@ impl Pool {
             endpoints,
             protocol: spec.protocol,
             response_timeout: spec.response_timeout,
+            health_check: spec.health_check,
+            panic_threshold: spec.panic_threshold,
             next: AtomicUsize::new(0),
         })
     }
 
+    /// Keeps what `old` (the same pool in the previous configuration) found
+    /// by its health checks, endpoint by endpoint, when both check.
+    pub fn inherit_health(&self, old: &Pool) {
+        if self.health_check.is_none() || old.health_check.is_none() {
+            return;
+        }
+        for e in &self.endpoints {
+            if let Some(o) = old.endpoints.iter().find(|o| o.authority == e.authority) {
+                e.inherit_health(o);
+            }
+        }
+    }
+
+    /// Whether the pool panics: fewer than `panic_threshold` of its
+    /// undrained endpoints pass their health checks, so the checks are
+    /// ignored. Never without a health check.
+    pub fn panicking(&self, drained: &[Authority]) -> bool {
+        if self.health_check.is_none() {
+            return false;
+        }
+        let (mut total, mut healthy) = (0usize, 0usize);
+        for e in &self.endpoints {
+            if drained.contains(&e.authority) {
+                continue;
+            }
+            total += 1;
+            if e.health() != HealthState::Unhealthy {
+                healthy += 1;
+            }
+        }
+        total > 0 && (healthy as f64) < self.panic_threshold * total as f64
+    }
+
     /// Picks the next endpoint whose breaker admits a request, round robin,
-    /// skipping `tried` (indexes already attempted for this request) and the
-    /// `drained` endpoints (taken out of rotation by the operator).
+    /// skipping `tried` (indexes already attempted for this request), the
+    /// `drained` endpoints (taken out of rotation by the operator), and the
+    /// ones unhealthy by their checks unless the pool panics.
     pub fn pick(
         &self,
         now: Instant,
@@ -219,6 +185,7 @@ impl Pool {
     ) -> Result<usize, NoEndpoint> {
         let n = self.endpoints.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let panic = self.panicking(drained);
         let mut soonest: Option<Duration> = None;
         let mut all_drained = true;
         for i in 0..n {
@@ -226,11 +193,20 @@ impl Pool {
             if tried.contains(&idx) {
                 continue;
             }
-            if drained.contains(&self.endpoints[idx].authority) {
+            let endpoint = &self.endpoints[idx];
+            if drained.contains(&endpoint.authority) {
                 continue;
             }
             all_drained = false;
-            match self.endpoints[idx].lock().try_acquire(now) {
+            if !panic && endpoint.health() == HealthState::Unhealthy {
+                let next_check = self
+                    .health_check
+                    .as_ref()
+                    .map_or(Duration::from_secs(1), |c| c.interval);
+                soonest = Some(soonest.map_or(next_check, |s| s.min(next_check)));
+                continue;
+            }
+            match endpoint.try_acquire(now) {
                 Ok(()) => return Ok(idx),
                 Err(open) => {
                     soonest = Some(soonest.map_or(open.retry_in, |s| s.min(open.retry_in)));
@@ -252,7 +228,7 @@ impl Pool {
         self.endpoints
             .iter()
             .filter(|e| !drained.contains(&e.authority))
-            .map(|e| e.lock().retry_in(now).unwrap_or(Duration::ZERO))
+            .map(|e| e.retry_in(now).unwrap_or(Duration::ZERO))
             .min()
             .unwrap_or(Duration::ZERO)
             .max(Duration::from_secs(1))

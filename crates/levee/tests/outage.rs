@@ -1,0 +1,224 @@
+//! Issue 12: upstream outages done right. An upstream that comes back is
+//! used again within about a second (not after a breaker's back-off); an
+//! endpoint that fails its health checks gets no requests and returns when
+//! they pass; a pool whose endpoints all look unhealthy spreads traffic over
+//! them rather than refusing it (panic mode); every change is logged once.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use crate::support::*;
+
+/// A plain upstream on `addr` answering `200 ok`; aborting the handle closes
+/// its listener and every connection it has open, as a crash would.
+async fn serve_on(addr: SocketAddr) -> tokio::task::JoinHandle<()> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .expect("bind the upstream's port");
+    tokio::spawn(async move {
+        let mut conns = JoinSet::new();
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            conns.spawn(async move {
+                let svc = service_fn(|_req| async {
+                    Ok::<_, std::convert::Infallible>(http::Response::new(full("ok")))
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    })
+}
+
+/// A free loopback port.
+fn free_port() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr")
+}
+
+/// Issue 12 item 1: after an outage of its only endpoint, traffic resumes
+/// within about a second of the upstream's return — here the breaker's own
+/// back-off is 30 s (it was ~30 s in practice with the defaults' doubling).
+/// The ejection, the unreachable endpoint and the recovery are each logged
+/// at WARN/INFO.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returning_upstream_is_used_again_at_once() {
+    let addr = free_port();
+    let upstream = serve_on(addr).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("levee.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[pools]]\nname = \"app\"\nendpoints = [\"{addr}\"]\n\
+             breaker = {{ consecutive_failures = 3, open_base = \"30s\", open_max = \"60s\" }}\n\
+             [[routes]]\npool = \"app\"\n"
+        ),
+    )
+    .expect("config");
+    let served = Served::start(&[
+        "--config",
+        &config.to_string_lossy(),
+        "--listen",
+        "127.0.0.1:0",
+        "--admin",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(get(&served.url("/a"), &[]).await.status, 200);
+
+    // The upstream goes away: its breaker opens after three failures.
+    upstream.abort();
+    let _ = upstream.await;
+    for _ in 0..4 {
+        let got = get(&served.url("/down"), &[]).await;
+        assert_problem(&got, 503, "upstream-unavailable");
+    }
+    let refused = get(&served.url("/down"), &[]).await;
+    let retry_after: u64 = refused
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!(
+        retry_after > 10,
+        "the breaker holds it off: {retry_after} s"
+    );
+
+    // It comes back: served again long before the back-off ends.
+    let _back = serve_on(addr).await;
+    eventually(Duration::from_secs(10), "traffic resumes", async || {
+        get(&served.url("/back"), &[]).await.status == 200
+    })
+    .await;
+    assert!(served.logged("cannot reach the endpoint"));
+    assert!(served.logged("endpoint ejected: its breaker opened"));
+    assert!(served.logged("endpoint answers again: the next request probes it"));
+    // Its probes succeed and the breaker closes.
+    eventually(Duration::from_secs(10), "the breaker closes", async || {
+        assert_eq!(get(&served.url("/again"), &[]).await.status, 200);
+        served.logged("endpoint back: its breaker closed")
+    })
+    .await;
+}
+
+/// An upstream whose `/healthz` answers 500 while `sick` is set; every
+/// other path answers 200.
+async fn checked_upstream(sick: Arc<AtomicBool>) -> Upstream {
+    Upstream::start(move |s: Seen| {
+        let sick = sick.load(Ordering::SeqCst);
+        async move {
+            let status = if s.uri.path() == "/healthz" && sick {
+                500
+            } else {
+                200
+            };
+            http::Response::builder()
+                .status(status)
+                .body(full("x"))
+                .expect("response")
+        }
+    })
+    .await
+}
+
+fn served_paths(up: &Upstream, prefix: &str) -> usize {
+    up.seen()
+        .iter()
+        .filter(|s| s.uri.path().starts_with(prefix))
+        .count()
+}
+
+/// Issue 12 item 1: an endpoint failing its health checks gets no requests
+/// (not even the first few that would fail), and gets them again once its
+/// checks pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unhealthy_endpoint_gets_no_requests_until_it_recovers() {
+    let (a_sick, b_sick) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let a = checked_upstream(a_sick.clone()).await;
+    let b = checked_upstream(b_sick.clone()).await;
+    let gw = Gw::start(&format!(
+        "[[pools]]\nname = \"app\"\nendpoints = [\"{}\", \"{}\"]\n\
+         health_check = {{ path = \"/healthz\", interval = \"100ms\", unhealthy_threshold = 2 }}\n\
+         [[routes]]\npool = \"app\"\n",
+        a.addr, b.addr
+    ))
+    .await;
+    a_sick.store(true, Ordering::SeqCst);
+    let mut round = 0;
+    eventually(Duration::from_secs(10), "A is taken out", async || {
+        round += 1;
+        let prefix = format!("/r{round}/");
+        for i in 0..10 {
+            assert_eq!(get(&gw.url(&format!("{prefix}{i}")), &[]).await.status, 200);
+        }
+        served_paths(&a, &prefix) == 0
+    })
+    .await;
+    // Out for good while sick.
+    for i in 0..20 {
+        assert_eq!(get(&gw.url(&format!("/out/{i}")), &[]).await.status, 200);
+    }
+    assert_eq!(served_paths(&a, "/out/"), 0);
+    assert_eq!(served_paths(&b, "/out/"), 20);
+
+    a_sick.store(false, Ordering::SeqCst);
+    let mut round = 0;
+    eventually(Duration::from_secs(10), "A is back", async || {
+        round += 1;
+        let prefix = format!("/back{round}/");
+        for i in 0..10 {
+            get(&gw.url(&format!("{prefix}{i}")), &[]).await;
+        }
+        served_paths(&a, &prefix) > 0
+    })
+    .await;
+    drop(b_sick);
+}
+
+/// Issue 12 item 3: when fewer than `panic_threshold` of a pool's endpoints
+/// pass their checks, the checks are ignored and traffic is spread over all
+/// of them, rather than refused; with `panic_threshold = 0` it is refused,
+/// saying when the next check is due.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_whose_checks_all_fail_panics_instead_of_refusing() {
+    let sick = Arc::new(AtomicBool::new(true));
+    let a = checked_upstream(sick.clone()).await;
+    let b = checked_upstream(sick.clone()).await;
+    let config = |panic: &str| {
+        format!(
+            "[[pools]]\nname = \"app\"\nendpoints = [\"{}\", \"{}\"]\n{panic}\n\
+             health_check = {{ path = \"/healthz\", interval = \"100ms\" }}\n\
+             [[routes]]\npool = \"app\"\n",
+            a.addr, b.addr
+        )
+    };
+    let strict = Gw::start(&config("panic_threshold = 0")).await;
+    eventually(Duration::from_secs(10), "both are unhealthy", async || {
+        get(&strict.url("/strict"), &[]).await.status == 503
+    })
+    .await;
+    let refused = get(&strict.url("/strict"), &[]).await;
+    assert_problem(&refused, 503, "upstream-unavailable");
+    assert!(refused.header("retry-after").is_some());
+
+    let panicking = Gw::start(&config("")).await;
+    // Give its checks time to fail too; it keeps serving throughout.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for i in 0..10 {
+        let got = get(&panicking.url(&format!("/panic/{i}")), &[]).await;
+        assert_eq!(got.status, 200, "{}", got.text());
+    }
+    assert!(served_paths(&a, "/panic/") > 0 && served_paths(&b, "/panic/") > 0);
+}
