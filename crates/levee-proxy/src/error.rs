@@ -51,6 +51,11 @@ pub enum ProxyError {
         /// The last endpoint tried, if one was (for the access log; never
         /// shown to the client).
         tried: Option<String>,
+        /// Every endpoint of every pool asked is drained by an operator.
+        drained: bool,
+        /// The pools asked, in order, when the route has alternates (shown
+        /// as the problem's `tried` member); empty otherwise.
+        pools: Vec<String>,
     },
     /// The upstream did not send a response head in time.
     #[error("upstream {endpoint} sent no response within {timeout:?}")]
@@ -207,8 +212,23 @@ impl ProxyError {
             ProxyError::HeadersTooLarge { what } => {
                 format!("The request's header section is too large: {what}.")
             }
-            ProxyError::Unavailable { pool, .. } => {
-                format!("No endpoint of the service \"{pool}\" could be reached.")
+            ProxyError::Unavailable {
+                pool,
+                drained,
+                pools,
+                ..
+            } => {
+                let names = if pools.len() > 1 {
+                    let quoted: Vec<String> = pools.iter().map(|p| format!("\"{p}\"")).collect();
+                    format!("services {}", quoted.join(", "))
+                } else {
+                    format!("service \"{pool}\"")
+                };
+                if *drained {
+                    format!("Every endpoint of the {names} is drained by its operators (planned work); the request was not sent. Retry after the delay in Retry-After.")
+                } else {
+                    format!("No endpoint of the {names} could be reached.")
+                }
             }
             ProxyError::Timeout { timeout, .. } => {
                 format!(

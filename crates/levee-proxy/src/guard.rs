@@ -37,6 +37,9 @@ pub(crate) struct Pass {
     pub(crate) rate_fields: Option<(HeaderValue, HeaderValue)>,
     /// When its caller gives up, if it said.
     pub(crate) deadline: Option<Instant>,
+    /// The route's pools a maintenance window closes for this request (bit
+    /// `i` of [`Route::pools`]); the route's first open pool takes it.
+    pub(crate) closed: u16,
 }
 
 /// Runs the guards for `req` on `route`.
@@ -49,9 +52,7 @@ pub(crate) async fn guard(
 ) -> Result<Pass, ProxyError> {
     // Maintenance: a window in force that covers this route, unless the
     // request bypasses it. The state is read here, not held across awaits.
-    if let Some(err) = maintenance(req, route, cx, settings, control) {
-        return Err(err);
-    }
+    let closed = maintenance(req, route, cx, settings, control)?;
     strip_bypass_tokens(req, control);
     // The caller's deadline, if it told us one (grpc-timeout or the ms header).
     let deadline = crate::deadline::budget(req.headers(), &settings.deadline_header)
@@ -104,6 +105,7 @@ pub(crate) async fn guard(
         permit,
         rate_fields,
         deadline,
+        closed,
     })
 }
 
@@ -173,35 +175,50 @@ fn strip_bypass_tokens<B>(req: &mut Request<B>, control: &ControlHandle) {
     }
 }
 
-/// The `maintenance` error for this request, when a window in force covers
-/// its route and it does not bypass the window. Reads the clock only when
-/// some window exists.
+/// The route's pools a maintenance window in force closes for this request
+/// (it does not bypass the window), as a bit per pool of [`Route::pools`];
+/// the `maintenance` error when every one of them is closed. Reads the clock
+/// only when some window exists.
 fn maintenance<B>(
     req: &Request<B>,
     route: &Route,
     cx: &RequestCx,
     settings: &Settings,
     control: &ControlHandle,
-) -> Option<ProxyError> {
+) -> Result<u16, ProxyError> {
     let control = control.load();
     if control.windows.is_empty() {
-        return None;
+        return Ok(0);
     }
     let now = std::time::SystemTime::now();
-    let window = control.blocking_window(
-        &route.name,
-        &route.pool.name,
-        req.headers(),
-        cx.peer.client.ip(),
-        now,
-    )?;
+    let mut closed = 0u16;
+    let mut open = false;
+    let mut first = None;
+    for (i, pool) in route.pools().enumerate() {
+        match control.blocking_window(
+            &route.name,
+            &pool.name,
+            req.headers(),
+            cx.peer.client.ip(),
+            now,
+        ) {
+            Some(window) => {
+                closed |= 1 << i;
+                first.get_or_insert(window);
+            }
+            None => open = true,
+        }
+    }
+    let Some(window) = first.filter(|_| !open) else {
+        return Ok(closed);
+    };
     let retry_in = window
         .ends_at
         .map_or(settings.maintenance_open_ended_retry_after, |end| {
             end.duration_since(now).unwrap_or_default()
         })
         .min(MAINTENANCE_RETRY_CAP);
-    Some(ProxyError::Maintenance {
+    Err(ProxyError::Maintenance {
         window: window.clone(),
         retry_in,
     })

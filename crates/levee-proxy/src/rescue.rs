@@ -73,7 +73,23 @@ pub fn rescue(err: &ProxyError, cx: &ErrorContext<'_>) -> Response<ProxyBody> {
         return maintenance_response(window, *retry_in, Some(err.detail()), cx);
     }
     let reason = err.reason();
-    let mut resp = problem_response(reason, Some(err.detail()), err.retry_in(), cx);
+    let mut resp = match err {
+        // A route with alternate pools says which it asked.
+        ProxyError::Unavailable { pools, .. } if pools.len() > 1 => {
+            let (problem, retry_after) =
+                problem_for(reason, Some(err.detail()), err.retry_in(), cx);
+            let problem = problem.with_extension("tried", pools.clone());
+            let (content_type, body) = problem.render(format_for(cx));
+            respond(
+                reason,
+                content_type,
+                body,
+                retry_after.map(HeaderValue::from),
+                cx,
+            )
+        }
+        _ => problem_response(reason, Some(err.detail()), err.retry_in(), cx),
+    };
     if let ProxyError::RateLimited(r) = err {
         // draft-ietf-httpapi-ratelimit-headers: the policy and the (empty) allowance.
         let h = resp.headers_mut();

@@ -74,6 +74,10 @@ pub struct RouteSpec {
     pub path_prefix: String,
     /// The pool its requests go to, by name.
     pub pool: String,
+    /// Alternate pools, in order, by name: used when every pool before
+    /// them has no endpoint to take the request (all down, unhealthy,
+    /// drained or in maintenance).
+    pub fallback: Vec<String>,
     /// The request body's size limit, buffering and deadlines.
     pub body: crate::body::BodyPolicy,
     /// The JSON form of this route's errors.
@@ -96,6 +100,7 @@ impl RouteSpec {
             host: HostMatch::Any,
             path_prefix: "/".to_owned(),
             pool: pool.to_owned(),
+            fallback: Vec::new(),
             body: crate::body::BodyPolicy::default(),
             json_style: JsonStyle::Problem,
             admission: Some(AdmissionSpec::default()),
@@ -116,6 +121,8 @@ pub struct Route {
     pub spec: RouteSpec,
     /// The pool its requests go to.
     pub pool: Arc<Pool>,
+    /// Its alternate pools, in the order of `spec.fallback`.
+    pub fallback: Vec<Arc<Pool>>,
     /// Pre-registered metric handles, so the hot path does no label lookup.
     pub metrics: RouteMetrics,
     /// Admission control; `None` when the route opted out.
@@ -156,9 +163,23 @@ impl Route {
             name,
             spec,
             pool,
+            fallback: Vec::new(),
             admission,
             rate_limit,
         })
+    }
+}
+
+impl Route {
+    /// The route with its alternate pools (`spec.fallback`, resolved).
+    pub fn with_fallback(mut self, fallback: Vec<Arc<Pool>>) -> Route {
+        self.fallback = fallback;
+        self
+    }
+
+    /// Its pools in the order they are tried: the pool, then the fallbacks.
+    pub fn pools(&self) -> impl Iterator<Item = &Arc<Pool>> {
+        std::iter::once(&self.pool).chain(&self.fallback)
     }
 }
 

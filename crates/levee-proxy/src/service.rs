@@ -149,6 +149,7 @@ impl Proxy {
         let result = forward(
             req,
             route,
+            pass.closed,
             cx.peer,
             &cx.request_id,
             settings,
@@ -173,8 +174,9 @@ impl Proxy {
                 return Err(e);
             }
         };
+        let pool = route.pools().nth(fwd.pool).unwrap_or(&route.pool);
         rt.metrics
-            .upstream_headers(&route.pool.name)
+            .upstream_headers(&pool.name)
             .observe(fwd.headers_after.as_secs_f64());
         log.upstream = Some(fwd.endpoint);
         log.headers_after = Some(fwd.headers_after);

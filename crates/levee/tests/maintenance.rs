@@ -14,9 +14,9 @@ use levee_control::config::Overrides;
 
 use crate::support::*;
 
-const TOKEN: &str = "alice-token-0123456789";
+pub(crate) const TOKEN: &str = "alice-token-0123456789";
 
-fn overrides() -> Overrides {
+pub(crate) fn overrides() -> Overrides {
     Overrides {
         admin_tokens: AdminTokens::from_pairs([("alice", TOKEN)]),
         ..Overrides::default()
@@ -24,7 +24,12 @@ fn overrides() -> Overrides {
 }
 
 /// An admin API call with alice's token; `body` is sent as JSON when given.
-async fn api(admin: SocketAddr, method: &str, path: &str, body: Option<serde_json::Value>) -> Got {
+pub(crate) async fn api(
+    admin: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> Got {
     call(admin, method, path, body, Some(TOKEN)).await
 }
 

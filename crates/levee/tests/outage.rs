@@ -222,3 +222,147 @@ async fn a_pool_whose_checks_all_fail_panics_instead_of_refusing() {
     }
     assert!(served_paths(&a, "/panic/") > 0 && served_paths(&b, "/panic/") > 0);
 }
+
+/// An upstream that answers its name, so a test sees which pool served.
+async fn named(name: &'static str) -> Upstream {
+    Upstream::start(move |_s: Seen| async move { http::Response::new(full(name)) }).await
+}
+
+/// Issue 12 item 4: a route with an alternate pool loses no request when
+/// its pool's only endpoint dies (the connect failure goes to the
+/// alternate, nothing having been sent), and returns to its pool within
+/// about a second of the endpoint's return.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_fails_over_to_its_alternate_pool_and_comes_back() {
+    let addr = free_port();
+    let primary = serve_on(addr).await;
+    let alternate = named("us-east").await;
+    let gw = Gw::start(&format!(
+        "[[pools]]\nname = \"eu-west\"\nendpoints = [\"{addr}\"]\n\
+         [[pools]]\nname = \"us-east\"\nendpoints = [\"{}\"]\n\
+         [[routes]]\npool = \"eu-west\"\nfallback = [\"us-east\"]\n",
+        alternate.addr
+    ))
+    .await;
+    assert_eq!(get(&gw.url("/a"), &[]).await.text(), "ok");
+
+    primary.abort();
+    let _ = primary.await;
+    for i in 0..20 {
+        let got = get(&gw.url(&format!("/down/{i}")), &[]).await;
+        assert_eq!(got.status, 200, "request {i}: {}", got.text());
+        assert_eq!(got.text(), "us-east");
+    }
+    // A POST with a body goes too: nothing reached the dead endpoint.
+    let req = http::Request::post(gw.url("/upload"))
+        .body(full("payload"))
+        .expect("request");
+    let got = send(&h1(), req).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(got.text(), "us-east");
+    assert_eq!(
+        alternate.seen().last().map(|s| s.body_len),
+        Some(7),
+        "the body arrived whole"
+    );
+
+    let _back = serve_on(addr).await;
+    eventually(
+        Duration::from_secs(10),
+        "the route returns to its pool",
+        async || get(&gw.url("/back"), &[]).await.text() == "ok",
+    )
+    .await;
+}
+
+/// Issue 12 items 4 and 7: when every pool of a route is down, the one 503
+/// names the pools tried (the `tried` member, in order) and says when to
+/// come back; endpoints' addresses stay out of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_every_pool_is_down_the_503_names_what_was_tried() {
+    let (a, b) = (free_port(), free_port());
+    let gw = Gw::start(&format!(
+        "[[pools]]\nname = \"eu-west\"\nendpoints = [\"{a}\"]\n\
+         [[pools]]\nname = \"us-east\"\nendpoints = [\"{b}\"]\n\
+         [[routes]]\npool = \"eu-west\"\nfallback = [\"us-east\"]\n"
+    ))
+    .await;
+    let got = get(&gw.url("/x"), &[]).await;
+    let problem = assert_problem(&got, 503, "upstream-unavailable");
+    assert_eq!(problem["tried"], serde_json::json!(["eu-west", "us-east"]));
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("\"eu-west\", \"us-east\""), "{detail}");
+    assert!(!got.text().contains(&a.to_string()), "{}", got.text());
+    assert!(got.header("retry-after").is_some());
+}
+
+/// Issue 12 item 7: a pool whose every endpoint an operator drained is its
+/// own answer — "drained", with the open-ended Retry-After an operator's
+/// planned work gets (not 1 s) — and a route with an alternate pool goes
+/// there instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drained_pool_says_so_and_its_route_uses_the_alternate() {
+    use crate::maintenance::{api, overrides};
+    let main = named("main").await;
+    let spare = named("spare").await;
+    let gw = Gw::start_with(
+        &format!(
+            "[maintenance]\nopen_ended_retry_after = \"90s\"\n\
+             [[pools]]\nname = \"main\"\nendpoints = [\"{}\"]\n\
+             [[pools]]\nname = \"spare\"\nendpoints = [\"{}\"]\n\
+             [[routes]]\nname = \"plain\"\npath_prefix = \"/plain\"\npool = \"main\"\n\
+             [[routes]]\nname = \"backed\"\npool = \"main\"\nfallback = [\"spare\"]\n",
+            main.addr, spare.addr
+        ),
+        overrides(),
+    )
+    .await;
+    let drained = api(gw.admin, "PUT", &format!("/v1/drains/{}", main.addr), None).await;
+    assert_eq!(drained.status, 201, "{}", drained.text());
+
+    let got = get(&gw.url("/plain/x"), &[]).await;
+    let problem = assert_problem(&got, 503, "upstream-unavailable");
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("drained"), "{detail}");
+    assert_eq!(got.header("retry-after"), Some("90"));
+
+    assert_eq!(get(&gw.url("/other"), &[]).await.text(), "spare");
+}
+
+/// Issue 12 item 4: a maintenance window on a route's pool sends the route
+/// to its alternate pool; one on the route itself answers `503
+/// maintenance` whatever pools it has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_in_maintenance_sends_its_route_to_the_alternate() {
+    use crate::maintenance::{api, overrides};
+    let main = named("main").await;
+    let spare = named("spare").await;
+    let gw = Gw::start_with(
+        &format!(
+            "[[pools]]\nname = \"main\"\nendpoints = [\"{}\"]\n\
+             [[pools]]\nname = \"spare\"\nendpoints = [\"{}\"]\n\
+             [[routes]]\nname = \"app\"\npool = \"main\"\nfallback = [\"spare\"]\n",
+            main.addr, spare.addr
+        ),
+        overrides(),
+    )
+    .await;
+    let window = |scope: serde_json::Value| {
+        api(
+            gw.admin,
+            "POST",
+            "/v1/windows",
+            Some(serde_json::json!({"scope": scope, "duration_seconds": 60})),
+        )
+    };
+    let w = window(serde_json::json!({"kind": "pool", "name": "main"})).await;
+    assert_eq!(w.status, 201, "{}", w.text());
+    for _ in 0..5 {
+        assert_eq!(get(&gw.url("/x"), &[]).await.text(), "spare");
+    }
+    assert!(main.seen().is_empty());
+
+    let w = window(serde_json::json!({"kind": "route", "name": "app"})).await;
+    assert_eq!(w.status, 201, "{}", w.text());
+    assert_problem(&get(&gw.url("/x"), &[]).await, 503, "maintenance");
+}

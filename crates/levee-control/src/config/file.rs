@@ -196,6 +196,9 @@ pub struct RouteSection {
     pub path_prefix: Option<Spanned<String>>,
     /// The pool to forward to.
     pub pool: Spanned<String>,
+    /// Alternate pools, tried in order when the ones before have no
+    /// endpoint to take the request.
+    pub fallback: Option<Spanned<Vec<Spanned<String>>>>,
     /// Largest request body accepted (default unlimited).
     #[serde(
         default,

@@ -23,9 +23,14 @@ use crate::error::ProxyError;
 use crate::pool::{Pool, Protocol};
 use crate::runtime::Settings;
 
+/// Sends `prepared` to an endpoint of `pool`, going to the next endpoint
+/// when one cannot be connected to. `more`: another pool may take the
+/// request after this one, so no attempt here is the last.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn send(
-    mut prepared: Prepared,
+    prepared: &mut Prepared,
     pool: &Pool,
+    more: bool,
     request_id: &RequestId,
     settings: &Settings,
     deadline: Option<Instant>,
@@ -39,25 +44,36 @@ pub(super) async fn send(
     loop {
         let idx = pool
             .pick(Instant::now().into_std(), &tried, &control.load().drained)
-            .map_err(|e| ProxyError::Unavailable {
-                pool: pool.name.clone(),
-                cause: if !tried.is_empty() {
-                    "every endpoint refused".to_owned()
-                } else if e.all_drained {
-                    "every endpoint is drained".to_owned()
-                } else {
-                    "every endpoint is drained or its breaker is open".to_owned()
-                },
-                retry_in: e.retry_in,
-                tried: tried
-                    .last()
-                    .map(|i: &usize| pool.endpoints[*i].authority.to_string()),
+            .map_err(|e| {
+                let drained = tried.is_empty() && e.all_drained;
+                ProxyError::Unavailable {
+                    pool: pool.name.clone(),
+                    cause: if !tried.is_empty() {
+                        "every endpoint refused".to_owned()
+                    } else if drained {
+                        "every endpoint is drained".to_owned()
+                    } else {
+                        "every endpoint is drained, unhealthy or its breaker is open".to_owned()
+                    },
+                    // A drain is the operator's planned work: no breaker
+                    // will let a request through sooner.
+                    retry_in: if drained {
+                        settings.maintenance_open_ended_retry_after
+                    } else {
+                        e.retry_in
+                    },
+                    tried: tried
+                        .last()
+                        .map(|i: &usize| pool.endpoints[*i].authority.to_string()),
+                    drained,
+                    pools: Vec::new(),
+                }
             })?;
         tried.push(idx);
         let endpoint = &pool.endpoints[idx];
         // Any request may go to another endpoint when this one cannot be
         // connected to: nothing was sent (a streamed body comes back unread).
-        let last = tried.len() >= pool.endpoints.len();
+        let last = !more && tried.len() >= pool.endpoints.len();
         let mut up = prepared.attempt(&endpoint.authority, version, last)?;
 
         let sent = Instant::now();
@@ -161,6 +177,8 @@ pub(super) async fn send(
                         cause: chain(&e),
                         retry_in: pool.retry_in(now.into_std(), &control.load().drained),
                         tried: Some(endpoint.authority.to_string()),
+                        drained: false,
+                        pools: Vec::new(),
                     });
                 }
                 _ => {
@@ -182,6 +200,7 @@ pub(super) async fn send(
         return Ok(Forwarded {
             response,
             endpoint: endpoint.authority.clone(),
+            pool: 0,
             headers_after: now - sent,
         });
     }

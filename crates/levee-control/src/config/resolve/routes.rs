@@ -26,6 +26,28 @@ use crate::config::file::{
     ErrorFormat, FileConfig, LimiterName, RateLimitSection, TenantSection,
 };
 
+/// The most alternate pools a route may name.
+const MAX_FALLBACK: usize = 8;
+
+/// Reports `name` unless it is one of `pools`.
+fn known_pool(name: &Spanned<String>, pools: &[PoolSpec], c: &mut Collector<'_>) {
+    let pool = name.get_ref();
+    if pools.iter().any(|p| &p.name == pool) {
+        return;
+    }
+    let mut known: Vec<&str> = pools.iter().map(|p| p.name.as_str()).collect();
+    known.sort_unstable();
+    let expected = if known.is_empty() {
+        "no pools are defined: add a [[pools]] table".to_owned()
+    } else {
+        format!("expected one of: {}", known.join(", "))
+    };
+    c.at(
+        Some(name.span()),
+        format!("unknown pool `{pool}`; {expected}"),
+    );
+}
+
 /// The routes, in file order.
 pub(super) fn routes(
     file: &FileConfig,
@@ -43,18 +65,29 @@ pub(super) fn routes(
     // Routes.
     for (i, r) in file.routes.iter().enumerate() {
         let pool = r.pool.get_ref();
-        if !pools.iter().any(|p| &p.name == pool) {
-            let mut known: Vec<&str> = pools.iter().map(|p| p.name.as_str()).collect();
-            known.sort_unstable();
-            let expected = if known.is_empty() {
-                "no pools are defined: add a [[pools]] table".to_owned()
-            } else {
-                format!("expected one of: {}", known.join(", "))
-            };
-            c.at(
-                Some(r.pool.span()),
-                format!("unknown pool `{pool}`; {expected}"),
-            );
+        known_pool(&r.pool, pools, c);
+        let mut fallback: Vec<String> = Vec::new();
+        if let Some(list) = &r.fallback {
+            if list.get_ref().len() > MAX_FALLBACK {
+                c.at(
+                    Some(list.span()),
+                    format!("a route has at most {MAX_FALLBACK} fallback pools"),
+                );
+            }
+            for name in list.get_ref() {
+                known_pool(name, pools, c);
+                if name.get_ref() == pool || fallback.contains(name.get_ref()) {
+                    c.at(
+                        Some(name.span()),
+                        format!(
+                            "pool `{}` is already in this route's list: each pool is tried once",
+                            name.get_ref()
+                        ),
+                    );
+                    continue;
+                }
+                fallback.push(name.get_ref().clone());
+            }
         }
         let path_prefix = match &r.path_prefix {
             Some(p) if !p.get_ref().starts_with('/') => {
@@ -87,6 +120,7 @@ pub(super) fn routes(
             host: HostMatch::parse(r.host.as_deref().unwrap_or("*")),
             path_prefix,
             pool: pool.clone(),
+            fallback,
             body: body_policy(r),
             json_style: match r.error_format {
                 Some(ErrorFormat::Envelope) => JsonStyle::Envelope,

@@ -57,8 +57,18 @@ impl Config {
             let old = previous
                 .and_then(|rt| rt.routes.iter().find(|old| *old.name == *spec.name))
                 .map(|r| &**r);
+            let mut fallback = Vec::new();
+            for name in &spec.fallback {
+                match pools.get(name.as_str()) {
+                    Some(p) => fallback.push(p.clone()),
+                    None => c.at(
+                        None,
+                        format!("route `{}`: unknown fallback pool `{name}`", spec.name),
+                    ),
+                }
+            }
             match Route::build(spec.clone(), pool.clone(), &metrics, old) {
-                Ok(route) => routes.push(Arc::new(route)),
+                Ok(route) => routes.push(Arc::new(route.with_fallback(fallback))),
                 Err(e) => c.at(None, e),
             }
         }
