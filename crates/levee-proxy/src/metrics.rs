@@ -36,6 +36,19 @@ struct PoolLabel {
     pool: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabel {
+    pool: String,
+    endpoint: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CheckLabel {
+    pool: String,
+    endpoint: String,
+    result: &'static str,
+}
+
 const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
 fn duration_histogram() -> Histogram {
@@ -55,6 +68,12 @@ pub struct Metrics {
     latency_ratios: crate::admission::metrics::Ratios,
     rate_limited: Family<crate::admission::metrics::RouteLabel, Counter>,
     rate_untracked: Family<crate::admission::metrics::RouteLabel, Counter>,
+    endpoint_up: Family<EndpointLabel, Gauge<i64, AtomicI64>>,
+    endpoint_requests: Family<EndpointLabel, Counter>,
+    endpoint_failures: Family<EndpointLabel, Counter>,
+    endpoint_ejections: Family<EndpointLabel, Counter>,
+    health_checks: Family<CheckLabel, Counter>,
+    pool_panicking: Family<PoolLabel, Gauge<i64, AtomicI64>>,
     /// Client connections currently open.
     pub connections_open: Gauge<i64, AtomicI64>,
     /// Client connections closed at once because their address was over
@@ -144,6 +163,42 @@ impl Metrics {
             "Requests let through without rate tracking because the tenant table was full",
             rate_untracked.clone(),
         );
+        let endpoint_up = Family::default();
+        registry.register(
+            "endpoint_up",
+            "1 when the endpoint takes requests (not drained, not failing its health checks outside panic mode, breaker not open), else 0; by pool and endpoint",
+            endpoint_up.clone(),
+        );
+        let endpoint_requests = Family::default();
+        registry.register(
+            "endpoint_requests",
+            "Attempts sent to the endpoint, by pool and endpoint",
+            endpoint_requests.clone(),
+        );
+        let endpoint_failures = Family::default();
+        registry.register(
+            "endpoint_failures",
+            "Attempts its breaker counted as the endpoint's failure (connect failure, timeout, broken response), by pool and endpoint",
+            endpoint_failures.clone(),
+        );
+        let endpoint_ejections = Family::default();
+        registry.register(
+            "endpoint_ejections",
+            "Times the endpoint's breaker opened, by pool and endpoint",
+            endpoint_ejections.clone(),
+        );
+        let health_checks = Family::default();
+        registry.register(
+            "health_checks",
+            "Active health checks, by pool, endpoint and result (pass, fail)",
+            health_checks.clone(),
+        );
+        let pool_panicking = Family::default();
+        registry.register(
+            "pool_panicking",
+            "1 while fewer than panic_threshold of the pool's endpoints pass their health checks, so traffic goes to all of them",
+            pool_panicking.clone(),
+        );
         let connections_open = Gauge::default();
         registry.register(
             "connections_open",
@@ -205,6 +260,12 @@ impl Metrics {
             latency_ratios,
             rate_limited,
             rate_untracked,
+            endpoint_up,
+            endpoint_requests,
+            endpoint_failures,
+            endpoint_ejections,
+            health_checks,
+            pool_panicking,
             connections_open,
             client_connections_refused,
             requests_in_flight,
@@ -257,6 +318,31 @@ impl Metrics {
             .clone()
     }
 
+    /// Counter handles for one endpoint of a pool.
+    pub fn endpoint(&self, pool: &str, endpoint: &str) -> crate::pool::EndpointMetrics {
+        let label = EndpointLabel {
+            pool: pool.to_owned(),
+            endpoint: endpoint.to_owned(),
+        };
+        let check = |result| CheckLabel {
+            pool: pool.to_owned(),
+            endpoint: endpoint.to_owned(),
+            result,
+        };
+        // One statement per handle: `get_or_create` holds the family's lock
+        // until its guard is dropped, and a second call on the same family
+        // within one statement would wait for it for ever.
+        let checks_passed = self.health_checks.get_or_create(&check("pass")).clone();
+        let checks_failed = self.health_checks.get_or_create(&check("fail")).clone();
+        crate::pool::EndpointMetrics {
+            requests: self.endpoint_requests.get_or_create(&label).clone(),
+            failures: self.endpoint_failures.get_or_create(&label).clone(),
+            ejections: self.endpoint_ejections.get_or_create(&label).clone(),
+            checks_passed,
+            checks_failed,
+        }
+    }
+
     /// Counts a problem the gateway produced.
     pub fn gateway_error(&self, reason: levee_http::Reason) {
         self.gateway_errors
@@ -273,11 +359,37 @@ impl Metrics {
     }
 
     /// The OpenMetrics text exposition of every metric, with the per-class
-    /// admission gauges read from `routes` now (at most `max_classes` per
+    /// admission gauges read from `routes` and the endpoint and pool gauges
+    /// from `pools` (with the `drained` endpoints) now (at most `max_classes` per
     /// route, so the label set stays bounded).
-    pub fn encode_with(&self, routes: &crate::route::RouteTable) -> String {
+    pub fn encode_with(
+        &self,
+        routes: &crate::route::RouteTable,
+        pools: &[Arc<crate::pool::Pool>],
+        drained: &[http::uri::Authority],
+    ) -> String {
         self.class_baselines.clear();
         self.latency_ratios.clear();
+        // Endpoints and pools as they are now; a reload's removed ones go.
+        self.endpoint_up.clear();
+        self.pool_panicking.clear();
+        let now = tokio::time::Instant::now().into_std();
+        for pool in pools {
+            let status = pool.status(now, drained);
+            self.pool_panicking
+                .get_or_create(&PoolLabel {
+                    pool: pool.name.clone(),
+                })
+                .set(i64::from(status.panicking));
+            for e in status.endpoints {
+                self.endpoint_up
+                    .get_or_create(&EndpointLabel {
+                        pool: pool.name.clone(),
+                        endpoint: e.endpoint,
+                    })
+                    .set(i64::from(e.takes_requests));
+            }
+        }
         for route in routes.iter() {
             let Some(admission) = &route.admission else {
                 continue;

@@ -58,6 +58,8 @@ enum Command {
     Undrain(admin_cli::UndrainArgs),
     /// Read the admin audit log (admin API).
     Audit(admin_cli::AuditArgs),
+    /// Every pool and endpoint: up, ejected, unhealthy or drained, why and since when (admin API).
+    Pools(admin_cli::PoolsArgs),
 }
 
 fn main() -> ExitCode {
@@ -90,6 +92,7 @@ fn main() -> ExitCode {
             Command::Drain(args) => Ok(admin_cli::drain(args).await),
             Command::Undrain(args) => Ok(admin_cli::undrain(args).await),
             Command::Audit(args) => Ok(admin_cli::audit(args).await),
+            Command::Pools(args) => Ok(admin_cli::pools(args).await),
         }
     });
     match result {

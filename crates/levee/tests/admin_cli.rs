@@ -537,3 +537,37 @@ async fn usage_errors_exit_2_and_an_unreachable_api_exits_3() {
         assert!(ran.stdout.is_empty());
     }
 }
+
+/// Issue 12 item 8: `levee pools` shows every endpoint's state, and a drain
+/// shows up in it as soon as it is made.
+#[tokio::test]
+async fn pools_shows_each_endpoints_state() {
+    let ops = Ops::start().await;
+    let ep = ops.endpoint.as_str();
+    assert_eq!(ops.get().await.status, 200);
+
+    let out = ops.levee(&["pools"]).await;
+    let lines: Vec<&str> = out.ok().lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["POOL", "ENDPOINT", "STATE", "SINCE", "WHY"]
+    );
+    let row: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(&row[..3], ["default", ep, "up"], "{}", out.stdout);
+
+    ops.levee(&["drain", ep]).await.ok();
+    let out = ops.levee(&["pools"]).await;
+    let row: Vec<&str> = out
+        .ok()
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(&row[..3], ["default", ep, "drained"], "{}", out.stdout);
+
+    let json = ops.levee(&["pools", "--json"]).await.json();
+    assert_eq!(json["pools"][0]["endpoints"][0]["state"], "drained");
+    assert_eq!(json["pools"][0]["endpoints"][0]["takes_requests"], false);
+    assert_eq!(json["pools"][0]["endpoints_up"], 0);
+}

@@ -366,3 +366,94 @@ async fn a_pool_in_maintenance_sends_its_route_to_the_alternate() {
     assert_eq!(w.status, 201, "{}", w.text());
     assert_problem(&get(&gw.url("/x"), &[]).await, 503, "maintenance");
 }
+
+/// Issue 12 items 7 and 8: `GET /v1/pools` and the per-endpoint metrics say
+/// which endpoint is up, ejected or unhealthy, and why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pools_and_metrics_show_each_endpoints_state() {
+    use crate::maintenance::{api, overrides};
+    let sick = Arc::new(AtomicBool::new(true));
+    let checked = checked_upstream(sick.clone()).await;
+    let fine = named("fine").await;
+    let dead = free_port();
+    let gw = Gw::start_with(
+        &format!(
+            "[[pools]]\nname = \"checked\"\nendpoints = [\"{}\", \"{}\"]\n\
+             health_check = {{ path = \"/healthz\", interval = \"100ms\" }}\n\
+             [[pools]]\nname = \"plain\"\nendpoints = [\"{dead}\"]\n\
+             breaker = {{ consecutive_failures = 1 }}\n\
+             [[routes]]\npath_prefix = \"/plain\"\npool = \"plain\"\n\
+             [[routes]]\npool = \"checked\"\n",
+            checked.addr, fine.addr
+        ),
+        overrides(),
+    )
+    .await;
+    assert_problem(
+        &get(&gw.url("/plain/x"), &[]).await,
+        503,
+        "upstream-unavailable",
+    );
+
+    let mut pools = serde_json::Value::Null;
+    eventually(
+        Duration::from_secs(10),
+        "the sick endpoint is unhealthy",
+        async || {
+            pools = api(gw.admin, "GET", "/v1/pools", None).await.json();
+            pools["pools"][0]["endpoints"][0]["state"] == "unhealthy"
+        },
+    )
+    .await;
+    let checked_pool = &pools["pools"][0];
+    assert_eq!(checked_pool["name"], "checked");
+    assert_eq!(checked_pool["panicking"], false);
+    assert_eq!(checked_pool["endpoints_up"], 1);
+    let sick_one = &checked_pool["endpoints"][0];
+    assert_eq!(sick_one["endpoint"], checked.addr.to_string());
+    assert_eq!(sick_one["health"], "unhealthy");
+    assert!(
+        sick_one["why"].as_str().unwrap_or_default().contains("500"),
+        "{sick_one}"
+    );
+    assert_eq!(checked_pool["endpoints"][1]["state"], "up");
+    let plain = &pools["pools"][1]["endpoints"][0];
+    assert_eq!(plain["state"], "ejected", "{plain}");
+    assert!(plain["retry_in_seconds"].as_u64().is_some(), "{plain}");
+
+    let metrics = get(&gw.admin_url("/metrics"), &[]).await.text();
+    for line in [
+        format!(
+            "levee_endpoint_up{{pool=\"checked\",endpoint=\"{}\"}} 0",
+            checked.addr
+        ),
+        format!(
+            "levee_endpoint_up{{pool=\"checked\",endpoint=\"{}\"}} 1",
+            fine.addr
+        ),
+        format!("levee_endpoint_up{{pool=\"plain\",endpoint=\"{dead}\"}} 0"),
+        format!("levee_endpoint_ejections_total{{pool=\"plain\",endpoint=\"{dead}\"}} 1"),
+        format!("levee_endpoint_failures_total{{pool=\"plain\",endpoint=\"{dead}\"}} 1"),
+        "levee_pool_panicking{pool=\"checked\"} 0".to_owned(),
+    ] {
+        assert!(metrics.contains(&line), "{line} in\n{metrics}");
+    }
+    assert!(
+        metrics.contains(&format!(
+            "levee_health_checks_total{{pool=\"checked\",endpoint=\"{}\",result=\"fail\"}}",
+            checked.addr
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("levee_upstream_response_headers_seconds_count{pool=\"checked\"}") || {
+            // No request reached the checked pool yet: send one.
+            get(&gw.url("/y"), &[]).await;
+            get(&gw.admin_url("/metrics"), &[])
+                .await
+                .text()
+                .contains("levee_upstream_response_headers_seconds_count{pool=\"checked\"} 1")
+        }
+    );
+    drop(sick);
+}

@@ -291,6 +291,20 @@ async fn route(req: Request<Incoming>, state: &AdminState) -> Result<Answer, Fai
             Ok(ok(StatusCode::OK, &json!({ "routes": routes })))
         }
         (["admission"], _) => Err(Failure::method("GET, HEAD")),
+        (["pools"], &Method::GET | &Method::HEAD) => {
+            let now = tokio::time::Instant::now().into_std();
+            let wall = SystemTime::now();
+            let drained = control.handle().load().drained.clone();
+            let pools: Vec<Value> = state
+                .runtime
+                .load()
+                .pools
+                .iter()
+                .map(|p| crate::admin::json::pool_json(&p.status(now, &drained), wall))
+                .collect();
+            Ok(ok(StatusCode::OK, &json!({ "pools": pools })))
+        }
+        (["pools"], _) => Err(Failure::method("GET, HEAD")),
         _ => Err(Failure::new(
             Reason::NotFound,
             format!("no such path: {path} (see /openapi.json)"),

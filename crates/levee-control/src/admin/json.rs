@@ -1,5 +1,5 @@
-//! The admin API's JSON forms of windows and drains (the audit log keeps
-//! windows in the same form).
+//! The admin API's JSON forms of windows, drains and pools (the audit log
+//! keeps windows in the same form).
 //!
 //! This module must not decide anything; it renders.
 
@@ -44,5 +44,37 @@ pub fn drain_json(d: &DrainRecord, pools: &[String]) -> serde_json::Value {
         "pools": pools,
         "drained_at": levee_http::maintenance::rfc3339(d.drained_at),
         "drained_by": d.drained_by,
+    })
+}
+
+/// The JSON form of a pool's state (`GET /v1/pools`), read at `now`.
+pub fn pool_json(p: &levee_proxy::pool::PoolStatus, now: SystemTime) -> serde_json::Value {
+    use levee_http::maintenance::rfc3339;
+    let endpoints: Vec<serde_json::Value> = p
+        .endpoints
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "endpoint": e.endpoint,
+                "state": e.state,
+                "takes_requests": e.takes_requests,
+                "health": match e.health {
+                    levee_proxy::pool::HealthState::Healthy => "healthy",
+                    levee_proxy::pool::HealthState::Unhealthy => "unhealthy",
+                    levee_proxy::pool::HealthState::Unknown => "unknown",
+                },
+                "why": e.why,
+                "since": rfc3339(e.since.min(now)),
+                "retry_in_seconds": e.retry_in.map(|d| d.as_secs_f64().ceil() as u64),
+            })
+        })
+        .collect();
+    let up = p.endpoints.iter().filter(|e| e.takes_requests).count();
+    serde_json::json!({
+        "name": p.name,
+        "health_checked": p.health_checked,
+        "panicking": p.panicking,
+        "endpoints_up": up,
+        "endpoints": endpoints,
     })
 }

@@ -121,7 +121,11 @@ async fn handle(req: Request<Incoming>, state: &AdminState) -> Response<Full<Byt
         "/metrics" => text(
             StatusCode::OK,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            state.metrics.encode_with(&state.runtime.load().routes),
+            {
+                let rt = state.runtime.load();
+                let drained = state.control.handle().load().drained.clone();
+                state.metrics.encode_with(&rt.routes, &rt.pools, &drained)
+            },
         ),
         path => match levee_http::pages::page_for_path(path) {
             Some(html) => text(StatusCode::OK, "text/html; charset=utf-8", html),

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use http::uri::Authority;
 use levee_policy::breaker::{Breaker, BreakerOpen, BreakerState};
+use prometheus_client::metrics::counter::Counter;
 
 use super::connect::UpstreamClient;
 
@@ -71,6 +72,9 @@ pub struct EndpointStatus {
     pub since: SystemTime,
     /// When the breaker lets the next probe through, if it is open.
     pub retry_in: Option<Duration>,
+    /// Whether it gets requests now: `up` or `probing`, or `unhealthy`
+    /// with a closed breaker while its pool panics.
+    pub takes_requests: bool,
 }
 
 /// One upstream address, the client that reaches it, and what is known of
@@ -88,6 +92,26 @@ pub struct Endpoint {
     /// When a failure to reach it was last logged at WARN (ms since `epoch`).
     warned_ms: std::sync::atomic::AtomicU64,
     epoch: Instant,
+    /// Its counters (registered under its pool and address by
+    /// [`super::Pool::with_metrics`]; unregistered until then).
+    pub(super) metrics: EndpointMetrics,
+}
+
+/// An endpoint's Prometheus counters: handles into families of the
+/// gateway's registry, so they survive reloads.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointMetrics {
+    /// Attempts sent to it (`levee_endpoint_requests_total`).
+    pub requests: Counter,
+    /// Attempts its breaker counted as failures
+    /// (`levee_endpoint_failures_total`).
+    pub failures: Counter,
+    /// Times its breaker opened (`levee_endpoint_ejections_total`).
+    pub ejections: Counter,
+    /// Health checks passed (`levee_health_checks_total{result="pass"}`).
+    pub checks_passed: Counter,
+    /// Health checks failed (`levee_health_checks_total{result="fail"}`).
+    pub checks_failed: Counter,
 }
 
 /// How often a failure to reach one endpoint is logged at WARN; the others
@@ -128,6 +152,7 @@ impl Endpoint {
             }),
             warned_ms: std::sync::atomic::AtomicU64::new(u64::MAX),
             epoch: tokio::time::Instant::now().into_std(),
+            metrics: EndpointMetrics::default(),
         }
     }
 
@@ -207,11 +232,15 @@ impl Endpoint {
         what: impl FnOnce() -> String,
     ) {
         use crate::forward::outcome::Verdict;
+        self.metrics.requests.inc();
         let mut t = self.tripwire();
         let before = t.breaker.state();
         match verdict {
             Verdict::Success => t.breaker.on_success(now),
-            Verdict::Failure => t.breaker.on_failure(now),
+            Verdict::Failure => {
+                self.metrics.failures.inc();
+                t.breaker.on_failure(now)
+            }
             Verdict::Neutral => t.breaker.on_neutral(),
         }
         let after = t.breaker.state();
@@ -222,6 +251,7 @@ impl Endpoint {
             ) => {
                 t.since = SystemTime::now();
                 t.why = what();
+                self.metrics.ejections.inc();
                 tracing::warn!(
                     pool = %self.pool,
                     endpoint = %self.authority,
@@ -249,6 +279,11 @@ impl Endpoint {
     /// lets the next request probe an ejected endpoint at once.
     pub(crate) fn checked(&self, passed: bool, why: String, thresholds: (u32, u32)) {
         let (rise, fall) = thresholds;
+        if passed {
+            self.metrics.checks_passed.inc();
+        } else {
+            self.metrics.checks_failed.inc();
+        }
         let mut h = self.health_lock();
         if passed {
             h.passed_in_a_row = h.passed_in_a_row.saturating_add(1);
@@ -320,8 +355,9 @@ impl Endpoint {
         h.why = old.why.clone();
     }
 
-    /// What this endpoint is now; `drained` when an operator drained it.
-    pub fn status(&self, now: Instant, drained: bool) -> EndpointStatus {
+    /// What this endpoint is now; `drained` when an operator drained it,
+    /// `panicking` when its pool ignores the health checks.
+    pub fn status(&self, now: Instant, drained: bool, panicking: bool) -> EndpointStatus {
         let t = self.tripwire();
         let h = self.health_lock();
         let retry_in = t.breaker.retry_in(now);
@@ -344,7 +380,13 @@ impl Endpoint {
                 BreakerState::Closed => ("up", h.why.clone(), t.since.max(h.since)),
             }
         };
+        let takes_requests = match state {
+            "up" | "probing" => true,
+            "unhealthy" => panicking && retry_in.is_none(),
+            _ => false,
+        };
         EndpointStatus {
+            takes_requests,
             endpoint: self.authority.to_string(),
             state,
             health: h.state,

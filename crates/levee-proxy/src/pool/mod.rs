@@ -26,7 +26,7 @@ use http::uri::Authority;
 use levee_policy::breaker::{Breaker, BreakerConfig};
 
 pub use connect::{EndpointConnector, UpstreamClient};
-pub use endpoint::{Endpoint, EndpointStatus, HealthState};
+pub use endpoint::{Endpoint, EndpointMetrics, EndpointStatus, HealthState};
 pub use health::{CheckKind, HealthCheck};
 
 /// The protocol a pool speaks to its endpoints.
@@ -113,6 +113,19 @@ pub struct NoEndpoint {
     pub all_drained: bool,
 }
 
+/// A pool as it is now: [`Pool::status`].
+#[derive(Debug, Clone)]
+pub struct PoolStatus {
+    /// Its name.
+    pub name: String,
+    /// Whether it ignores its health checks, too few endpoints passing.
+    pub panicking: bool,
+    /// Whether it has an active health check.
+    pub health_checked: bool,
+    /// Each endpoint, in configuration order.
+    pub endpoints: Vec<EndpointStatus>,
+}
+
 impl Pool {
     /// Builds the pool and its client (no connection is opened yet); fails
     /// when the breaker configuration is invalid.
@@ -140,6 +153,15 @@ impl Pool {
         })
     }
 
+    /// The pool with its endpoints' counters registered in `metrics`
+    /// (under the pool's name and each endpoint's address).
+    pub fn with_metrics(mut self, metrics: &crate::metrics::Metrics) -> Pool {
+        for e in &mut self.endpoints {
+            e.metrics = metrics.endpoint(&self.name, e.authority.as_str());
+        }
+        self
+    }
+
     /// Keeps what `old` (the same pool in the previous configuration) found
     /// by its health checks, endpoint by endpoint, when both check.
     pub fn inherit_health(&self, old: &Pool) {
@@ -150,6 +172,22 @@ impl Pool {
             if let Some(o) = old.endpoints.iter().find(|o| o.authority == e.authority) {
                 e.inherit_health(o);
             }
+        }
+    }
+
+    /// What the pool and each of its endpoints are now (`drained`: the
+    /// endpoints an operator drained), for the admin API and the metrics.
+    pub fn status(&self, now: Instant, drained: &[Authority]) -> PoolStatus {
+        let panicking = self.panicking(drained);
+        PoolStatus {
+            name: self.name.clone(),
+            panicking,
+            health_checked: self.health_check.is_some(),
+            endpoints: self
+                .endpoints
+                .iter()
+                .map(|e| e.status(now, drained.contains(&e.authority), panicking))
+                .collect(),
         }
     }
 

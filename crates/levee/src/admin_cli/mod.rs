@@ -1,4 +1,5 @@
-//! `levee maint`, `levee drain`, `levee undrain`, `levee audit`: a client of
+//! `levee maint`, `levee drain`, `levee undrain`, `levee audit`, `levee
+//! pools`: a client of
 //! the gateway's admin API (docs/admin-api.md, "The CLI").
 //!
 //! Each command is one or two HTTP calls to the admin listener (`--admin`,
@@ -13,6 +14,7 @@
 //! | `windows.rs` | `levee maint …`: flags, request bodies, window views |
 //! | `drains.rs` | `levee drain`, `levee undrain` |
 //! | `audit.rs` | `levee audit` |
+//! | `pools.rs` | `levee pools` |
 //! | `client.rs` | the admin address and one HTTP/1.1 exchange per call |
 //! | `failure.rs` | failures, their exit codes and wording |
 //! | `model.rs` | the API's objects as read |
@@ -29,6 +31,7 @@ mod drains;
 mod duration;
 mod failure;
 mod model;
+mod pools;
 mod table;
 mod times;
 mod token;
@@ -156,6 +159,22 @@ pub(crate) struct AuditArgs {
     /// How many entries, newest first (1–1000; the API's default is 100).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
     limit: Option<u16>,
+}
+
+/// `levee pools`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct PoolsArgs {
+    #[command(flatten)]
+    flags: AdminFlags,
+}
+
+/// Runs `levee pools`.
+pub(crate) async fn pools(args: PoolsArgs) -> ExitCode {
+    let result = match args.flags.context() {
+        Ok(ctx) => pools::run(&ctx).await,
+        Err(f) => Err(f),
+    };
+    finish(&args.flags, result)
 }
 
 /// Runs `levee maint`.

@@ -110,6 +110,47 @@ pub(crate) struct DrainList {
     pub(crate) drains: Vec<Drain>,
 }
 
+/// One endpoint of a pool (`GET /v1/pools`).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct EndpointState {
+    /// `host:port`.
+    pub(crate) endpoint: String,
+    /// `up`, `probing`, `ejected`, `unhealthy` or `drained`.
+    pub(crate) state: String,
+    /// Whether it gets requests now.
+    #[serde(default)]
+    pub(crate) takes_requests: bool,
+    /// Why it is in this state.
+    #[serde(default)]
+    pub(crate) why: String,
+    /// Since when.
+    #[serde(default)]
+    pub(crate) since: Option<String>,
+    /// When its breaker lets the next probe through.
+    #[serde(default)]
+    pub(crate) retry_in_seconds: Option<u64>,
+}
+
+/// A pool (`GET /v1/pools`).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct PoolState {
+    /// Its name.
+    pub(crate) name: String,
+    /// Whether it ignores its health checks.
+    #[serde(default)]
+    pub(crate) panicking: bool,
+    /// Its endpoints.
+    #[serde(default)]
+    pub(crate) endpoints: Vec<EndpointState>,
+}
+
+/// `GET /v1/pools`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct PoolList {
+    /// Every pool in force.
+    pub(crate) pools: Vec<PoolState>,
+}
+
 /// One change made through the API.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct AuditEntry {

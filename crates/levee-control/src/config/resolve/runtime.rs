@@ -33,6 +33,7 @@ impl Config {
         for spec in &self.pools {
             match Pool::new(spec.clone()) {
                 Ok(p) => {
+                    let p = p.with_metrics(&metrics);
                     if let Some(old) =
                         previous.and_then(|rt| rt.pools.iter().find(|old| old.name == spec.name))
                     {
