@@ -426,7 +426,9 @@ fn a_window_starting_before_year_0_utc_is_refused() {
     let body = json!({"starts_at": "0000-01-01T00:00:00+00:01", "ends_at": "2099-01-01T00:00:00Z"});
     let errors = window_draft(&body).expect_err("a time before year 0 UTC");
     assert!(
-        errors.iter().any(|e| format!("{e:?}").contains("starts_at")),
+        errors
+            .iter()
+            .any(|e| format!("{e:?}").contains("starts_at")),
         "{errors:?}"
     );
     let year_0 = json!({"starts_at": "0000-01-01T00:00:00Z", "ends_at": "2099-01-01T00:00:00Z"});
@@ -444,11 +446,31 @@ fn health_check_mistakes_point_at_their_lines() {
     let pool = "[[listeners]]\nlisten = \"127.0.0.1:8000\"\n\n[[pools]]\nname = \"default\"\nendpoints = [\"http://127.0.0.1:8080\"]\n";
     let route = "\n[[routes]]\nname = \"default\"\npool = \"default\"\n";
     for (check, line, want) in [
-        ("health_check = { kind = \"tcp\", path = \"/x\" }", 7, "a TCP check only connects"),
-        ("health_check = { path = \"healthz\" }", 7, "invalid health_check.path"),
-        ("health_check = { method = \"POST\" }", 7, "expected \"GET\" or \"HEAD\""),
-        ("health_check = { interval = \"0s\" }", 7, "expected a duration from \"10ms\""),
-        ("health_check = { unhealthy_threshold = 0 }", 7, "a whole number from 1 to 100"),
+        (
+            "health_check = { kind = \"tcp\", path = \"/x\" }",
+            7,
+            "a TCP check only connects",
+        ),
+        (
+            "health_check = { path = \"healthz\" }",
+            7,
+            "invalid health_check.path",
+        ),
+        (
+            "health_check = { method = \"POST\" }",
+            7,
+            "expected \"GET\" or \"HEAD\"",
+        ),
+        (
+            "health_check = { interval = \"0s\" }",
+            7,
+            "expected a duration from \"10ms\"",
+        ),
+        (
+            "health_check = { unhealthy_threshold = 0 }",
+            7,
+            "a whole number from 1 to 100",
+        ),
         ("panic_threshold = 1.5", 7, "a share from 0 to 1"),
     ] {
         let text = format!("{pool}{check}\n{route}");
@@ -465,7 +487,13 @@ fn health_check_mistakes_point_at_their_lines() {
     );
     let config = load_text(&text).expect("a good check");
     let shown = format!("{:?}", config.pools);
-    for part in ["/healthz", "(204, 204)", "(300, 302)", "2s", "unhealthy_threshold: 3"] {
+    for part in [
+        "/healthz",
+        "(204, 204)",
+        "(300, 302)",
+        "2s",
+        "unhealthy_threshold: 3",
+    ] {
         assert!(shown.contains(part), "{part} in {shown}");
     }
 }
