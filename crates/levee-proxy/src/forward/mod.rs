@@ -10,6 +10,7 @@
 //! | what happened | answer |
 //! | --- | --- |
 //! | could not connect (refused, unreachable, connect timeout) | next endpoint (nothing was sent; a streamed body comes back unread), else `503 upstream-unavailable` |
+//! | the TLS handshake failed (certificate, name, client certificate) | next endpoint (nothing was sent), else `502 bad-gateway` naming the endpoint and the reason |
 //! | every breaker open | `503 upstream-unavailable`, `Retry-After` = time to the next probe |
 //! | no response head within `response_timeout` (or the caller's deadline) | `504 gateway-timeout` |
 //! | connection broken or invalid response head | `502 bad-gateway` |
