@@ -479,12 +479,14 @@ static BAD_GATEWAY: Entry = Entry {
     causes: &[
         "The service crashed or restarted while handling the request.",
         "The service speaks another protocol on that port (TLS, HTTP/2 only, not HTTP).",
+        "TLS to the service failed: its certificate is not trusted, not valid for its name, or expired, or it refused the gateway's client certificate (the detail says which endpoint and why).",
         "A bug in the service that writes a malformed response.",
     ],
     visitor_fix: "Try again in a moment. If it keeps happening, the site's operators need to know.",
     developer_fix: &[
         "Check the service's logs for a crash at the time in this response's request id.",
-        "Check that the pool's endpoints and protocol (http1 or h2c) match what the service speaks.",
+        "Check that the pool's endpoints and protocol (http1, h2c or h2) match what the service speaks.",
+        "For a TLS failure, check the pool's tls settings (ca_file, server_name, cert_file and key_file) against the service's certificate.",
     ],
     blame: Blame::Upstream,
     retryable: true,

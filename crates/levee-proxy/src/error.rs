@@ -76,6 +76,16 @@ pub enum ProxyError {
         /// What went wrong.
         cause: String,
     },
+    /// TLS to the upstream failed: its certificate does not verify (unknown
+    /// issuer, wrong name, expired), it refused the gateway's client
+    /// certificate, or the handshake did not finish in time.
+    #[error("TLS to upstream {endpoint} failed: {cause}")]
+    UpstreamTls {
+        /// The endpoint that was asked (the last one, after failover).
+        endpoint: String,
+        /// Why, in rustls' words.
+        cause: String,
+    },
     /// The client's request body failed: malformed, stalled or too slow.
     #[error("client body: {cause}")]
     ClientBody {
@@ -137,7 +147,7 @@ impl ProxyError {
             ProxyError::HeadersTooLarge { .. } => Reason::HeadersTooLarge,
             ProxyError::Unavailable { .. } => Reason::UpstreamUnavailable,
             ProxyError::Timeout { .. } => Reason::GatewayTimeout,
-            ProxyError::BadGateway { .. } => Reason::BadGateway,
+            ProxyError::BadGateway { .. } | ProxyError::UpstreamTls { .. } => Reason::BadGateway,
             ProxyError::Draining { .. } => Reason::Draining,
             ProxyError::Overloaded { .. } => Reason::Overloaded,
             ProxyError::RateLimited(_) => Reason::RateLimited,
@@ -151,9 +161,9 @@ impl ProxyError {
     /// or broke the connection, or the last one tried.
     pub fn endpoint(&self) -> Option<&str> {
         match self {
-            ProxyError::Timeout { endpoint, .. } | ProxyError::BadGateway { endpoint, .. } => {
-                Some(endpoint)
-            }
+            ProxyError::Timeout { endpoint, .. }
+            | ProxyError::BadGateway { endpoint, .. }
+            | ProxyError::UpstreamTls { endpoint, .. } => Some(endpoint),
             ProxyError::Unavailable { tried, .. } => tried.as_deref(),
             _ => None,
         }
@@ -189,7 +199,10 @@ impl ProxyError {
     }
 
     /// The `detail` member: what happened to this request, without internals
-    /// a client should not see (addresses of upstreams are kept to the log).
+    /// a client should not see (addresses of upstreams are kept to the log),
+    /// with one exception: a TLS failure names the endpoint and the reason,
+    /// since it is a configuration problem that whoever reads the problem
+    /// must be able to locate, and a certificate error says nothing secret.
     pub fn detail(&self) -> String {
         match self {
             ProxyError::BadRequest(what) => format!("The request is malformed: {what}."),
@@ -238,6 +251,9 @@ impl ProxyError {
             }
             ProxyError::BadGateway { .. } => {
                 "The service closed the connection or sent an invalid response.".to_owned()
+            }
+            ProxyError::UpstreamTls { endpoint, cause } => {
+                format!("TLS to {endpoint} failed: {cause}.")
             }
             ProxyError::RateLimited(_) => {
                 "You have sent more requests than your rate limit allows; the request was not sent to the service. Retry after the delay in Retry-After; RateLimit-Policy states the limit.".to_owned()

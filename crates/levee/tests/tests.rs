@@ -23,3 +23,4 @@ mod request_id;
 mod store;
 mod tenants;
 mod transparency;
+mod upstream_tls;

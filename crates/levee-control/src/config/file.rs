@@ -382,10 +382,15 @@ pub enum ErrorFormat {
 pub struct PoolSection {
     /// The name routes refer to.
     pub name: Spanned<String>,
-    /// `http://host:port` or `host:port` of each endpoint.
+    /// `http://host:port`, `h2c://host:port`, `https://host:port` or
+    /// `host:port` of each endpoint.
     pub endpoints: Vec<Spanned<String>>,
-    /// `http1` (default) or `h2c`.
-    pub protocol: Option<ProtocolName>,
+    /// `http1` (default for cleartext), `h2c`, or `h2` (over TLS; without
+    /// it, an `https://` pool lets ALPN choose).
+    pub protocol: Option<Spanned<ProtocolName>>,
+    /// TLS to `https://` endpoints (default: the platform's roots, SNI
+    /// from each endpoint's host, no client certificate).
+    pub tls: Option<Spanned<PoolTlsSection>>,
     /// TCP connect deadline (default `2s`).
     #[serde(default, deserialize_with = "units::duration::<1, 86_400_000, _>")]
     pub connect_timeout: Option<ConfigDuration>,
@@ -451,10 +456,39 @@ pub enum StatusOrRange {
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum ProtocolName {
-    /// HTTP/1.1.
+    /// HTTP/1.1 (over TLS: ALPN `http/1.1` only).
     Http1,
     /// HTTP/2 cleartext, prior knowledge.
     H2c,
+    /// HTTP/2 over TLS (ALPN `h2` only).
+    H2,
+}
+
+impl ProtocolName {
+    /// The name as written in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProtocolName::Http1 => "http1",
+            ProtocolName::H2c => "h2c",
+            ProtocolName::H2 => "h2",
+        }
+    }
+}
+
+/// `tls = { ... }` on a pool of `https://` endpoints.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PoolTlsSection {
+    /// PEM bundle of the CAs endpoints' certificates are verified against,
+    /// instead of the platform's; relative to the config file.
+    pub ca_file: Option<Spanned<String>>,
+    /// The name sent as SNI and verified (default: each endpoint's host).
+    pub server_name: Option<Spanned<String>>,
+    /// PEM client certificate chain, leaf first, for endpoints that ask for
+    /// one (mTLS); with `key_file`.
+    pub cert_file: Option<Spanned<String>>,
+    /// PEM private key of `cert_file`.
+    pub key_file: Option<Spanned<String>>,
 }
 
 /// `breaker = { ... }` on a pool.

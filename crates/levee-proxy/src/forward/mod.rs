@@ -10,6 +10,7 @@
 //! | what happened | answer |
 //! | --- | --- |
 //! | could not connect (refused, unreachable, connect timeout) | next endpoint (nothing was sent; a streamed body comes back unread), else `503 upstream-unavailable` |
+//! | the TLS handshake failed (certificate, name, client certificate) | next endpoint (nothing was sent), else `502 bad-gateway` naming the endpoint and the reason |
 //! | every breaker open | `503 upstream-unavailable`, `Retry-After` = time to the next probe |
 //! | no endpoint of the pool could take it, and the route has alternate pools | the next pool, in order (a pool a maintenance window closes is skipped); when none could: `503 upstream-unavailable` naming the pools tried, `Retry-After` = the earliest any expects to recover |
 //! | no response head within `response_timeout` (or the caller's deadline) | `504 gateway-timeout` |

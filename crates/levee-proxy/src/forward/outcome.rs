@@ -3,8 +3,9 @@
 //! Two listeners judge each exchange. The endpoint's **breaker** hears
 //! whether the endpoint worked ([`Verdict`]): a response is a success, except
 //! the upstream's own 502/504 (it cannot serve: its backend is gone or slow,
-//! as in Envoy's outlier detection); no connection, a broken one or a
-//! response head too late by the pool's own limit are failures; and an
+//! as in Envoy's outlier detection); no connection, a failed TLS handshake, a
+//! broken connection or a response head too late by the pool's own limit are
+//! failures; and an
 //! exchange cut by the caller's deadline, or by the client's body passing
 //! the route's limit, says nothing about the endpoint (neutral). The upstream
 //! 503 is a deliberate, healthy answer (load shedding, maintenance) that the
@@ -18,7 +19,10 @@
 //! ([`limiter_sample`]): its own 503 (or gRPC refusal), a timeout of the pool's, a broken or
 //! refused connection are drops (congestion signals); a response is a
 //! latency sample; an exchange that never reached the upstream, or was cut
-//! by the caller, is nothing.
+//! by the caller, is nothing. A TLS failure is nothing too: a certificate
+//! that does not verify is a configuration problem, not congestion, and
+//! counting it as drops would shrink the limit until the gateway answered
+//! `503 overloaded` instead of the 502 that says what is wrong.
 //!
 //! This module must not send anything or build responses.
 
@@ -47,6 +51,10 @@ pub(super) enum Attempt {
     ClientBody,
     /// No connection could be opened.
     ConnectFailed,
+    /// The connection was opened but the TLS handshake failed (the
+    /// certificate, the name, the client certificate, the protocol
+    /// versions): nothing was sent.
+    TlsFailed,
     /// The connection broke, or the response head was not HTTP.
     Broken,
 }
@@ -70,9 +78,10 @@ pub(super) fn verdict(attempt: Attempt) -> Verdict {
         }
         Attempt::Answered(_) => Verdict::Success,
         Attempt::GrpcRefused => Verdict::Failure,
-        Attempt::TimedOut { callers: false } | Attempt::ConnectFailed | Attempt::Broken => {
-            Verdict::Failure
-        }
+        Attempt::TimedOut { callers: false }
+        | Attempt::ConnectFailed
+        | Attempt::TlsFailed
+        | Attempt::Broken => Verdict::Failure,
         Attempt::TimedOut { callers: true } | Attempt::BodyTooLarge | Attempt::ClientBody => {
             Verdict::Neutral
         }
@@ -103,7 +112,7 @@ pub(crate) fn limiter_sample(
             fwd.response.status() == StatusCode::SERVICE_UNAVAILABLE
                 || grpc_refused(fwd.response.headers()),
         )),
-        Err(ProxyError::Timeout { callers: true, .. }) => None,
+        Err(ProxyError::Timeout { callers: true, .. } | ProxyError::UpstreamTls { .. }) => None,
         Err(
             ProxyError::Timeout { .. }
             | ProxyError::BadGateway { .. }
@@ -134,6 +143,11 @@ mod tests {
         );
         assert_eq!(verdict(TimedOut { callers: false }), Verdict::Failure);
         assert_eq!(verdict(ConnectFailed), Verdict::Failure);
+        assert_eq!(
+            verdict(TlsFailed),
+            Verdict::Failure,
+            "a certificate that does not verify is the endpoint's (or its settings') fault"
+        );
         assert_eq!(verdict(Broken), Verdict::Failure);
         assert_eq!(
             verdict(TimedOut { callers: true }),
@@ -174,5 +188,14 @@ mod tests {
             cause: "reset".into(),
         });
         assert_eq!(limiter_sample(&bad, ms(3)), Some((ms(3), true)));
+        let tls = Err(ProxyError::UpstreamTls {
+            endpoint: "e".into(),
+            cause: "invalid peer certificate: UnknownIssuer".into(),
+        });
+        assert_eq!(
+            limiter_sample(&tls, ms(3)),
+            None,
+            "a TLS failure is not congestion"
+        );
     }
 }

@@ -186,20 +186,22 @@ fn rewrite_head(
 }
 
 impl Prepared {
-    /// The request for one attempt at `endpoint`. The last attempt takes the
+    /// The request for one attempt at `endpoint`, in `version`, its URI in
+    /// `scheme` (`https` over TLS). The last attempt takes the
     /// head and the extensions (hyper's record of the header-name case);
     /// earlier ones take copies.
     pub(super) fn attempt(
         &mut self,
         endpoint: &http::uri::Authority,
         version: Version,
+        scheme: &str,
         last: bool,
     ) -> Result<Request<UpstreamBody>, ProxyError> {
         // The endpoint's client dials the endpoint; the URI names what the
         // client asked for.
         let authority = self.authority.clone().unwrap_or_else(|| endpoint.clone());
         let uri = Uri::builder()
-            .scheme("http")
+            .scheme(scheme)
             .authority(authority)
             .path_and_query(self.path_and_query.as_str())
             .build()

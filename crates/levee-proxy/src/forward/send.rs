@@ -2,14 +2,15 @@
 //! deadline, and the breaker's verdict on each attempt.
 //!
 //! A request goes to the next endpoint when the first could not even be
-//! connected to: nothing reached the upstream. A body read whole is sent
-//! again; a streamed one comes back unread from the failed attempt. The wait for the response head is the pool's
+//! connected to, or its TLS handshake failed: nothing reached the upstream.
+//! A body read whole is sent again; a streamed one comes back unread from
+//! the failed attempt. The wait for the response head is the pool's
 //! `response_timeout`, or what remains of the caller's deadline if sooner
 //! (the rest is passed on in the deadline headers).
 //!
 //! This module must not build the request or render errors.
 
-use http::{StatusCode, Version};
+use http::StatusCode;
 use levee_http::RequestId;
 use levee_http::headers::remove_hop_by_hop;
 use tokio::time::Instant;
@@ -20,7 +21,7 @@ use super::{Forwarded, chain, tunnel};
 use crate::body::BodyFault;
 use crate::control::ControlHandle;
 use crate::error::ProxyError;
-use crate::pool::{Pool, Protocol};
+use crate::pool::{Pool, TlsFailure};
 use crate::runtime::Settings;
 
 /// Sends `prepared` to an endpoint of `pool`, going to the next endpoint
@@ -36,10 +37,7 @@ pub(super) async fn send(
     deadline: Option<Instant>,
     control: &ControlHandle,
 ) -> Result<Forwarded, ProxyError> {
-    let version = match pool.protocol {
-        Protocol::Http1 => Version::HTTP_11,
-        Protocol::H2c => Version::HTTP_2,
-    };
+    let version = pool.version();
     let mut tried: Vec<usize> = Vec::new();
     loop {
         let idx = pool
@@ -74,7 +72,7 @@ pub(super) async fn send(
         // Any request may go to another endpoint when this one cannot be
         // connected to: nothing was sent (a streamed body comes back unread).
         let last = !more && tried.len() >= pool.endpoints.len();
-        let mut up = prepared.attempt(&endpoint.authority, version, last)?;
+        let mut up = prepared.attempt(&endpoint.authority, version, pool.scheme(), last)?;
 
         let sent = Instant::now();
         // The wait for the response head is the pool's limit, or what is left
@@ -108,6 +106,11 @@ pub(super) async fn send(
         // How the body failed, if it did: recorded by the body itself, since
         // an HTTP/2 connection reports its own stream reset instead.
         let fault = prepared.faults.get().cloned();
+        // A TLS failure, and whether it was the handshake (nothing was sent).
+        let tls = match &result {
+            Ok(Err(e)) if pool.tls => crate::pool::tls_failure(e),
+            _ => None,
+        };
         let attempt = match (&result, &fault) {
             (Err(_elapsed), _) if uploading => Attempt::ClientBody,
             (Err(_elapsed), _) => Attempt::TimedOut { callers },
@@ -117,11 +120,18 @@ pub(super) async fn send(
             (Ok(Ok(response)), _) => Attempt::Answered(response.status()),
             (Ok(Err(_)), Some(BodyFault::Client { .. })) => Attempt::ClientBody,
             (Ok(Err(_)), Some(BodyFault::TooLarge { .. })) => Attempt::BodyTooLarge,
+            (Ok(Err(e)), None) if e.is_connect() && tls.as_ref().is_some_and(|t| t.handshake) => {
+                Attempt::TlsFailed
+            }
             (Ok(Err(e)), None) if e.is_connect() => Attempt::ConnectFailed,
             (Ok(Err(_)), None) => Attempt::Broken,
         };
         endpoint.record(outcome::verdict(attempt), now.into_std(), || {
             match (&result, attempt) {
+                (_, Attempt::TlsFailed) => match &tls {
+                    Some(t) => format!("TLS failed: {}", t.cause),
+                    None => "TLS failed".to_owned(),
+                },
                 (Ok(Err(e)), _) => crate::forward::chain(e),
                 (_, Attempt::TimedOut { .. }) => {
                     format!("no response head within {} ms", timeout.as_millis())
@@ -181,7 +191,23 @@ pub(super) async fn send(
                         pools: Vec::new(),
                     });
                 }
+                // The handshake failed: like a failed connect, nothing was
+                // sent, so the next endpoint may take the request; the last
+                // one's failure is the answer, a 502 saying why.
+                Attempt::TlsFailed if tried.len() < pool.endpoints.len() && prepared.reclaim() => {
+                    endpoint.unreachable(request_id, &chain(&e));
+                    continue;
+                }
                 _ => {
+                    if let Some(TlsFailure { cause, .. }) = tls {
+                        if attempt == Attempt::TlsFailed {
+                            endpoint.unreachable(request_id, &chain(&e));
+                        }
+                        return Err(ProxyError::UpstreamTls {
+                            endpoint: endpoint.authority.to_string(),
+                            cause,
+                        });
+                    }
                     return Err(ProxyError::BadGateway {
                         endpoint: endpoint.authority.to_string(),
                         cause: chain(&e),

@@ -19,7 +19,7 @@ use http::uri::Authority;
 use levee_policy::breaker::{Breaker, BreakerOpen, BreakerState};
 use prometheus_client::metrics::counter::Counter;
 
-use super::connect::UpstreamClient;
+use super::connect::{EndpointConnector, UpstreamClient};
 
 /// What the active health checks say of an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +85,8 @@ pub struct Endpoint {
     pub authority: Authority,
     /// Pooled connections to this endpoint.
     pub client: UpstreamClient,
+    /// What opens them (the health checks' connects use it too).
+    pub(super) connector: EndpointConnector,
     /// The pool it belongs to, for logs.
     pool: String,
     breaker: Mutex<Tripwire>,
@@ -131,12 +133,14 @@ impl Endpoint {
         pool: &str,
         authority: Authority,
         client: UpstreamClient,
+        connector: EndpointConnector,
         breaker: Breaker,
     ) -> Endpoint {
         let now = SystemTime::now();
         Endpoint {
             authority,
             client,
+            connector,
             pool: pool.to_owned(),
             breaker: Mutex::new(Tripwire {
                 breaker,

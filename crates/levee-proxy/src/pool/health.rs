@@ -2,13 +2,16 @@
 //!
 //! A pool with a health check ([`HealthCheck`]) has each endpoint checked
 //! every `interval` (±10 % jitter, so a fleet of gateways does not check in
-//! step): an HTTP request whose status must be in `expect`, or a TCP
-//! connect. `unhealthy_threshold` failures in a row make the endpoint
+//! step): an HTTP request whose status must be in `expect` (over the pool's
+//! own client, so over TLS for an `https://` pool), or a connect (with the
+//! TLS handshake, for an `https://` pool: an endpoint whose certificate
+//! fails is not healthy). `unhealthy_threshold` failures in a row make the endpoint
 //! unhealthy (no requests), `healthy_threshold` passes make it healthy again
 //! (HAProxy's `fall`/`rise`).
 //!
 //! A pool **without** one still recovers quickly: while an endpoint's
-//! breaker is open, it gets a TCP connect every [`RECOVERY_PROBE_EVERY`], and
+//! breaker is open, it gets a connect (and TLS handshake) every
+//! [`RECOVERY_PROBE_EVERY`], and
 //! the first that succeeds lets the next request probe it at once. So a
 //! single-endpoint service that comes back is used again within about a
 //! second, not after the breaker's doubling back-off (up to `open_max`).
@@ -23,7 +26,7 @@ use std::time::Duration;
 use http::{Method, Request, Uri};
 use tokio::task::JoinSet;
 
-use super::{Pool, Protocol};
+use super::{Endpoint, Pool};
 use crate::body::UpstreamBody;
 
 /// How often an ejected endpoint of a pool without a health check gets a
@@ -59,7 +62,7 @@ pub enum CheckKind {
         /// Statuses that pass, as inclusive ranges (default 200–399).
         expect: Vec<(u16, u16)>,
     },
-    /// A TCP connect.
+    /// A connect, and the TLS handshake for an `https://` pool.
     Tcp,
 }
 
@@ -116,9 +119,7 @@ async fn watch(pool: Arc<Pool>, index: usize) {
             }
             None => {
                 if endpoint.ejected(tokio::time::Instant::now().into_std())
-                    && connects(&endpoint.authority, RECOVERY_PROBE_EVERY)
-                        .await
-                        .is_ok()
+                    && connects(endpoint, RECOVERY_PROBE_EVERY).await.is_ok()
                 {
                     endpoint.answers_again("a connect probe succeeded");
                 }
@@ -139,11 +140,14 @@ fn jittered(every: Duration, seed: usize) -> Duration {
     every - spread + spread * 2 * fraction / 1000
 }
 
-/// Opens (and closes) a TCP connection to `authority` within `timeout`.
-async fn connects(authority: &http::uri::Authority, timeout: Duration) -> Result<(), String> {
-    match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(authority.as_str())).await {
+/// Opens (and closes) a connection to the endpoint as requests open them
+/// (TCP, then TLS for an `https://` pool) within `timeout`.
+async fn connects(endpoint: &Endpoint, timeout: Duration) -> Result<(), String> {
+    use tower_service::Service;
+    let mut connector = endpoint.connector.clone();
+    match tokio::time::timeout(timeout, connector.call(Uri::default())).await {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(format!("connect failed: {e}")),
+        Ok(Err(e)) => Err(format!("connect failed: {}", crate::forward::chain(&*e))),
         Err(_) => Err(format!("connect took over {} ms", timeout.as_millis())),
     }
 }
@@ -152,7 +156,8 @@ async fn connects(authority: &http::uri::Authority, timeout: Duration) -> Result
 async fn check_once(pool: &Pool, index: usize, check: &HealthCheck) -> (bool, String) {
     let endpoint = &pool.endpoints[index];
     match &check.kind {
-        CheckKind::Tcp => match connects(&endpoint.authority, check.timeout).await {
+        CheckKind::Tcp => match connects(endpoint, check.timeout).await {
+            Ok(()) if pool.tls => (true, "TLS handshake succeeded".to_owned()),
             Ok(()) => (true, "TCP connect succeeded".to_owned()),
             Err(e) => (false, e),
         },
@@ -164,7 +169,7 @@ async fn check_once(pool: &Pool, index: usize, check: &HealthCheck) -> (bool, St
         } => {
             let authority = host.as_deref().unwrap_or(endpoint.authority.as_str());
             let uri = Uri::builder()
-                .scheme("http")
+                .scheme(pool.scheme())
                 .authority(authority)
                 .path_and_query(path.as_str())
                 .build();
@@ -177,10 +182,7 @@ async fn check_once(pool: &Pool, index: usize, check: &HealthCheck) -> (bool, St
             let mut req = Request::new(UpstreamBody::empty());
             *req.method_mut() = method.clone();
             *req.uri_mut() = uri;
-            *req.version_mut() = match pool.protocol {
-                Protocol::Http1 => http::Version::HTTP_11,
-                Protocol::H2c => http::Version::HTTP_2,
-            };
+            *req.version_mut() = pool.version();
             req.headers_mut().insert(
                 http::header::USER_AGENT,
                 http::HeaderValue::from_static("levee-health-check"),

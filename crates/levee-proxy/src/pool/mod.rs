@@ -2,7 +2,8 @@
 //!
 //! A [`Pool`] is a list of [`Endpoint`]s (see `endpoint.rs`: each with its
 //! own HTTP client, circuit breaker and active health), reached with
-//! connectors that always dial their endpoint (`connect.rs`), and checked
+//! connectors that always dial their endpoint (`connect.rs`), over TLS for
+//! an `https://` pool (`tls.rs`), and checked
 //! beside the data path (`health.rs`). Requests go round robin over the
 //! endpoints that are neither drained, unhealthy by their checks, nor
 //! ejected by their breaker. When fewer than `panic_threshold` of the pool's
@@ -18,6 +19,7 @@
 mod connect;
 mod endpoint;
 pub mod health;
+mod tls;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -25,18 +27,25 @@ use std::time::{Duration, Instant};
 use http::uri::Authority;
 use levee_policy::breaker::{Breaker, BreakerConfig};
 
-pub use connect::{EndpointConnector, UpstreamClient};
+pub use connect::{ConnectError, EndpointConnector, UpstreamClient};
 pub use endpoint::{Endpoint, EndpointMetrics, EndpointStatus, HealthState};
 pub use health::{CheckKind, HealthCheck};
+pub use tls::{TlsFailed, TlsFailure, UpstreamStream, UpstreamTls, server_name_of, tls_failure};
 
 /// The protocol a pool speaks to its endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Protocol {
-    /// HTTP/1.1 with keep-alive (the default).
+    /// HTTP/1.1 with keep-alive (the default). Over TLS, ALPN offers only
+    /// `http/1.1`.
     #[default]
     Http1,
-    /// HTTP/2 over cleartext with prior knowledge (RFC 9113 §3.3).
-    H2c,
+    /// HTTP/2 only: with prior knowledge over cleartext (h2c, RFC 9113
+    /// §3.3), or with ALPN offering only `h2` over TLS.
+    Http2,
+    /// Over TLS, ALPN offers `h2` then `http/1.1` and each connection speaks
+    /// what the endpoint chose. Without TLS there is nothing to negotiate
+    /// with: HTTP/1.1.
+    Auto,
 }
 
 /// What a pool is built from.
@@ -48,7 +57,10 @@ pub struct PoolSpec {
     pub endpoints: Vec<Authority>,
     /// The protocol spoken to the endpoints.
     pub protocol: Protocol,
-    /// Time allowed to open a TCP connection (default 2 s).
+    /// TLS to the endpoints (`https://`), or cleartext.
+    pub tls: Option<UpstreamTls>,
+    /// Time allowed to open a TCP connection (default 2 s), and again for a
+    /// TLS handshake.
     pub connect_timeout: Duration,
     /// Time allowed from sending the request to the response head (default 30 s).
     pub response_timeout: Duration,
@@ -74,6 +86,7 @@ impl PoolSpec {
             name: name.into(),
             endpoints,
             protocol: Protocol::Http1,
+            tls: None,
             connect_timeout: Duration::from_secs(2),
             response_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(90),
@@ -95,6 +108,8 @@ pub struct Pool {
     pub endpoints: Vec<Endpoint>,
     /// The protocol spoken.
     pub protocol: Protocol,
+    /// Whether the endpoints are reached over TLS.
+    pub tls: bool,
     /// Time allowed from request to response head.
     pub response_timeout: Duration,
     /// The active health check, if any.
@@ -134,10 +149,12 @@ impl Pool {
             .endpoints
             .iter()
             .map(|authority| {
+                let connector = connect::endpoint_connector(&spec, authority);
                 Ok(Endpoint::new(
                     &spec.name,
                     authority.clone(),
-                    connect::endpoint_client(&spec, authority),
+                    connect::endpoint_client(&spec, connector.clone()),
+                    connector,
                     Breaker::new(spec.breaker)?,
                 ))
             })
@@ -146,6 +163,7 @@ impl Pool {
             name: spec.name,
             endpoints,
             protocol: spec.protocol,
+            tls: spec.tls.is_some(),
             response_timeout: spec.response_timeout,
             health_check: spec.health_check,
             panic_threshold: spec.panic_threshold,
@@ -160,6 +178,21 @@ impl Pool {
             e.metrics = metrics.endpoint(&self.name, e.authority.as_str());
         }
         self
+    }
+
+    /// The version upstream requests are written in: HTTP/2 when the pool
+    /// speaks only that, else HTTP/1.1 (an `Auto` pool's client sends it as
+    /// HTTP/2 on a connection whose ALPN chose `h2`).
+    pub fn version(&self) -> http::Version {
+        match self.protocol {
+            Protocol::Http2 => http::Version::HTTP_2,
+            Protocol::Http1 | Protocol::Auto => http::Version::HTTP_11,
+        }
+    }
+
+    /// The scheme of upstream request URIs (HTTP/2's `:scheme`).
+    pub fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
     }
 
     /// Keeps what `old` (the same pool in the previous configuration) found

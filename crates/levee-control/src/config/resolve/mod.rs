@@ -7,7 +7,7 @@
 //! [`Config`] then builds a data-path [`Runtime`] snapshot.
 //!
 //! One file per section: `server.rs` (`[server]` → settings), `listeners.rs`
-//! (`[[listeners]]`, `[admin]`), `pools.rs`, `routes.rs` (with admission,
+//! (`[[listeners]]`, `[admin]`), `pools.rs` (with `pool_tls.rs`), `routes.rs` (with admission,
 //! tenants, rate limits), `windows.rs` (`[[maintenance.windows]]`), with
 //! `fields.rs` for what they share; `runtime.rs` builds the snapshot.
 //!
@@ -15,6 +15,7 @@
 
 mod fields;
 mod listeners;
+mod pool_tls;
 mod pools;
 mod routes;
 mod runtime;
@@ -30,7 +31,7 @@ use levee_proxy::pool::PoolSpec;
 use levee_proxy::route::RouteSpec;
 use levee_proxy::{ListenerSettings, Settings};
 
-pub use pools::{parse_endpoint, parse_endpoint_url};
+pub use pools::{Scheme, parse_endpoint, parse_endpoint_url};
 
 use super::error::{Collector, ConfigError};
 use super::file::FileConfig;
@@ -178,7 +179,7 @@ fn resolve(
     let listener_settings = server::listener_settings(file, &settings);
     let listeners = listeners::listeners(file, ov, base_dir, &mut c);
     let admin = listeners::admin(file, ov, &mut c);
-    let mut pools = pools::pools(&file.pools, ov, &mut c);
+    let mut pools = pools::pools(&file.pools, ov, base_dir, &mut c);
     let routes = routes::routes(file, ov, &pools, &mut c);
     for p in &mut pools {
         p.preserve_header_case = listener_settings.preserve_header_case;

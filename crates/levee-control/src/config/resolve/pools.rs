@@ -1,13 +1,16 @@
 //! `[[pools]]`: endpoints and their settings, with `--upstream` applied (it
-//! fills the pool `default`, created when missing).
+//! fills the pool `default`, created when missing); a pool's `tls` table is
+//! `pool_tls.rs`'s.
 //!
 //! This module must not build clients or breakers (that is the runtime's).
+
+use std::path::Path;
 
 use http::uri::Authority;
 use levee_policy::breaker::BreakerConfig;
 use levee_proxy::pool::{CheckKind, HealthCheck, PoolSpec, Protocol};
 
-use super::Overrides;
+use super::{Overrides, pool_tls};
 use crate::config::error::Collector;
 use crate::config::file::{HealthCheckSection, PoolSection, ProtocolName, StatusOrRange};
 
@@ -15,6 +18,7 @@ use crate::config::file::{HealthCheckSection, PoolSection, ProtocolName, StatusO
 pub(super) fn pools(
     sections: &[PoolSection],
     ov: &Overrides,
+    base_dir: &Path,
     c: &mut Collector<'_>,
 ) -> Vec<PoolSpec> {
     let mut pools: Vec<PoolSpec> = Vec::new();
@@ -24,7 +28,7 @@ pub(super) fn pools(
             c.at(Some(p.name.span()), format!("duplicate pool name `{name}`"));
             continue;
         }
-        if let Some(spec) = resolve_pool(p, c) {
+        if let Some(spec) = resolve_pool(p, base_dir, c) {
             pools.push(spec);
         }
     }
@@ -40,37 +44,47 @@ pub(super) fn pools(
                 Err(e) => c.at(None, format!("--upstream {u}: {e}")),
             }
         }
-        let protocol = match one_protocol(&schemes) {
-            Ok(p) => p,
-            Err(e) => {
-                c.at(None, format!("--upstream: {e}"));
-                None
+        let scheme = one_scheme(&schemes).unwrap_or_else(|e| {
+            c.at(None, format!("--upstream: {e}"));
+            None
+        });
+        let spec = match pools.iter_mut().find(|p| p.name == "default") {
+            Some(p) => p,
+            None => {
+                pools.push(PoolSpec::new("default", Vec::new()));
+                pools.last_mut().expect("just pushed")
             }
         };
-        match pools.iter_mut().find(|p| p.name == "default") {
-            Some(p) => {
-                p.endpoints = endpoints;
-                if let Some(protocol) = protocol {
-                    p.protocol = protocol;
-                }
+        spec.endpoints = endpoints;
+        match scheme {
+            // A pool that already has TLS keeps its settings and protocol.
+            Some(Scheme::Https) if spec.tls.is_some() => {}
+            Some(Scheme::Https) => {
+                spec.tls = pool_tls::default_tls(c);
+                spec.protocol = Protocol::Auto;
             }
-            None => {
-                let mut spec = PoolSpec::new("default", endpoints);
-                spec.protocol = protocol.unwrap_or_default();
-                pools.push(spec);
+            Some(Scheme::Http) => {
+                spec.tls = None;
+                spec.protocol = Protocol::Http1;
             }
+            Some(Scheme::H2c) => {
+                spec.tls = None;
+                spec.protocol = Protocol::Http2;
+            }
+            None => {}
         }
     }
     pools
 }
 
-fn resolve_pool(p: &PoolSection, c: &mut Collector<'_>) -> Option<PoolSpec> {
+fn resolve_pool(p: &PoolSection, base_dir: &Path, c: &mut Collector<'_>) -> Option<PoolSpec> {
+    let pool = p.name.get_ref();
     let mut endpoints = Vec::new();
     let mut schemes = Vec::new();
     for e in &p.endpoints {
         match parse_endpoint_url(e.get_ref()) {
             Ok((a, scheme)) => {
-                endpoints.push(a);
+                endpoints.push((a, e.span()));
                 schemes.push(scheme);
             }
             Err(msg) => c.at(
@@ -79,43 +93,38 @@ fn resolve_pool(p: &PoolSection, c: &mut Collector<'_>) -> Option<PoolSpec> {
             ),
         }
     }
-    let by_scheme = match one_protocol(&schemes) {
-        Ok(p) => p,
-        Err(e) => {
-            c.at(
-                Some(p.name.span()),
-                format!("pool `{}`: {e}", p.name.get_ref()),
-            );
-            None
-        }
-    };
+    let by_scheme = one_scheme(&schemes).unwrap_or_else(|e| {
+        c.at(Some(p.name.span()), format!("pool `{pool}`: {e}"));
+        None
+    });
     if p.endpoints.is_empty() {
         c.at(
             Some(p.name.span()),
-            format!("pool `{}` has no endpoints", p.name.get_ref()),
+            format!("pool `{pool}` has no endpoints"),
         );
     }
-    let mut spec = PoolSpec::new(p.name.get_ref().clone(), endpoints);
-    spec.protocol = match (p.protocol, by_scheme) {
-        (Some(ProtocolName::H2c), None | Some(Protocol::H2c)) => Protocol::H2c,
-        (Some(ProtocolName::Http1), None | Some(Protocol::Http1)) => Protocol::Http1,
-        (Some(named), Some(scheme)) => {
-            c.at(
-                Some(p.name.span()),
-                format!(
-                    "pool `{}`: protocol = \"{}\" but the endpoints say {}://",
-                    p.name.get_ref(),
-                    match named {
-                        ProtocolName::H2c => "h2c",
-                        ProtocolName::Http1 => "http1",
-                    },
-                    scheme_of(scheme)
-                ),
-            );
-            scheme
-        }
-        (None, scheme) => scheme.unwrap_or_default(),
-    };
+    let mut spec = PoolSpec::new(
+        pool.clone(),
+        endpoints.iter().map(|(a, _)| a.clone()).collect(),
+    );
+    spec.protocol = protocol(p, by_scheme, c);
+    if by_scheme == Some(Scheme::Https) {
+        spec.tls = pool_tls::pool_tls(
+            pool,
+            p.tls.as_ref().map(|t| t.get_ref()),
+            &endpoints,
+            p.name.span(),
+            base_dir,
+            c,
+        );
+    } else if let Some(t) = &p.tls {
+        c.at(
+            Some(t.span()),
+            format!(
+                "pool `{pool}`: tls is for https:// endpoints; write them as \"https://host:port\""
+            ),
+        );
+    }
     if let Some(d) = p.connect_timeout {
         spec.connect_timeout = d.0;
     }
@@ -261,27 +270,85 @@ fn health_check(hc: &HealthCheckSection, c: &mut Collector<'_>) -> Option<Health
     Some(check)
 }
 
-/// The one protocol the endpoints' schemes name (`None`: none named one);
-/// an error when they disagree.
-fn one_protocol(schemes: &[Option<Protocol>]) -> Result<Option<Protocol>, String> {
+/// The protocol a pool speaks: its `protocol`, which its endpoints'
+/// scheme must allow, or the one the scheme implies (`https://` lets ALPN
+/// choose).
+fn protocol(p: &PoolSection, scheme: Option<Scheme>, c: &mut Collector<'_>) -> Protocol {
+    let Some(named) = &p.protocol else {
+        return match scheme {
+            None | Some(Scheme::Http) => Protocol::Http1,
+            Some(Scheme::H2c) => Protocol::Http2,
+            Some(Scheme::Https) => Protocol::Auto,
+        };
+    };
+    let pool = p.name.get_ref();
+    let (protocol, fits) = match named.get_ref() {
+        ProtocolName::Http1 => (
+            Protocol::Http1,
+            matches!(scheme, None | Some(Scheme::Http | Scheme::Https)),
+        ),
+        ProtocolName::H2c => (Protocol::Http2, matches!(scheme, None | Some(Scheme::H2c))),
+        ProtocolName::H2 => (Protocol::Http2, scheme == Some(Scheme::Https)),
+    };
+    if !fits {
+        let hint = match (named.get_ref(), scheme) {
+            (ProtocolName::H2c, Some(Scheme::Https)) => {
+                "; h2c is HTTP/2 over cleartext: for HTTP/2 over TLS write protocol = \"h2\""
+            }
+            (ProtocolName::H2, _) => {
+                "; h2 is HTTP/2 over TLS, for https:// endpoints: over cleartext write protocol = \"h2c\""
+            }
+            _ => "",
+        };
+        c.at(
+            Some(named.span()),
+            format!(
+                "pool `{pool}`: protocol = \"{}\" but the endpoints say {}://{hint}",
+                named.get_ref().as_str(),
+                scheme.map_or("host:port", Scheme::as_str),
+            ),
+        );
+    }
+    protocol
+}
+
+/// What an endpoint's scheme says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `http://`: HTTP/1.1.
+    Http,
+    /// `h2c://`: HTTP/2 with prior knowledge (gRPC).
+    H2c,
+    /// `https://`: TLS; ALPN chooses HTTP/2 or HTTP/1.1 unless `protocol` says.
+    Https,
+}
+
+impl Scheme {
+    /// `http`, `h2c` or `https`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::H2c => "h2c",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+/// The one scheme the endpoints name (`None`: none named one); an error
+/// when they disagree.
+fn one_scheme(schemes: &[Option<Scheme>]) -> Result<Option<Scheme>, String> {
     let mut named = schemes.iter().flatten();
     let Some(first) = named.next() else {
         return Ok(None);
     };
-    if named.any(|p| p != first) {
-        return Err(
-            "endpoints mix http:// and h2c://: a pool speaks one protocol to all its endpoints"
-                .to_owned(),
-        );
+    if let Some(other) = named.find(|s| *s != first) {
+        return Err(format!(
+            "endpoints mix {}:// and {}://: a pool speaks one protocol to all its endpoints",
+            first.as_str(),
+            other.as_str()
+        ));
     }
     Ok(Some(*first))
-}
-
-fn scheme_of(p: Protocol) -> &'static str {
-    match p {
-        Protocol::Http1 => "http",
-        Protocol::H2c => "h2c",
-    }
 }
 
 /// Parses `http://host:port`, `host:port` or `http://host` (port 80).
@@ -289,21 +356,19 @@ pub fn parse_endpoint(s: &str) -> Result<Authority, String> {
     parse_endpoint_url(s).map(|(a, _)| a)
 }
 
-/// Parses an endpoint and the protocol its scheme names: `http://` is
-/// HTTP/1.1, `h2c://` HTTP/2 with prior knowledge (gRPC), none says nothing.
-pub fn parse_endpoint_url(s: &str) -> Result<(Authority, Option<Protocol>), String> {
+/// Parses an endpoint and the scheme it names: `http://` (HTTP/1.1),
+/// `h2c://` (HTTP/2 with prior knowledge, gRPC), `https://` (TLS; port 443
+/// when none is given), or none.
+pub fn parse_endpoint_url(s: &str) -> Result<(Authority, Option<Scheme>), String> {
     let s = s.trim();
     let (rest, scheme) = if let Some(r) = s.strip_prefix("http://") {
-        (r, Some(Protocol::Http1))
+        (r, Some(Scheme::Http))
     } else if let Some(r) = s.strip_prefix("h2c://") {
-        (r, Some(Protocol::H2c))
-    } else if s.starts_with("https://") {
-        return Err(
-            "TLS to upstreams is not supported yet; use http:// or h2c:// (e.g. a local sidecar)"
-                .to_owned(),
-        );
+        (r, Some(Scheme::H2c))
+    } else if let Some(r) = s.strip_prefix("https://") {
+        (r, Some(Scheme::Https))
     } else if s.contains("://") {
-        return Err("expected http://host:port or h2c://host:port".to_owned());
+        return Err("expected http://host:port, https://host:port or h2c://host:port".to_owned());
     } else {
         (s, None)
     };
@@ -320,7 +385,12 @@ pub fn parse_endpoint_url(s: &str) -> Result<(Authority, Option<Protocol>), Stri
     let with_port = if a.port().is_some() {
         a
     } else {
-        format!("{}:80", a.host())
+        let port = if scheme == Some(Scheme::Https) {
+            443
+        } else {
+            80
+        };
+        format!("{}:{port}", a.host())
             .parse()
             .map_err(|_| "invalid host".to_owned())?
     };
