@@ -497,3 +497,63 @@ fn health_check_mistakes_point_at_their_lines() {
         assert!(shown.contains(part), "{part} in {shown}");
     }
 }
+
+/// `balance` and endpoint weights: mistakes at their lines, good ones read
+/// as written.
+#[test]
+fn balance_mistakes_point_at_their_lines() {
+    let head = "[[listeners]]\nlisten = \"127.0.0.1:8000\"\n\n[[pools]]\nname = \"default\"\n";
+    let route = "\n[[routes]]\nname = \"default\"\npool = \"default\"\n";
+    let one = "endpoints = [\"127.0.0.1:8080\"]\n";
+    for (lines, line, want) in [
+        (
+            format!("{one}balance = \"random\""),
+            7,
+            "invalid balance `random`",
+        ),
+        (
+            format!("{one}balance = {{ hash = \"header\" }}"),
+            7,
+            "needs a name",
+        ),
+        (
+            format!("{one}balance = {{ hash = \"header\", name = \"bad name\" }}"),
+            7,
+            "not a header name",
+        ),
+        (
+            format!("{one}balance = {{ hash = \"url\" }}"),
+            7,
+            "expected \"header\", \"cookie\" or \"client_ip\"",
+        ),
+        (
+            "endpoints = [{ address = \"127.0.0.1:8080\", weight = 0 }]".to_owned(),
+            6,
+            "from 1 to 1000",
+        ),
+        (
+            "endpoints = [{ address = \"nope:x\", weight = 2 }]".to_owned(),
+            6,
+            "invalid endpoint `nope:x`: the port must be a number",
+        ),
+    ] {
+        let text = format!("{head}{lines}\n{route}");
+        let e = load_text(&text).expect_err(&lines);
+        let shown = e.to_string();
+        assert!(shown.contains(want), "{lines}: {shown}");
+        assert!(
+            e.diagnostics.iter().any(|d| d.line == Some(line)),
+            "{lines}: {shown}"
+        );
+    }
+    let text = format!(
+        "{head}endpoints = [{{ address = \"127.0.0.1:8080\", weight = 5 }}, \"127.0.0.1:8081\"]\nbalance = {{ hash = \"cookie\", name = \"sid\" }}\n{route}"
+    );
+    let config = load_text(&text).expect("a good pool");
+    let pool = &config.pools[0];
+    assert_eq!(pool.weights, [5, 1]);
+    assert_eq!(
+        pool.balance,
+        levee_proxy::pool::Balance::Hash(levee_proxy::pool::HashOn::Cookie("sid".into()))
+    );
+}

@@ -5,6 +5,7 @@ mod support;
 
 mod admin_cli;
 mod admission;
+mod balance;
 mod check;
 mod demo;
 mod explain;

@@ -384,7 +384,7 @@ pub struct PoolSection {
     pub name: Spanned<String>,
     /// `http://host:port`, `h2c://host:port`, `https://host:port` or
     /// `host:port` of each endpoint.
-    pub endpoints: Vec<Spanned<String>>,
+    pub endpoints: Vec<Spanned<EndpointEntry>>,
     /// `http1` (default for cleartext), `h2c`, or `h2` (over TLS; without
     /// it, an `https://` pool lets ALPN choose).
     pub protocol: Option<Spanned<ProtocolName>>,
@@ -408,6 +408,8 @@ pub struct PoolSection {
     /// Active health checks (default none: an ejected endpoint still gets a
     /// connect probe every second).
     pub health_check: Option<Spanned<HealthCheckSection>>,
+    /// How requests are spread over the endpoints (default least request).
+    pub balance: Option<Spanned<BalanceSection>>,
     /// Below this fraction of endpoints passing their checks, ignore the
     /// checks (default 0.5).
     #[serde(default, deserialize_with = "units::share")]
@@ -440,6 +442,56 @@ pub struct HealthCheckSection {
     /// Failures in a row that make an endpoint unhealthy (default 2).
     #[serde(default, deserialize_with = "units::count::<1, 100, _, _>")]
     pub unhealthy_threshold: Option<u32>,
+}
+
+/// An endpoint: its address, or a table with its address and weight.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum EndpointEntry {
+    /// `"host:port"` (or a URL such as `"http://host:port"`).
+    Address(String),
+    /// `{ address = "host:port", weight = 3 }`.
+    Weighted(WeightedEndpoint),
+}
+
+/// `{ address = "host:port", weight = 3 }`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WeightedEndpoint {
+    /// The endpoint, as an address entry would say it.
+    pub address: String,
+    /// Its share relative to the pool's other endpoints (1–1000, default 1).
+    pub weight: Option<i64>,
+}
+
+impl EndpointEntry {
+    /// The address as written.
+    pub fn address(&self) -> &str {
+        match self {
+            EndpointEntry::Address(a) => a,
+            EndpointEntry::Weighted(w) => &w.address,
+        }
+    }
+}
+
+/// How a pool balances: `"least_request"`, `"round_robin"`, or a hash table.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum BalanceSection {
+    /// `"least_request"` or `"round_robin"`.
+    Name(String),
+    /// `{ hash = "header" | "cookie" | "client_ip", name = "..." }`.
+    Hash(HashSection),
+}
+
+/// `{ hash = "header", name = "x-user" }`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HashSection {
+    /// `header`, `cookie` or `client_ip`.
+    pub hash: String,
+    /// The header or cookie name.
+    pub name: Option<String>,
 }
 
 /// A status (`204`) or a range of them (`"200-399"`).

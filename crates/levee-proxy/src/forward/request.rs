@@ -51,6 +51,8 @@ pub(super) struct Prepared {
     /// Where a streamed body comes back when an attempt dropped it unread
     /// (the connection could not be opened): it can still go elsewhere.
     unread: Option<Unread>,
+    /// The client's address (the connection's peer), for hashing pools.
+    pub(super) client: std::net::IpAddr,
 }
 
 /// The longest pause in a gRPC request stream (Envoy's stream idle timeout
@@ -123,6 +125,7 @@ pub(super) fn prepare(
     let streamed = matches!(body, RequestBody::Streamed(_)) && !body.is_empty();
     let body_done: Option<BodyDone> = streamed.then(Default::default);
     Ok(Prepared {
+        client: peer.client.ip(),
         parts,
         path_and_query,
         body: Some(body),
@@ -186,6 +189,12 @@ fn rewrite_head(
 }
 
 impl Prepared {
+    /// The request's header fields as they will be sent (before the last
+    /// attempt takes them).
+    pub(super) fn headers(&self) -> &http::HeaderMap {
+        &self.parts.headers
+    }
+
     /// The request for one attempt at `endpoint`, in `version`, its URI in
     /// `scheme` (`https` over TLS). The last attempt takes the
     /// head and the extensions (hyper's record of the header-name case);

@@ -39,9 +39,15 @@ pub(super) async fn send(
 ) -> Result<Forwarded, ProxyError> {
     let version = pool.version();
     let mut tried: Vec<usize> = Vec::new();
+    let affinity = pool.affinity(prepared.headers(), prepared.client);
     loop {
         let idx = pool
-            .pick(Instant::now().into_std(), &tried, &control.load().drained)
+            .pick(
+                Instant::now().into_std(),
+                &tried,
+                &control.load().drained,
+                affinity,
+            )
             .map_err(|e| {
                 let drained = tried.is_empty() && e.all_drained;
                 ProxyError::Unavailable {
@@ -88,7 +94,9 @@ pub(super) async fn send(
             }
             None => (pool.response_timeout, false),
         };
+        let waiting = endpoint.waiting();
         let result = tokio::time::timeout(timeout, endpoint.client.request(up)).await;
+        drop(waiting);
         let now = Instant::now();
         // The upstream's latency starts when it had the whole request.
         let sent = prepared

@@ -94,9 +94,25 @@ pub struct Endpoint {
     /// When a failure to reach it was last logged at WARN (ms since `epoch`).
     warned_ms: std::sync::atomic::AtomicU64,
     epoch: Instant,
+    /// Its share of the pool's requests, relative to the others (≥ 1).
+    pub weight: u32,
+    /// Requests sent to it that have no response head yet.
+    in_flight: std::sync::atomic::AtomicUsize,
+    /// A fixed hash of its address (rendezvous hashing).
+    pub(super) id: u64,
     /// Its counters (registered under its pool and address by
     /// [`super::Pool::with_metrics`]; unregistered until then).
     pub(super) metrics: EndpointMetrics,
+}
+
+/// A request waiting for an endpoint's response head: [`Endpoint::waiting`].
+#[derive(Debug)]
+pub(crate) struct InFlight<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// An endpoint's Prometheus counters: handles into families of the
@@ -137,6 +153,7 @@ impl Endpoint {
         breaker: Breaker,
     ) -> Endpoint {
         let now = SystemTime::now();
+        let authority_text = authority.as_str().to_owned();
         Endpoint {
             authority,
             client,
@@ -157,6 +174,9 @@ impl Endpoint {
             warned_ms: std::sync::atomic::AtomicU64::new(u64::MAX),
             epoch: tokio::time::Instant::now().into_std(),
             metrics: EndpointMetrics::default(),
+            weight: 1,
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
+            id: super::balance::fnv(authority_text.as_bytes()),
         }
     }
 
@@ -204,6 +224,19 @@ impl Endpoint {
         self.health
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Requests sent to it that have no response head yet.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Counts a request as waiting for this endpoint's response head until
+    /// the guard is dropped (least-request balancing reads the count).
+    pub(crate) fn waiting(&self) -> InFlight<'_> {
+        self.in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        InFlight(&self.in_flight)
     }
 
     /// Asks the breaker to admit one request.

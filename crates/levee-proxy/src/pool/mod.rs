@@ -4,7 +4,8 @@
 //! own HTTP client, circuit breaker and active health), reached with
 //! connectors that always dial their endpoint (`connect.rs`), over TLS for
 //! an `https://` pool (`tls.rs`), and checked
-//! beside the data path (`health.rs`). Requests go round robin over the
+//! beside the data path (`health.rs`). Requests go, in the order the pool's
+//! [`Balance`] gives (`balance.rs`), to the
 //! endpoints that are neither drained, unhealthy by their checks, nor
 //! ejected by their breaker. When fewer than `panic_threshold` of the pool's
 //! (undrained) endpoints pass their health checks, the pool **panics**, as
@@ -16,6 +17,7 @@
 //!
 //! This module must not build responses or know about routes.
 
+mod balance;
 mod connect;
 mod endpoint;
 pub mod health;
@@ -27,6 +29,7 @@ use std::time::{Duration, Instant};
 use http::uri::Authority;
 use levee_policy::breaker::{Breaker, BreakerConfig};
 
+pub use balance::{Balance, HashOn};
 pub use connect::{ConnectError, EndpointConnector, UpstreamClient};
 pub use endpoint::{Endpoint, EndpointMetrics, EndpointStatus, HealthState};
 pub use health::{CheckKind, HealthCheck};
@@ -77,6 +80,11 @@ pub struct PoolSpec {
     /// Below this fraction of endpoints passing their health checks, the
     /// pool ignores the checks (default 0.5; 0 never panics).
     pub panic_threshold: f64,
+    /// How requests are spread over the endpoints (default least request).
+    pub balance: Balance,
+    /// Each endpoint's weight, in the order of `endpoints` (default 1 each;
+    /// missing entries are 1).
+    pub weights: Vec<u32>,
 }
 
 impl PoolSpec {
@@ -95,6 +103,8 @@ impl PoolSpec {
             preserve_header_case: false,
             health_check: None,
             panic_threshold: 0.5,
+            balance: Balance::default(),
+            weights: Vec::new(),
         }
     }
 }
@@ -115,6 +125,8 @@ pub struct Pool {
     /// The active health check, if any.
     pub health_check: Option<HealthCheck>,
     panic_threshold: f64,
+    /// How requests are spread.
+    pub balance: Balance,
     next: AtomicUsize,
 }
 
@@ -148,15 +160,18 @@ impl Pool {
         let endpoints = spec
             .endpoints
             .iter()
-            .map(|authority| {
+            .enumerate()
+            .map(|(i, authority)| {
                 let connector = connect::endpoint_connector(&spec, authority);
-                Ok(Endpoint::new(
+                let mut e = Endpoint::new(
                     &spec.name,
                     authority.clone(),
                     connect::endpoint_client(&spec, connector.clone()),
                     connector,
                     Breaker::new(spec.breaker)?,
-                ))
+                );
+                e.weight = spec.weights.get(i).copied().unwrap_or(1).max(1);
+                Ok(e)
             })
             .collect::<Result<_, levee_policy::ConfigError>>()?;
         Ok(Pool {
@@ -167,6 +182,7 @@ impl Pool {
             response_timeout: spec.response_timeout,
             health_check: spec.health_check,
             panic_threshold: spec.panic_threshold,
+            balance: spec.balance,
             next: AtomicUsize::new(0),
         })
     }
@@ -244,28 +260,27 @@ impl Pool {
         total > 0 && (healthy as f64) < self.panic_threshold * total as f64
     }
 
-    /// Picks the next endpoint whose breaker admits a request, round robin,
-    /// skipping `tried` (indexes already attempted for this request), the
-    /// `drained` endpoints (taken out of rotation by the operator), and the
-    /// ones unhealthy by their checks unless the pool panics.
+    /// Picks an endpoint for a request: among those not `tried` yet for
+    /// it, not `drained` by an operator, not unhealthy by their checks
+    /// (unless the pool panics) and whose breaker admits a request, in the
+    /// order the pool's [`Balance`] gives (`affinity`: the request's hash
+    /// key, for a hashing pool). Endpoints whose breaker is open are asked
+    /// last, so a due probe still goes out.
     pub fn pick(
         &self,
         now: Instant,
         tried: &[usize],
         drained: &[Authority],
+        affinity: Option<u64>,
     ) -> Result<usize, NoEndpoint> {
-        let n = self.endpoints.len();
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let turn = self.next.fetch_add(1, Ordering::Relaxed);
         let panic = self.panicking(drained);
         let mut soonest: Option<Duration> = None;
         let mut all_drained = true;
-        for i in 0..n {
-            let idx = (start + i) % n;
-            if tried.contains(&idx) {
-                continue;
-            }
-            let endpoint = &self.endpoints[idx];
-            if drained.contains(&endpoint.authority) {
+        let mut ready: Vec<balance::Candidate> = Vec::with_capacity(self.endpoints.len());
+        let mut waiting: Vec<usize> = Vec::new();
+        for (idx, endpoint) in self.endpoints.iter().enumerate() {
+            if tried.contains(&idx) || drained.contains(&endpoint.authority) {
                 continue;
             }
             all_drained = false;
@@ -277,7 +292,23 @@ impl Pool {
                 soonest = Some(soonest.map_or(next_check, |s| s.min(next_check)));
                 continue;
             }
-            match endpoint.try_acquire(now) {
+            if endpoint.retry_in(now).is_some() {
+                waiting.push(idx);
+                continue;
+            }
+            ready.push(balance::Candidate {
+                index: idx,
+                weight: endpoint.weight,
+                in_flight: endpoint.in_flight(),
+                id: endpoint.id,
+            });
+        }
+        if ready.len() > 1 {
+            self.balance
+                .order(&mut ready, turn, affinity, [rand::random(), rand::random()]);
+        }
+        for idx in ready.iter().map(|c| c.index).chain(waiting) {
+            match self.endpoints[idx].try_acquire(now) {
                 Ok(()) => return Ok(idx),
                 Err(open) => {
                     soonest = Some(soonest.map_or(open.retry_in, |s| s.min(open.retry_in)));
@@ -288,6 +319,14 @@ impl Pool {
             retry_in: soonest.unwrap_or(Duration::from_secs(1)),
             all_drained,
         })
+    }
+
+    /// The hash key of a request for a hashing pool, else `None`.
+    pub fn affinity(&self, headers: &http::HeaderMap, client: std::net::IpAddr) -> Option<u64> {
+        match &self.balance {
+            Balance::Hash(on) => on.key(headers, client),
+            _ => None,
+        }
     }
 
     /// When to tell a client to come back after every endpoint failed: the

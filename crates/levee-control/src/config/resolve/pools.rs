@@ -8,11 +8,15 @@ use std::path::Path;
 
 use http::uri::Authority;
 use levee_policy::breaker::BreakerConfig;
-use levee_proxy::pool::{CheckKind, HealthCheck, PoolSpec, Protocol};
+use levee_proxy::pool::{Balance, CheckKind, HashOn, HealthCheck, PoolSpec, Protocol};
+use serde_spanned::Spanned;
 
 use super::{Overrides, pool_tls};
 use crate::config::error::Collector;
-use crate::config::file::{HealthCheckSection, PoolSection, ProtocolName, StatusOrRange};
+use crate::config::file::{
+    BalanceSection, EndpointEntry, HealthCheckSection, PoolSection, ProtocolName, StatusOrRange,
+    WeightedEndpoint,
+};
 
 /// The file's pools (duplicates refused), then `--upstream`'s.
 pub(super) fn pools(
@@ -81,15 +85,18 @@ fn resolve_pool(p: &PoolSection, base_dir: &Path, c: &mut Collector<'_>) -> Opti
     let pool = p.name.get_ref();
     let mut endpoints = Vec::new();
     let mut schemes = Vec::new();
+    let mut weights = Vec::new();
     for e in &p.endpoints {
-        match parse_endpoint_url(e.get_ref()) {
+        let address = e.get_ref().address();
+        match parse_endpoint_url(address) {
             Ok((a, scheme)) => {
                 endpoints.push((a, e.span()));
                 schemes.push(scheme);
+                weights.push(endpoint_weight(e, c));
             }
             Err(msg) => c.at(
                 Some(e.span()),
-                format!("invalid endpoint `{}`: {msg}", e.get_ref()),
+                format!("invalid endpoint `{address}`: {msg}"),
             ),
         }
     }
@@ -107,6 +114,10 @@ fn resolve_pool(p: &PoolSection, base_dir: &Path, c: &mut Collector<'_>) -> Opti
         pool.clone(),
         endpoints.iter().map(|(a, _)| a.clone()).collect(),
     );
+    spec.weights = weights;
+    if let Some(b) = &p.balance {
+        spec.balance = balance(b, c);
+    }
     spec.protocol = protocol(p, by_scheme, c);
     if by_scheme == Some(Scheme::Https) {
         spec.tls = pool_tls::pool_tls(
@@ -382,6 +393,11 @@ pub fn parse_endpoint_url(s: &str) -> Result<(Authority, Option<Scheme>), String
     if a.as_str().contains('@') || a.host().is_empty() {
         return Err("expected host:port such as 127.0.0.1:8080".to_owned());
     }
+    // `http` reads `host:x` as a host without a port; a port that is not
+    // a number from 1 to 65535 is a mistake, not "use the default".
+    if a.as_str().len() > a.host().len() && a.port_u16().is_none_or(|p| p == 0) {
+        return Err("the port must be a number from 1 to 65535".to_owned());
+    }
     let with_port = if a.port().is_some() {
         a
     } else {
@@ -395,4 +411,73 @@ pub fn parse_endpoint_url(s: &str) -> Result<(Authority, Option<Scheme>), String
             .map_err(|_| "invalid host".to_owned())?
     };
     Ok((with_port, scheme))
+}
+
+/// An endpoint entry's weight (1 unless it says), 1–1000.
+fn endpoint_weight(e: &Spanned<EndpointEntry>, c: &mut Collector<'_>) -> u32 {
+    match e.get_ref() {
+        EndpointEntry::Weighted(WeightedEndpoint {
+            weight: Some(w), ..
+        }) => match u32::try_from(*w) {
+            Ok(w @ 1..=1000) => w,
+            _ => {
+                c.at(
+                    Some(e.span()),
+                    format!("invalid weight {w}: expected a whole number from 1 to 1000"),
+                );
+                1
+            }
+        },
+        _ => 1,
+    }
+}
+
+/// A pool's `balance`.
+fn balance(b: &Spanned<BalanceSection>, c: &mut Collector<'_>) -> Balance {
+    let bad = |c: &mut Collector<'_>, what: String| {
+        c.at(Some(b.span()), what);
+        Balance::default()
+    };
+    match b.get_ref() {
+        BalanceSection::Name(n) => match n.as_str() {
+            "least_request" => Balance::LeastRequest,
+            "round_robin" => Balance::RoundRobin,
+            other => bad(
+                c,
+                format!(
+                    "invalid balance `{other}`: expected \"least_request\", \"round_robin\" or {{ hash = \"header\", name = \"x-user\" }}"
+                ),
+            ),
+        },
+        BalanceSection::Hash(h) => match (h.hash.as_str(), h.name.as_deref()) {
+            ("header", Some(name)) => match http::HeaderName::from_bytes(name.as_bytes()) {
+                Ok(name) => Balance::Hash(HashOn::Header(name)),
+                Err(_) => bad(c, format!("invalid balance: `{name}` is not a header name")),
+            },
+            ("cookie", Some(name)) if !name.is_empty() && !name.contains([';', '=', ' ']) => {
+                Balance::Hash(HashOn::Cookie(name.to_owned()))
+            }
+            ("cookie", Some(name)) => {
+                bad(c, format!("invalid balance: `{name}` is not a cookie name"))
+            }
+            ("client_ip", None) => Balance::Hash(HashOn::ClientIp),
+            ("client_ip", Some(_)) => bad(
+                c,
+                "invalid balance: hash = \"client_ip\" takes no name".to_owned(),
+            ),
+            ("header" | "cookie", None) => bad(
+                c,
+                format!(
+                    "invalid balance: hash = \"{}\" needs a name, e.g. name = \"x-user\"",
+                    h.hash
+                ),
+            ),
+            (other, _) => bad(
+                c,
+                format!(
+                    "invalid balance: hash = \"{other}\": expected \"header\", \"cookie\" or \"client_ip\""
+                ),
+            ),
+        },
+    }
 }
