@@ -472,6 +472,16 @@ fn health_check_mistakes_point_at_their_lines() {
             "a whole number from 1 to 100",
         ),
         ("panic_threshold = 1.5", 7, "a share from 0 to 1"),
+        (
+            "health_check = { kind = \"grpc\", service = \"app\" }",
+            7,
+            "a gRPC health check needs HTTP/2",
+        ),
+        (
+            "health_check = { service = \"app\" }",
+            7,
+            "health_check.service is for kind = \"grpc\"",
+        ),
     ] {
         let text = format!("{pool}{check}\n{route}");
         let e = load_text(&text).expect_err(check);

@@ -395,8 +395,15 @@ async fn sustained_overload_is_shed_at_arrival_not_after_waiting() {
     // exception a starved test machine can cause (a scheduling stall longer
     // than max_queue_time), never the rule.
     let timed_out = count("queue_timeout") as usize;
-    assert!(timed_out * 50 <= shed.len(), "{timed_out} shed after waiting\n{metrics}");
-    assert_eq!(count("queue_full") as usize + timed_out, shed.len(), "{metrics}");
+    assert!(
+        timed_out * 50 <= shed.len(),
+        "{timed_out} shed after waiting\n{metrics}"
+    );
+    assert_eq!(
+        count("queue_full") as usize + timed_out,
+        shed.len(),
+        "{metrics}"
+    );
 }
 
 /// `admission = "observe"`: nothing is queued or shed, what would have been

@@ -537,3 +537,85 @@ async fn an_upstreams_grpc_unavailable_counts_against_the_endpoint() {
     );
     assert_eq!(up.seen().len(), 2);
 }
+
+/// A tonic server with the standard health service on a free loopback
+/// port; the reporter sets what it answers.
+async fn tonic_health_server() -> (std::net::SocketAddr, tonic_health::server::HealthReporter) {
+    let (reporter, service) = tonic_health::server::health_reporter();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    (addr, reporter)
+}
+
+/// Issue 20 item 4 (issue 12 item 1): `health_check = { kind = "grpc" }`
+/// asks `grpc.health.v1.Health/Check`: an endpoint whose service answers
+/// `NOT_SERVING` gets no calls, and gets them again once it is `SERVING`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_health_checks_take_a_not_serving_endpoint_out() {
+    let (a, a_health) = tonic_health_server().await;
+    let (b, b_health) = tonic_health_server().await;
+    for r in [&a_health, &b_health] {
+        r.set_service_status("app", tonic_health::ServingStatus::Serving)
+            .await;
+    }
+    let gw = Gw::start(&format!(
+        "[[pools]]\nname = \"grpc\"\nendpoints = [\"h2c://{a}\", \"h2c://{b}\"]\n\
+         health_check = {{ kind = \"grpc\", service = \"app\", interval = \"100ms\" }}\n\
+         [[routes]]\npool = \"grpc\"\n"
+    ))
+    .await;
+    // Whether the gateway sends calls to endpoint `i`, as its metrics say.
+    let state = async |gw: &Gw, i: usize| -> String {
+        let metrics = get(&gw.admin_url("/metrics"), &[]).await.text();
+        let endpoint = if i == 0 { a } else { b };
+        let line = format!("levee_endpoint_up{{pool=\"grpc\",endpoint=\"{endpoint}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&line))
+            .unwrap_or("?")
+            .trim()
+            .to_owned()
+    };
+    a_health
+        .set_service_status("app", tonic_health::ServingStatus::NotServing)
+        .await;
+    eventually(
+        std::time::Duration::from_secs(10),
+        "A is taken out",
+        async || state(&gw, 0).await == "0",
+    )
+    .await;
+    assert_eq!(state(&gw, 1).await, "1");
+    // Calls still succeed: B takes them.
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", gw.addr))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+    let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
+    for _ in 0..5 {
+        let answer = client
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: "app".to_owned(),
+            })
+            .await
+            .expect("served by B");
+        assert_eq!(answer.into_inner().status, 1, "SERVING");
+    }
+    a_health
+        .set_service_status("app", tonic_health::ServingStatus::Serving)
+        .await;
+    eventually(
+        std::time::Duration::from_secs(10),
+        "A is back",
+        async || state(&gw, 0).await == "1",
+    )
+    .await;
+}

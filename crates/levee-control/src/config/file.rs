@@ -420,8 +420,10 @@ pub struct PoolSection {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheckSection {
-    /// `http` (default) or `tcp`.
+    /// `http` (default), `tcp` or `grpc`.
     pub kind: Option<Spanned<String>>,
+    /// The service a `grpc` check asks about (default: the server).
+    pub service: Option<Spanned<String>>,
     /// The path asked for (default `/`).
     pub path: Option<Spanned<String>>,
     /// `GET` (default) or `HEAD`.

@@ -64,6 +64,15 @@ pub enum CheckKind {
     },
     /// A connect, and the TLS handshake for an `https://` pool.
     Tcp,
+    /// The gRPC health protocol (`grpc.health.v1.Health/Check`): passes
+    /// when the server answers `SERVING` for `service` (empty: the server
+    /// as a whole). HTTP/2 pools only.
+    Grpc {
+        /// The service name asked about.
+        service: String,
+        /// The `:authority` sent; default the endpoint's.
+        host: Option<String>,
+    },
 }
 
 impl HealthCheck {
@@ -161,6 +170,9 @@ async fn check_once(pool: &Pool, index: usize, check: &HealthCheck) -> (bool, St
             Ok(()) => (true, "TCP connect succeeded".to_owned()),
             Err(e) => (false, e),
         },
+        CheckKind::Grpc { service, host } => {
+            grpc_check(pool, endpoint, check, service, host.as_deref()).await
+        }
         CheckKind::Http {
             method,
             path,
@@ -207,9 +219,185 @@ async fn check_once(pool: &Pool, index: usize, check: &HealthCheck) -> (bool, St
     }
 }
 
+/// The path of the gRPC health protocol's unary check.
+const GRPC_HEALTH_CHECK: &str = "/grpc.health.v1.Health/Check";
+
+/// One `grpc.health.v1.Health/Check` call.
+async fn grpc_check(
+    pool: &Pool,
+    endpoint: &super::Endpoint,
+    check: &HealthCheck,
+    service: &str,
+    host: Option<&str>,
+) -> (bool, String) {
+    use http_body_util::BodyExt;
+    let authority = host.unwrap_or(endpoint.authority.as_str());
+    let Ok(uri) = Uri::builder()
+        .scheme(pool.scheme())
+        .authority(authority)
+        .path_and_query(GRPC_HEALTH_CHECK)
+        .build()
+    else {
+        return (false, format!("cannot build a gRPC check for {authority}"));
+    };
+    let body = crate::body::RequestBody::Buffered(grpc_health_request(service).into());
+    let mut req = Request::new(UpstreamBody::new(
+        body,
+        u64::MAX,
+        crate::body::BodyRead::default(),
+        None,
+    ));
+    *req.method_mut() = Method::POST;
+    *req.uri_mut() = uri;
+    *req.version_mut() = http::Version::HTTP_2;
+    let h = req.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/grpc"),
+    );
+    h.insert(http::header::TE, http::HeaderValue::from_static("trailers"));
+    h.insert(
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static("levee-health-check"),
+    );
+    let call = async {
+        let resp = endpoint
+            .client
+            .request(req)
+            .await
+            .map_err(|e| format!("gRPC health check failed: {}", crate::forward::chain(&e)))?;
+        let status = resp.status();
+        let head_grpc = resp.headers().get("grpc-status").cloned();
+        let collected = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("gRPC health check broke: {e}"))?;
+        let grpc_status = collected
+            .trailers()
+            .and_then(|t| t.get("grpc-status").cloned())
+            .or(head_grpc);
+        Ok::<_, String>((status, grpc_status, collected.to_bytes()))
+    };
+    match tokio::time::timeout(check.timeout, call).await {
+        Err(_) => (
+            false,
+            format!(
+                "gRPC health check took over {} ms",
+                check.timeout.as_millis()
+            ),
+        ),
+        Ok(Err(e)) => (false, e),
+        Ok(Ok((status, grpc_status, body))) => {
+            let grpc_status = grpc_status.as_ref().and_then(|v| v.to_str().ok());
+            match (status.as_u16(), grpc_status) {
+                (200, Some("0")) => match grpc_health_status(&body) {
+                    Some(1) => (true, "gRPC health: SERVING".to_owned()),
+                    Some(n) => (
+                        false,
+                        format!(
+                            "gRPC health: {}",
+                            usize::try_from(n)
+                                .ok()
+                                .and_then(|i| GRPC_SERVING_STATUS.get(i))
+                                .copied()
+                                .unwrap_or("an unknown status")
+                        ),
+                    ),
+                    None => (false, "gRPC health: an unreadable answer".to_owned()),
+                },
+                (200, Some(code)) => (
+                    false,
+                    format!("gRPC health check answered grpc-status {code}"),
+                ),
+                (status, _) => (false, format!("gRPC health check answered HTTP {status}")),
+            }
+        }
+    }
+}
+
+/// `grpc.health.v1.HealthCheckResponse.ServingStatus` names.
+const GRPC_SERVING_STATUS: [&str; 4] = ["UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"];
+
+/// A length-prefixed `HealthCheckRequest { service }` message.
+fn grpc_health_request(service: &str) -> Vec<u8> {
+    let mut message = Vec::new();
+    if !service.is_empty() {
+        message.push(0x0a); // field 1, length-delimited
+        let mut n = service.len();
+        while n >= 0x80 {
+            message.push((n & 0x7f) as u8 | 0x80);
+            n >>= 7;
+        }
+        message.push(n as u8);
+        message.extend_from_slice(service.as_bytes());
+    }
+    let mut framed = vec![0u8];
+    framed.extend_from_slice(
+        &u32::try_from(message.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
+    framed.extend_from_slice(&message);
+    framed
+}
+
+/// The `status` of a length-prefixed `HealthCheckResponse`, if readable
+/// (an absent field is `UNKNOWN`, 0).
+fn grpc_health_status(body: &[u8]) -> Option<u64> {
+    let (head, message) = body.split_at_checked(5)?;
+    if head[0] != 0 {
+        return None; // compressed: not asked for
+    }
+    let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+    let mut rest = message.get(..len)?;
+    let mut status = 0;
+    while let Some((&tag, after)) = rest.split_first() {
+        let (value, after) = varint(after)?;
+        match tag & 7 {
+            0 if tag == 0x08 => status = value,
+            0 => {}
+            2 => {
+                let skip = usize::try_from(value).ok()?;
+                rest = after.get(skip..)?;
+                continue;
+            }
+            _ => return None,
+        }
+        rest = after;
+    }
+    Some(status)
+}
+
+/// A protobuf varint and what follows it.
+fn varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let mut value = 0u64;
+    for (i, b) in bytes.iter().enumerate().take(10) {
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((value, &bytes[i + 1..]));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grpc_health_messages() {
+        assert_eq!(grpc_health_request(""), [0, 0, 0, 0, 0]);
+        assert_eq!(
+            grpc_health_request("app"),
+            [0, 0, 0, 0, 5, 0x0a, 3, b'a', b'p', b'p']
+        );
+        assert_eq!(grpc_health_status(&[0, 0, 0, 0, 2, 0x08, 1]), Some(1));
+        assert_eq!(grpc_health_status(&[0, 0, 0, 0, 2, 0x08, 2]), Some(2));
+        assert_eq!(grpc_health_status(&[0, 0, 0, 0, 0]), Some(0));
+        assert_eq!(grpc_health_status(&[0, 0, 0]), None);
+        assert_eq!(grpc_health_status(&[1, 0, 0, 0, 2, 0x08, 1]), None);
+    }
 
     #[test]
     fn jitter_stays_within_ten_percent() {

@@ -153,6 +153,17 @@ fn resolve_pool(p: &PoolSection, base_dir: &Path, c: &mut Collector<'_>) -> Opti
     }
     if let Some(hc) = &p.health_check {
         spec.health_check = health_check(hc.get_ref(), c);
+        if spec
+            .health_check
+            .as_ref()
+            .is_some_and(|h| matches!(h.kind, CheckKind::Grpc { .. }))
+            && spec.protocol == Protocol::Http1
+        {
+            c.at(
+                Some(hc.span()),
+                format!("pool `{pool}`: a gRPC health check needs HTTP/2: write the endpoints as h2c://host:port (or https:// with protocol = \"h2\")"),
+            );
+        }
     }
     if let Some(b) = &p.breaker {
         let d = BreakerConfig::default();
@@ -271,12 +282,49 @@ fn health_check(hc: &HealthCheckSection, c: &mut Collector<'_>) -> Option<Health
                 expect,
             };
         }
+        "grpc" => {
+            for (key, set) in [
+                ("path", hc.path.as_ref().map(|v| v.span())),
+                ("method", hc.method.as_ref().map(|v| v.span())),
+            ] {
+                if let Some(span) = set {
+                    c.at(
+                        Some(span),
+                        format!("health_check.{key} is for kind = \"http\"; a gRPC check calls grpc.health.v1.Health/Check"),
+                    );
+                }
+            }
+            if let Some(e) = &hc.expect {
+                c.at(
+                    e.first().map(|e| e.span()),
+                    "health_check.expect is for kind = \"http\"; a gRPC check passes on SERVING",
+                );
+            }
+            check.kind = CheckKind::Grpc {
+                service: hc
+                    .service
+                    .as_ref()
+                    .map(|s| s.get_ref().clone())
+                    .unwrap_or_default(),
+                host: hc.host.as_ref().map(|h| h.get_ref().clone()),
+            };
+        }
         other => {
             c.at(
                 hc.kind.as_ref().map(|k| k.span()),
-                format!("invalid health_check.kind `{other}`: expected \"http\" or \"tcp\""),
+                format!(
+                    "invalid health_check.kind `{other}`: expected \"http\", \"tcp\" or \"grpc\""
+                ),
             );
         }
+    }
+    if let Some(s) = &hc.service
+        && !matches!(check.kind, CheckKind::Grpc { .. })
+    {
+        c.at(
+            Some(s.span()),
+            "health_check.service is for kind = \"grpc\"",
+        );
     }
     Some(check)
 }
