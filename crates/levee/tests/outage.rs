@@ -457,3 +457,43 @@ async fn pools_and_metrics_show_each_endpoints_state() {
     );
     drop(sick);
 }
+
+/// Issue 12 item 2: with `breaker.failure_on_5xx`, an endpoint that answers
+/// 500 to everything is ejected like one that cannot be reached, and the
+/// others take its requests; without it, its 500s are the application's
+/// answers and it stays in rotation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_answering_500_is_ejected_when_the_pool_says_so() {
+    let broken = Upstream::start(|_s: Seen| async {
+        http::Response::builder()
+            .status(500)
+            .body(full("broken"))
+            .expect("response")
+    })
+    .await;
+    let fine = named("fine").await;
+    for (counted, want_ejected) in [("true", true), ("false", false)] {
+        let gw = Gw::start(&format!(
+            "[[pools]]\nname = \"app\"\nbalance = \"round_robin\"\nendpoints = [\"{}\", \"{}\"]\n\
+             breaker = {{ failure_on_5xx = {counted}, consecutive_failures = 3 }}\n\
+             [[routes]]\npool = \"app\"\n",
+            broken.addr, fine.addr
+        ))
+        .await;
+        for i in 0..10 {
+            get(&gw.url(&format!("/warm/{counted}/{i}")), &[]).await;
+        }
+        let before = broken.seen().len();
+        let mut statuses = Vec::new();
+        for i in 0..20 {
+            statuses.push(get(&gw.url(&format!("/after/{counted}/{i}")), &[]).await.status);
+        }
+        let reached = broken.seen().len() - before;
+        if want_ejected {
+            assert_eq!(reached, 0, "the broken endpoint is out");
+            assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+        } else {
+            assert_eq!(reached, 10, "round robin keeps it in");
+        }
+    }
+}

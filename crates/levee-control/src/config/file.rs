@@ -570,4 +570,7 @@ pub struct BreakerSection {
     /// Probes admitted when half-open (default 3).
     #[serde(default, deserialize_with = "units::count::<1, 1_000, _, _>")]
     pub probes: Option<u32>,
+    /// Count the endpoint's own 5xx answers (but 503) as failures (default
+    /// false: only 502 and 504 are).
+    pub failure_on_5xx: Option<bool>,
 }

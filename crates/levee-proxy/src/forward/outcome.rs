@@ -70,10 +70,19 @@ pub(crate) enum Verdict {
     Neutral,
 }
 
-/// The breaker's verdict on an attempt.
-pub(super) fn verdict(attempt: Attempt) -> Verdict {
+/// The breaker's verdict on an attempt. `failure_on_5xx`: the pool counts
+/// its endpoints' own 5xx answers (but `503`, a deliberate refusal) as
+/// failures too.
+pub(super) fn verdict(attempt: Attempt, failure_on_5xx: bool) -> Verdict {
     match attempt {
         Attempt::Answered(StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT) => {
+            Verdict::Failure
+        }
+        Attempt::Answered(status)
+            if failure_on_5xx
+                && status.is_server_error()
+                && status != StatusCode::SERVICE_UNAVAILABLE =>
+        {
             Verdict::Failure
         }
         Attempt::Answered(_) => Verdict::Success,
@@ -127,40 +136,66 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_pool_may_count_its_endpoints_5xx() {
+        use Attempt::*;
+        let err = StatusCode::INTERNAL_SERVER_ERROR;
+        assert_eq!(verdict(Answered(err), false), Verdict::Success);
+        assert_eq!(verdict(Answered(err), true), Verdict::Failure);
+        assert_eq!(
+            verdict(Answered(StatusCode::SERVICE_UNAVAILABLE), true),
+            Verdict::Success,
+            "a deliberate 503 says the service is busy, not broken"
+        );
+        assert_eq!(
+            verdict(Answered(StatusCode::NOT_FOUND), true),
+            Verdict::Success
+        );
+    }
+
+    #[test]
     fn the_breaker_hears_only_what_the_endpoint_did() {
         use Attempt::*;
-        assert_eq!(verdict(Answered(StatusCode::OK)), Verdict::Success);
-        assert_eq!(verdict(Answered(StatusCode::NOT_FOUND)), Verdict::Success);
+        assert_eq!(verdict(Answered(StatusCode::OK), false), Verdict::Success);
         assert_eq!(
-            verdict(Answered(StatusCode::SERVICE_UNAVAILABLE)),
+            verdict(Answered(StatusCode::NOT_FOUND), false),
+            Verdict::Success
+        );
+        assert_eq!(
+            verdict(Answered(StatusCode::SERVICE_UNAVAILABLE), false),
             Verdict::Success,
             "a deliberate 503 is a healthy answer"
         );
-        assert_eq!(verdict(Answered(StatusCode::BAD_GATEWAY)), Verdict::Failure);
         assert_eq!(
-            verdict(Answered(StatusCode::GATEWAY_TIMEOUT)),
+            verdict(Answered(StatusCode::BAD_GATEWAY), false),
             Verdict::Failure
         );
-        assert_eq!(verdict(TimedOut { callers: false }), Verdict::Failure);
-        assert_eq!(verdict(ConnectFailed), Verdict::Failure);
         assert_eq!(
-            verdict(TlsFailed),
+            verdict(Answered(StatusCode::GATEWAY_TIMEOUT), false),
+            Verdict::Failure
+        );
+        assert_eq!(
+            verdict(TimedOut { callers: false }, false),
+            Verdict::Failure
+        );
+        assert_eq!(verdict(ConnectFailed, false), Verdict::Failure);
+        assert_eq!(
+            verdict(TlsFailed, false),
             Verdict::Failure,
             "a certificate that does not verify is the endpoint's (or its settings') fault"
         );
-        assert_eq!(verdict(Broken), Verdict::Failure);
+        assert_eq!(verdict(Broken, false), Verdict::Failure);
         assert_eq!(
-            verdict(TimedOut { callers: true }),
+            verdict(TimedOut { callers: true }, false),
             Verdict::Neutral,
             "the caller's deadline says nothing about the endpoint"
         );
         assert_eq!(
-            verdict(ClientBody),
+            verdict(ClientBody, false),
             Verdict::Neutral,
             "a failed client body is the client's fault"
         );
         assert_eq!(
-            verdict(BodyTooLarge),
+            verdict(BodyTooLarge, false),
             Verdict::Neutral,
             "the client's fault"
         );

@@ -134,8 +134,10 @@ pub(super) async fn send(
             (Ok(Err(e)), None) if e.is_connect() => Attempt::ConnectFailed,
             (Ok(Err(_)), None) => Attempt::Broken,
         };
-        endpoint.record(outcome::verdict(attempt), now.into_std(), || {
-            match (&result, attempt) {
+        endpoint.record(
+            outcome::verdict(attempt, pool.failure_on_5xx),
+            now.into_std(),
+            || match (&result, attempt) {
                 (_, Attempt::TlsFailed) => match &tls {
                     Some(t) => format!("TLS failed: {}", t.cause),
                     None => "TLS failed".to_owned(),
@@ -149,8 +151,8 @@ pub(super) async fn send(
                 }
                 (_, Attempt::Answered(status)) => format!("it answered {status}"),
                 _ => format!("{attempt:?}"),
-            }
-        });
+            },
+        );
         let mut response = match result {
             Err(_elapsed) if uploading => {
                 return Err(ProxyError::ClientBody {

@@ -85,6 +85,9 @@ pub struct PoolSpec {
     /// Each endpoint's weight, in the order of `endpoints` (default 1 each;
     /// missing entries are 1).
     pub weights: Vec<u32>,
+    /// Count the endpoints' own 5xx answers (but 503) as breaker failures
+    /// (default: only 502 and 504 are, besides connect and timeout faults).
+    pub failure_on_5xx: bool,
 }
 
 impl PoolSpec {
@@ -105,6 +108,7 @@ impl PoolSpec {
             panic_threshold: 0.5,
             balance: Balance::default(),
             weights: Vec::new(),
+            failure_on_5xx: false,
         }
     }
 }
@@ -127,6 +131,8 @@ pub struct Pool {
     panic_threshold: f64,
     /// How requests are spread.
     pub balance: Balance,
+    /// Whether the endpoints' own 5xx answers (but 503) count against them.
+    pub failure_on_5xx: bool,
     next: AtomicUsize,
 }
 
@@ -183,6 +189,7 @@ impl Pool {
             health_check: spec.health_check,
             panic_threshold: spec.panic_threshold,
             balance: spec.balance,
+            failure_on_5xx: spec.failure_on_5xx,
             next: AtomicUsize::new(0),
         })
     }

@@ -166,6 +166,7 @@ fn resolve_pool(p: &PoolSection, base_dir: &Path, c: &mut Collector<'_>) -> Opti
         }
     }
     if let Some(b) = &p.breaker {
+        spec.failure_on_5xx = b.failure_on_5xx.unwrap_or(false);
         let d = BreakerConfig::default();
         spec.breaker = BreakerConfig {
             consecutive_failures: b.consecutive_failures.unwrap_or(d.consecutive_failures),
