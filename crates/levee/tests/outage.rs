@@ -486,7 +486,11 @@ async fn an_endpoint_answering_500_is_ejected_when_the_pool_says_so() {
         let before = broken.seen().len();
         let mut statuses = Vec::new();
         for i in 0..20 {
-            statuses.push(get(&gw.url(&format!("/after/{counted}/{i}")), &[]).await.status);
+            statuses.push(
+                get(&gw.url(&format!("/after/{counted}/{i}")), &[])
+                    .await
+                    .status,
+            );
         }
         let reached = broken.seen().len() - before;
         if want_ejected {
@@ -496,4 +500,34 @@ async fn an_endpoint_answering_500_is_ejected_when_the_pool_says_so() {
             assert_eq!(reached, 10, "round robin keeps it in");
         }
     }
+}
+
+/// Issue 12 item 2: `breaker.max_ejection` caps the share of a pool its
+/// breakers eject at once: with both endpoints of a pool unreachable and a
+/// cap of a half, one is ejected and the other stays in rotation (probed
+/// by every request), as Envoy's `max_ejection_percent`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_ejection_keeps_part_of_a_pool_in_rotation() {
+    use crate::maintenance::{api, overrides};
+    let (a, b) = (free_port(), free_port());
+    let gw = Gw::start_with(
+        &format!(
+            "[[pools]]\nname = \"app\"\nendpoints = [\"{a}\", \"{b}\"]\n\
+             breaker = {{ consecutive_failures = 1, max_ejection = 0.5 }}\n\
+             [[routes]]\npool = \"app\"\n"
+        ),
+        overrides(),
+    )
+    .await;
+    for i in 0..6 {
+        let got = get(&gw.url(&format!("/{i}")), &[]).await;
+        assert_problem(&got, 503, "upstream-unavailable");
+    }
+    let pools = api(gw.admin, "GET", "/v1/pools", None).await.json();
+    let states: Vec<&str> = pools["pools"][0]["endpoints"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|e| e["state"].as_str()).collect())
+        .unwrap_or_default();
+    let ejected = states.iter().filter(|s| **s == "ejected").count();
+    assert_eq!(ejected, 1, "{states:?}");
 }

@@ -573,4 +573,8 @@ pub struct BreakerSection {
     /// Count the endpoint's own 5xx answers (but 503) as failures (default
     /// false: only 502 and 504 are).
     pub failure_on_5xx: Option<bool>,
+    /// The largest share of the pool's endpoints ejected at once (default
+    /// 1: no cap).
+    #[serde(default, deserialize_with = "units::share")]
+    pub max_ejection: Option<f64>,
 }

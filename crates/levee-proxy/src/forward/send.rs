@@ -134,7 +134,7 @@ pub(super) async fn send(
             (Ok(Err(e)), None) if e.is_connect() => Attempt::ConnectFailed,
             (Ok(Err(_)), None) => Attempt::Broken,
         };
-        endpoint.record(
+        let tripped = endpoint.record(
             outcome::verdict(attempt, pool.failure_on_5xx),
             now.into_std(),
             || match (&result, attempt) {
@@ -153,6 +153,9 @@ pub(super) async fn send(
                 _ => format!("{attempt:?}"),
             },
         );
+        if tripped {
+            pool.cap_ejections(idx, now.into_std(), &control.load().drained);
+        }
         let mut response = match result {
             Err(_elapsed) if uploading => {
                 return Err(ProxyError::ClientBody {

@@ -261,13 +261,13 @@ impl Endpoint {
 
     /// Tells the breaker what an attempt showed; `what` says it in a few
     /// words for the log (asked only when the breaker's state changes, which
-    /// is logged once).
+    /// is logged once). `true` when this opened the breaker.
     pub(crate) fn record(
         &self,
         verdict: crate::forward::outcome::Verdict,
         now: Instant,
         what: impl FnOnce() -> String,
-    ) {
+    ) -> bool {
         use crate::forward::outcome::Verdict;
         self.metrics.requests.inc();
         let mut t = self.tripwire();
@@ -297,6 +297,7 @@ impl Endpoint {
                     trips = t.breaker.trips(),
                     "endpoint ejected: its breaker opened"
                 );
+                return true;
             }
             (BreakerState::HalfOpen { .. }, BreakerState::Closed) => {
                 t.since = SystemTime::now();
@@ -309,6 +310,7 @@ impl Endpoint {
             }
             _ => {}
         }
+        false
     }
 
     /// Records one active health check; `thresholds` are (healthy,
@@ -376,6 +378,21 @@ impl Endpoint {
                 endpoint = %self.authority,
                 reason = what,
                 "endpoint answers again: the next request probes it"
+            );
+        }
+    }
+
+    /// Keeps an endpoint whose breaker just opened in rotation, because
+    /// its pool already has as many ejected as `max_ejection` allows: the
+    /// next request probes it.
+    pub(crate) fn keep_in_rotation(&self, limit: usize) {
+        let now = tokio::time::Instant::now().into_std();
+        if self.tripwire().breaker.probe_now(now) {
+            tracing::warn!(
+                pool = %self.pool,
+                endpoint = %self.authority,
+                ejected = limit,
+                "endpoint kept in rotation: its pool has as many ejected as max_ejection allows"
             );
         }
     }

@@ -88,6 +88,9 @@ pub struct PoolSpec {
     /// Count the endpoints' own 5xx answers (but 503) as breaker failures
     /// (default: only 502 and 504 are, besides connect and timeout faults).
     pub failure_on_5xx: bool,
+    /// The largest share of the pool's (undrained) endpoints its breakers
+    /// may eject at once (default 1: no cap); at least one may always be.
+    pub max_ejection: f64,
 }
 
 impl PoolSpec {
@@ -109,6 +112,7 @@ impl PoolSpec {
             balance: Balance::default(),
             weights: Vec::new(),
             failure_on_5xx: false,
+            max_ejection: 1.0,
         }
     }
 }
@@ -133,6 +137,7 @@ pub struct Pool {
     pub balance: Balance,
     /// Whether the endpoints' own 5xx answers (but 503) count against them.
     pub failure_on_5xx: bool,
+    max_ejection: f64,
     next: AtomicUsize,
 }
 
@@ -190,6 +195,7 @@ impl Pool {
             panic_threshold: spec.panic_threshold,
             balance: spec.balance,
             failure_on_5xx: spec.failure_on_5xx,
+            max_ejection: spec.max_ejection,
             next: AtomicUsize::new(0),
         })
     }
@@ -326,6 +332,34 @@ impl Pool {
             retry_in: soonest.unwrap_or(Duration::from_secs(1)),
             all_drained,
         })
+    }
+
+    /// After endpoint `index`'s breaker opened: when that leaves more of
+    /// the pool ejected than `max_ejection` allows (at least one may always
+    /// be), it stays in rotation, its next request a probe, as Envoy's
+    /// `max_ejection_percent`: a fault of the network or of the gateway
+    /// itself must not eject every endpoint.
+    pub fn cap_ejections(&self, index: usize, now: Instant, drained: &[Authority]) {
+        if self.max_ejection >= 1.0 {
+            return;
+        }
+        let undrained = self
+            .endpoints
+            .iter()
+            .filter(|e| !drained.contains(&e.authority));
+        let (mut total, mut ejected) = (0usize, 0usize);
+        for e in undrained {
+            total += 1;
+            if e.ejected(now) {
+                ejected += 1;
+            }
+        }
+        let limit = ((self.max_ejection * total as f64).floor() as usize).max(1);
+        if ejected > limit
+            && let Some(e) = self.endpoints.get(index)
+        {
+            e.keep_in_rotation(limit);
+        }
     }
 
     /// The hash key of a request for a hashing pool, else `None`.

@@ -167,6 +167,7 @@ fn resolve_pool(p: &PoolSection, base_dir: &Path, c: &mut Collector<'_>) -> Opti
     }
     if let Some(b) = &p.breaker {
         spec.failure_on_5xx = b.failure_on_5xx.unwrap_or(false);
+        spec.max_ejection = b.max_ejection.unwrap_or(1.0);
         let d = BreakerConfig::default();
         spec.breaker = BreakerConfig {
             consecutive_failures: b.consecutive_failures.unwrap_or(d.consecutive_failures),
