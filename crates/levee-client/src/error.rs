@@ -217,6 +217,8 @@ impl fmt::Display for GiveUp {
 pub enum AttemptOutcome {
     /// A response with this status.
     Status(StatusCode),
+    /// A gRPC refusal: HTTP 200 with this `grpc-status` in its head.
+    Grpc(u32),
     /// No response.
     Transport(TransportErrorKind),
 }
@@ -227,6 +229,11 @@ impl fmt::Display for AttemptOutcome {
             AttemptOutcome::Status(s) => {
                 write!(f, "{} {}", s.as_u16(), s.canonical_reason().unwrap_or(""))
             }
+            AttemptOutcome::Grpc(code) => match *code {
+                crate::grpc::UNAVAILABLE => f.write_str("gRPC UNAVAILABLE (14)"),
+                crate::grpc::RESOURCE_EXHAUSTED => f.write_str("gRPC RESOURCE_EXHAUSTED (8)"),
+                other => write!(f, "gRPC status {other}"),
+            },
             AttemptOutcome::Transport(k) => f.write_str(k.describe()),
         }
     }

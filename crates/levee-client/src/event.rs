@@ -125,7 +125,7 @@ impl fmt::Display for Event {
                     ),
                     WaitReason::Failover => {
                         let preposition = match failed.outcome {
-                            AttemptOutcome::Status(_) => "from",
+                            AttemptOutcome::Status(_) | AttemptOutcome::Grpc(_) => "from",
                             AttemptOutcome::Transport(_) => "to",
                         };
                         write!(

@@ -58,6 +58,7 @@ pub mod driver;
 pub mod endpoints;
 pub mod error;
 pub mod event;
+mod grpc;
 pub mod idempotency;
 pub mod policy;
 pub mod problem;

@@ -202,6 +202,12 @@ impl<'a> Run<'a> {
         now: Instant,
         wall_now: SystemTime,
     ) -> Verdict {
+        if status == StatusCode::OK
+            && let Some(grpc) = crate::grpc::answer(headers)
+            && grpc.code != 0
+        {
+            return self.on_grpc(grpc, headers, now);
+        }
         self.record(
             AttemptOutcome::Status(status),
             request_id_from_headers(headers),
@@ -238,6 +244,39 @@ impl<'a> Run<'a> {
             last.retry_after = asked;
         }
         self.retry(true, asked, now)
+    }
+
+    /// Judges a gRPC trailers-only refusal. `UNAVAILABLE` and
+    /// `RESOURCE_EXHAUSTED` are retried (as 503 and 429 are); other codes
+    /// are the application's answer. A refusal that asks for a wait
+    /// (`grpc-retry-pushback-ms` or `RetryInfo`) says the call was not
+    /// processed, so it is retried whatever the method; without one, the
+    /// call may have been seen and the idempotency rule applies. A negative
+    /// pushback means the server says a retry cannot help.
+    fn on_grpc(
+        &mut self,
+        grpc: crate::grpc::GrpcAnswer,
+        headers: &HeaderMap,
+        now: Instant,
+    ) -> Verdict {
+        use crate::grpc::{RESOURCE_EXHAUSTED, UNAVAILABLE};
+        self.record(
+            AttemptOutcome::Grpc(grpc.code),
+            request_id_from_headers(headers),
+        );
+        self.report(grpc.code != UNAVAILABLE, now);
+        if grpc.code != UNAVAILABLE && grpc.code != RESOURCE_EXHAUSTED {
+            return self.give_up(GiveUp::NotRetryable);
+        }
+        let asked = match grpc.wait {
+            Some(Err(())) => return self.give_up(GiveUp::NotRetryable),
+            Some(Ok(wait)) => Some(wait),
+            None => None,
+        };
+        if let Some(last) = self.summary.attempts.last_mut() {
+            last.retry_after = asked;
+        }
+        self.retry(asked.is_none(), asked, now)
     }
 
     fn finish(&mut self, status: StatusCode) -> Verdict {

@@ -619,3 +619,74 @@ async fn grpc_health_checks_take_a_not_serving_endpoint_out() {
     )
     .await;
 }
+
+/// Issue 20 item 6: `levee-client` over a tonic channel
+/// (`BufferedRetryLayer`) reads a gRPC refusal's `grpc-retry-pushback-ms`
+/// as it reads `Retry-After`: a call made during a 2-second maintenance
+/// window waits for its end, once, and then succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn levee_client_over_tonic_waits_for_the_pushback() {
+    use crate::maintenance::{api, overrides};
+    use levee_client::tower::BufferedRetryLayer;
+    use levee_client::{Retrier, RetrySummary};
+
+    let (up, health) = tonic_health_server().await;
+    health
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
+    let gw = Gw::start_with(
+        &format!(
+            "[[pools]]\nname = \"grpc\"\nendpoints = [\"h2c://{up}\"]\n\
+             [[routes]]\nname = \"main\"\npool = \"grpc\"\n"
+        ),
+        overrides(),
+    )
+    .await;
+    let window = api(
+        gw.admin,
+        "POST",
+        "/v1/windows",
+        Some(
+            serde_json::json!({"scope": {"kind": "route", "name": "main"}, "duration_seconds": 2}),
+        ),
+    )
+    .await;
+    assert_eq!(window.status, 201, "{}", window.text());
+
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", gw.addr))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+    let retrying = tower::ServiceBuilder::new()
+        .layer(BufferedRetryLayer::new(
+            Retrier::builder().build().expect("retrier"),
+            tonic::body::Body::new::<http_body_util::Full<Bytes>>,
+        ))
+        .service(channel);
+    let mut client = tonic_health::pb::health_client::HealthClient::new(retrying);
+    let started = tokio::time::Instant::now();
+    let answer = client
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .expect("served once the window ends");
+    let took = started.elapsed();
+    assert_eq!(answer.get_ref().status, 1, "SERVING");
+    let summary = answer
+        .extensions()
+        .get::<RetrySummary>()
+        .cloned()
+        .expect("the retry summary");
+    assert_eq!(summary.attempts.len(), 2, "{summary:?}");
+    let first = &summary.attempts[0];
+    assert_eq!(first.outcome.to_string(), "gRPC UNAVAILABLE (14)");
+    let asked = first.retry_after.expect("the pushback was read");
+    assert!(
+        asked > std::time::Duration::from_millis(1000)
+            && asked <= std::time::Duration::from_secs(2),
+        "{asked:?}"
+    );
+    assert!(took >= asked, "waited {took:?} for a pushback of {asked:?}");
+}

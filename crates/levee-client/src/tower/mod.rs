@@ -12,13 +12,22 @@
 //! [`crate::Error`]. Use [`crate::error_for_status`] to turn error statuses
 //! into errors.
 //!
+//! For a client whose request body is not `Clone` — a tonic channel —
+//! [`BufferedRetryLayer`] reads the body whole first and makes each
+//! attempt's body from the bytes (`tonic::body::Body::new`); gRPC refusals
+//! (`grpc-status` 14 or 8 in a trailers-only answer) are retried after their
+//! `grpc-retry-pushback-ms` or `RetryInfo`, as 503 and 429 after
+//! `Retry-After`.
+//!
 //! This module owns the tower plumbing only; it must not make retry
 //! decisions of its own.
 //!
 //! [`RetrySummary`]: crate::RetrySummary
 
+mod buffered;
 mod layer;
 mod service;
 
+pub use buffered::{BufferedRetry, BufferedRetryLayer, WithBody};
 pub use layer::RetryLayer;
 pub use service::Retry;
