@@ -113,17 +113,17 @@ enum Field<'a> {
 fn fields(mut bytes: &[u8]) -> Option<Vec<(u64, Field<'_>)>> {
     let mut out = Vec::new();
     while !bytes.is_empty() {
-        let (key, rest) = varint(bytes)?;
+        let (key, rest) = levee_http::grpc::read_varint(bytes)?;
         let (field, wire) = (key >> 3, key & 7);
         bytes = match wire {
             0 => {
-                let (v, rest) = varint(rest)?;
+                let (v, rest) = levee_http::grpc::read_varint(rest)?;
                 out.push((field, Field::Varint(v)));
                 rest
             }
             1 => rest.get(8..)?,
             2 => {
-                let (len, rest) = varint(rest)?;
+                let (len, rest) = levee_http::grpc::read_varint(rest)?;
                 let len = usize::try_from(len).ok()?;
                 out.push((field, Field::Bytes(rest.get(..len)?)));
                 rest.get(len..)?
@@ -133,17 +133,6 @@ fn fields(mut bytes: &[u8]) -> Option<Vec<(u64, Field<'_>)>> {
         };
     }
     Some(out)
-}
-
-fn varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
-    let mut value = 0u64;
-    for (i, b) in bytes.iter().enumerate().take(10) {
-        value |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Some((value, &bytes[i + 1..]));
-        }
-    }
-    None
 }
 
 #[cfg(test)]

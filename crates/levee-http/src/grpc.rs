@@ -180,6 +180,19 @@ fn any(type_url: &str, value: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Reads a protobuf varint: its value and the bytes after it (`None` when
+/// `bytes` does not start with one).
+pub fn read_varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let mut value = 0u64;
+    for (i, b) in bytes.iter().enumerate().take(10) {
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((value, &bytes[i + 1..]));
+        }
+    }
+    None
+}
+
 fn varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);

@@ -353,7 +353,7 @@ fn grpc_health_status(body: &[u8]) -> Option<u64> {
     let mut rest = message.get(..len)?;
     let mut status = 0;
     while let Some((&tag, after)) = rest.split_first() {
-        let (value, after) = varint(after)?;
+        let (value, after) = levee_http::grpc::read_varint(after)?;
         match tag & 7 {
             0 if tag == 0x08 => status = value,
             0 => {}
@@ -367,18 +367,6 @@ fn grpc_health_status(body: &[u8]) -> Option<u64> {
         rest = after;
     }
     Some(status)
-}
-
-/// A protobuf varint and what follows it.
-fn varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
-    let mut value = 0u64;
-    for (i, b) in bytes.iter().enumerate().take(10) {
-        value |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Some((value, &bytes[i + 1..]));
-        }
-    }
-    None
 }
 
 #[cfg(test)]
