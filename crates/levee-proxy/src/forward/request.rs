@@ -189,6 +189,23 @@ fn rewrite_head(
 }
 
 impl Prepared {
+    /// Whether RFC 9110 §9.2.2 calls the method idempotent, and the
+    /// request (no upgrade, no streamed body) can be sent again whole after
+    /// a connection closed unanswered.
+    pub(super) fn idempotent(&self) -> bool {
+        self.upgrade.is_none()
+            && !self.streamed
+            && matches!(
+                self.parts.method,
+                http::Method::GET
+                    | http::Method::HEAD
+                    | http::Method::OPTIONS
+                    | http::Method::TRACE
+                    | http::Method::PUT
+                    | http::Method::DELETE
+            )
+    }
+
     /// The request's header fields as they will be sent (before the last
     /// attempt takes them).
     pub(super) fn headers(&self) -> &http::HeaderMap {

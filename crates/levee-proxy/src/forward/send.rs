@@ -40,6 +40,7 @@ pub(super) async fn send(
     let version = pool.version();
     let mut tried: Vec<usize> = Vec::new();
     let affinity = pool.affinity(prepared.headers(), prepared.client);
+    let idempotent = prepared.idempotent();
     loop {
         let idx = pool
             .pick(
@@ -132,6 +133,11 @@ pub(super) async fn send(
                 Attempt::TlsFailed
             }
             (Ok(Err(e)), None) if e.is_connect() => Attempt::ConnectFailed,
+            // A pooled connection the endpoint closed before answering (it
+            // died, or timed the connection out as it was reused): nothing
+            // was answered, and an idempotent request may go elsewhere, as
+            // nginx's `proxy_next_upstream error` does.
+            (Ok(Err(e)), None) if idempotent && closed_unanswered(e) => Attempt::ConnectFailed,
             (Ok(Err(_)), None) => Attempt::Broken,
         };
         let tripped = endpoint.record(
@@ -243,4 +249,18 @@ pub(super) async fn send(
             headers_after: now - sent,
         });
     }
+}
+
+/// Whether `e` says the connection was closed before any response came
+/// (hyper's "connection closed before message completed", or a request
+/// canceled on a connection that was closing).
+fn closed_unanswered(e: &hyper_util::client::legacy::Error) -> bool {
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if let Some(h) = c.downcast_ref::<hyper::Error>() {
+            return h.is_incomplete_message() || h.is_canceled();
+        }
+        cause = c.source();
+    }
+    false
 }
