@@ -49,10 +49,12 @@ fuzz_target!(|data: &[u8]| {
             Verdict::Allowed(owner),
             "{token:?}"
         );
-        if !pairs.iter().any(|(n, _)| n.contains(token)) {
-            assert!(!shown.contains(token), "Debug shows a secret");
-        }
     }
+    // Debug shows the names and nothing else: no secret. (Checking that no
+    // token is a substring of it gave false alarms when a token happened
+    // to read like part of the list's own rendering, `["name…`.)
+    let names: Vec<&str> = pairs.iter().map(|(n, _)| *n).collect();
+    assert_eq!(shown, format!("{names:?}"), "Debug shows only the names");
     let last = text.lines().last().unwrap_or_default();
     let _ = tokens.verify(Some(last.as_bytes()));
 });
