@@ -57,6 +57,9 @@ pub(super) enum Attempt {
     TlsFailed,
     /// The connection broke, or the response head was not HTTP.
     Broken,
+    /// The endpoint closed the connection before any answer, and the
+    /// request can be sent whole again (idempotent, no streamed body).
+    ClosedUnanswered,
 }
 
 /// What an attempt says about the endpoint, for its breaker.
@@ -90,7 +93,8 @@ pub(super) fn verdict(attempt: Attempt, failure_on_5xx: bool) -> Verdict {
         Attempt::TimedOut { callers: false }
         | Attempt::ConnectFailed
         | Attempt::TlsFailed
-        | Attempt::Broken => Verdict::Failure,
+        | Attempt::Broken
+        | Attempt::ClosedUnanswered => Verdict::Failure,
         Attempt::TimedOut { callers: true } | Attempt::BodyTooLarge | Attempt::ClientBody => {
             Verdict::Neutral
         }

@@ -137,7 +137,7 @@ pub(super) async fn send(
             // died, or timed the connection out as it was reused): nothing
             // was answered, and an idempotent request may go elsewhere, as
             // nginx's `proxy_next_upstream error` does.
-            (Ok(Err(e)), None) if idempotent && closed_unanswered(e) => Attempt::ConnectFailed,
+            (Ok(Err(e)), None) if idempotent && closed_unanswered(e) => Attempt::ClosedUnanswered,
             (Ok(Err(_)), None) => Attempt::Broken,
         };
         let tripped = endpoint.record(
@@ -209,6 +209,14 @@ pub(super) async fn send(
                         drained: false,
                         pools: Vec::new(),
                     });
+                }
+                // Closed before any answer, and the request can be sent
+                // again whole: the next endpoint may take it. The last one's
+                // answer is a 502: the endpoint was reached and failed.
+                Attempt::ClosedUnanswered
+                    if tried.len() < pool.endpoints.len() && prepared.reclaim() =>
+                {
+                    continue;
                 }
                 // The handshake failed: like a failed connect, nothing was
                 // sent, so the next endpoint may take the request; the last

@@ -324,7 +324,10 @@ impl Pool {
             match self.endpoints[idx].try_acquire(now) {
                 Ok(()) => return Ok(idx),
                 Err(open) => {
-                    soonest = Some(soonest.map_or(open.retry_in, |s| s.min(open.retry_in)));
+                    // Its next check or connect probe may find it back
+                    // sooner than the breaker's own back-off.
+                    let retry_in = open.retry_in.min(self.probe_every());
+                    soonest = Some(soonest.map_or(retry_in, |s| s.min(retry_in)));
                 }
             }
         }
@@ -371,17 +374,30 @@ impl Pool {
     }
 
     /// When to tell a client to come back after every endpoint failed: the
-    /// earliest time a breaker admits a request (drained endpoints aside),
-    /// at least one second. A read-only question: it takes no probe and
+    /// earliest time a breaker admits a request or a check may find an
+    /// endpoint back (drained endpoints aside), at least one second. A read-only question: it takes no probe and
     /// does not move the round robin, so answering it cannot starve a
     /// recovering endpoint.
     pub fn retry_in(&self, now: Instant, drained: &[Authority]) -> Duration {
         self.endpoints
             .iter()
             .filter(|e| !drained.contains(&e.authority))
-            .map(|e| e.retry_in(now).unwrap_or(Duration::ZERO))
+            .map(|e| {
+                e.retry_in(now)
+                    .unwrap_or(Duration::ZERO)
+                    .min(self.probe_every())
+            })
             .min()
             .unwrap_or(Duration::ZERO)
             .max(Duration::from_secs(1))
+    }
+
+    /// How often an ejected endpoint is checked out of band: its pool's
+    /// health-check interval, else the connect probe's. A passing check lets
+    /// the next request through, so this bounds the honest `Retry-After`.
+    fn probe_every(&self) -> Duration {
+        self.health_check
+            .as_ref()
+            .map_or(health::RECOVERY_PROBE_EVERY, |c| c.interval)
     }
 }
