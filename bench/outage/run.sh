@@ -21,7 +21,7 @@
 # replaces the "## Upstream outages (issue 12)" section of docs/BENCHMARKS.md.
 # LEVEE_BIN=path measures that levee binary instead of building one.
 # It starts its own nginx/haproxy/levee processes and stops only those, by pid.
-# About 5 minutes per repeat on 2 cores (3 repeats by default: ~16 minutes).
+# About 5.5 minutes per repeat on 2 cores (3 repeats by default: ~17 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 target="${CARGO_TARGET_DIR:-target}"

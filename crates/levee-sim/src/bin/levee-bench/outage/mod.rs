@@ -17,6 +17,7 @@
 mod figures;
 mod gateways;
 mod leg;
+mod reading;
 mod scenarios;
 mod section;
 

@@ -205,6 +205,8 @@ pub(crate) fn section(cx: &Context, cells: &[Cell]) -> String {
             let _ = writeln!(m, "| {} | {} |", gateway.label(), shown.join(" | "));
         }
         m.push('\n');
+        m.push_str(&super::reading::reading(cells, scenario));
+        m.push('\n');
         let targets = targets(cells, scenario);
         if !targets.is_empty() {
             m.push_str(&targets);
@@ -270,11 +272,18 @@ pub(crate) fn targets(cells: &[Cell], scenario: Scenario) -> String {
 fn generator(cells: &[Cell]) -> String {
     let lag = cells.iter().map(|c| c.lag_p99_ms).fold(0.0_f64, f64::max);
     let saturated: usize = cells.iter().map(|c| c.saturated).sum();
-    let verdict = if lag <= 5.0 && saturated == 0 {
-        "so the generator was not the limit: every figure above is the gateway's (and the upstreams')"
-    } else {
-        "so in some legs the generator itself was late or short of connections, and the figures of \
-         those legs are partly its own"
+    let verdict = match (lag <= 5.0, saturated == 0) {
+        (true, true) => {
+            "so the generator was not the limit: every figure above is the gateways' (and the upstreams')"
+        }
+        (false, true) => {
+            "so the generator was late at times (a busy machine): time figures can be off by that much, \
+             counts are not affected"
+        }
+        _ => {
+            "so the generator ran short of connections in some legs: those requests count as errors of no \
+             gateway, and the legs' figures are partly its own"
+        }
     };
     format!(
         "The load generator's p99 lateness was at most {lag:.1} ms in any leg and {saturated} requests \
