@@ -192,7 +192,21 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         for (i, &scenario) in scenarios.iter().enumerate() {
             let plan = scenario.plan(&timing, (repeat * 100 + i) as u64);
             for gateway in scenario.gateways().into_iter().filter(wanted) {
-                let leg = leg::run(&setup, gateway, &plan).await?;
+                // A leg that cannot run (a gateway that does not start) is
+                // noted and skipped: the other legs still count.
+                let leg = match leg::run(&setup, gateway, &plan).await {
+                    Ok(leg) => leg,
+                    Err(e) => {
+                        let note = format!(
+                            "The {} leg of scenario `{}`, repeat {repeat}, failed and is missing: {e:#}.",
+                            gateway.label(),
+                            scenario.slug()
+                        );
+                        eprintln!("levee-bench: {note}");
+                        notes.push(note);
+                        continue;
+                    }
+                };
                 let figures = scenario.figures(&leg.trace);
                 let summary = Summary::of(&leg.trace.run, setup.deadline);
                 let columns = scenario.columns();
