@@ -196,9 +196,10 @@ pub(crate) fn up_windows(
 }
 
 /// The requests of `run` as CSV, one line each: when it was scheduled and
-/// how long it took (ms), how it ended, its `Retry-After` (s), if any.
+/// how long it took (ms), how it ended, its `Retry-After` (s), if any, and
+/// how late the generator sent it (ms).
 pub(crate) fn records_csv(run: &Run) -> String {
-    let mut csv = String::from("at_ms,outcome,latency_ms,retry_after_s\n");
+    let mut csv = String::from("at_ms,outcome,latency_ms,retry_after_s,lag_ms\n");
     for r in &run.records {
         let outcome = match r.outcome {
             Outcome::Success => "2xx".to_owned(),
@@ -213,9 +214,10 @@ pub(crate) fn records_csv(run: &Run) -> String {
         let retry_after = r.retry_after.map(|s| s.to_string()).unwrap_or_default();
         let _ = writeln!(
             csv,
-            "{:.3},{outcome},{:.3},{retry_after}",
+            "{:.3},{outcome},{:.3},{retry_after},{:.3}",
             r.at.as_secs_f64() * 1000.0,
-            r.latency.as_secs_f64() * 1000.0
+            r.latency.as_secs_f64() * 1000.0,
+            r.lag.as_secs_f64() * 1000.0
         );
     }
     csv
@@ -298,8 +300,12 @@ mod tests {
         );
         assert_eq!(Counts::of(&r, ms(5_000), ms(6_000)).success_share(), None);
         let csv = records_csv(&r);
-        assert!(csv.starts_with("at_ms,outcome,latency_ms,retry_after_s\n100.000,2xx,20.000,\n"));
-        assert!(csv.contains("\n1000.000,503,1.000,1\n1100.000,503,1.000,\n1200.000,502,"));
+        assert!(csv.starts_with(
+            "at_ms,outcome,latency_ms,retry_after_s,lag_ms\n100.000,2xx,20.000,,0.000\n"
+        ));
+        assert!(
+            csv.contains("\n1000.000,503,1.000,1,0.000\n1100.000,503,1.000,,0.000\n1200.000,502,")
+        );
         assert!(csv.contains("\n1300.000,io-error,") && csv.contains("\n1400.000,timeout,"));
     }
 

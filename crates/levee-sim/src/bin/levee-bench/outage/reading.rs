@@ -34,8 +34,8 @@ pub(crate) fn reading(cells: &[Cell], scenario: Scenario) -> String {
              and tries every request on it, so it serves the moment the upstream listens, and answers every \
              request of the outage with an error instead ({} here, `502`, without `Retry-After`). During \
              the outage Levee answered {} requests `503` with `Retry-After` ({}–{}: the time to its \
-             breaker's next probe, although its check or probe finds a returning endpoint within about a \
-             second) and {} otherwise. HAProxy answered {} otherwise (`503` without `Retry-After`) and let \
+             breaker's next probe, which doubles, not to its next check or probe, which finds a returning \
+             endpoint within about a second: in the last second of the outage it said {}) and {} otherwise. HAProxy answered {} otherwise (`503` without `Retry-After`) and let \
              {} time out: until `fall 2` checks mark the server down (about 2 s) it holds each request \
              through retries 1 s apart, past the client's deadline.\n",
             f(LEVEE, 0),
@@ -47,6 +47,7 @@ pub(crate) fn reading(cells: &[Cell], scenario: Scenario) -> String {
             f(LEVEE, 2),
             f(LEVEE, 6),
             f(LEVEE, 7),
+            f(LEVEE, 8),
             f(LEVEE, 3),
             f(HAPROXY, 3),
             f(HAPROXY, 4),

@@ -184,6 +184,7 @@ impl Scenario {
                 col("errors outside the outage", Count),
                 col("Retry-After min", Whole),
                 col("Retry-After max", Whole),
+                col("Retry-After in the outage's last second", Whole),
             ],
             Self::OneOfTwo => vec![
                 col("client-visible errors", Count),
@@ -248,6 +249,9 @@ impl Scenario {
                         n(all.errors() - outage.errors()),
                         outage.retry_after.map(|r| r.0 as f64),
                         outage.retry_after.map(|r| r.1 as f64),
+                        Counts::of(run, back.saturating_sub(Duration::from_secs(1)), back)
+                            .retry_after
+                            .map(|r| r.1 as f64),
                     ],
                     Self::OneOfTwo => vec![
                         n(all.errors()),
@@ -383,7 +387,8 @@ mod tests {
                 Some(0.0),
                 Some(1.0),
                 Some(1.0),
-                Some(1.0)
+                Some(1.0),
+                None
             ]
         );
     }

@@ -357,6 +357,7 @@ mod tests {
                 Some(2.0),
                 Some(1.0),
                 Some(5.0),
+                Some(4.0),
             ]
         };
         let cells = vec![
@@ -368,7 +369,7 @@ mod tests {
         let text = section(&context(), &cells);
         assert!(text.starts_with(HEADING));
         assert!(
-            text.contains("| levee | 0.90 s | 0.00 s | 2000 | 0 | 0 | 2 | 1 s | 5 s |"),
+            text.contains("| levee | 0.90 s | 0.00 s | 2000 | 0 | 0 | 2 | 1 s | 5 s | 4 s |"),
             "{text}"
         );
         assert!(text.contains("| nginx | 0.01 s |"));
