@@ -46,7 +46,9 @@ if [ -n "${LEVEE_BIN:-}" ]; then
   cargo build --release -p levee-sim --bin levee-bench
   levee=(--levee "$LEVEE_BIN")
 elif cargo build --release -p levee-sim --bin levee-bench -p levee --bin levee; then
-  levee=(--levee "$target/release/levee")
+  commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  dirty="$(git status --porcelain -- crates Cargo.toml Cargo.lock 2>/dev/null | head -1)"
+  levee=(--levee "$target/release/levee" --levee-name "a release build of $commit${dirty:+ with local changes}")
 else
   echo "run.sh: levee does not build; its legs are skipped" >&2
   cargo build --release -p levee-sim --bin levee-bench

@@ -40,6 +40,9 @@ pub(crate) struct Args {
     /// The levee binary (default: target/release/levee if it exists; else its legs are skipped).
     #[arg(long)]
     levee: Option<PathBuf>,
+    /// What the levee binary is, for the notes (e.g. a build of which commit).
+    #[arg(long, default_value = "target/release/levee")]
+    levee_name: String,
     /// Skip the Levee legs (e.g. when levee does not build).
     #[arg(long, conflicts_with = "levee")]
     without_levee: bool,
@@ -280,6 +283,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         level: args.level,
         deadline_ms: args.deadline_ms,
         repeats,
+        levee_name: args.levee_name.clone(),
         pinned: cpus.map(|c| (c.generator, c.peers)),
         notes,
     };

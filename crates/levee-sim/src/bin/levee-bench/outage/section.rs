@@ -42,6 +42,8 @@ pub(crate) struct Context {
     pub(crate) level: f64,
     pub(crate) deadline_ms: u64,
     pub(crate) repeats: usize,
+    /// What the levee binary is (e.g. a build of which commit).
+    pub(crate) levee_name: String,
     /// The generator's CPU and the gateways' CPUs, when pinned.
     pub(crate) pinned: Option<(u32, String)>,
     pub(crate) notes: Vec<String>,
@@ -130,10 +132,11 @@ pub(crate) fn section(cx: &Context, cells: &[Cell]) -> String {
     );
     let _ = writeln!(
         m,
-        "- **Levee**: its defaults, a pool per upstream group (`endpoints = [a]`, `[a, b]`, or pools \
+        "- **Levee** ({}): its defaults, a pool per upstream group (`endpoints = [a]`, `[a, b]`, or pools \
          `primary` = [a] and `alternate` = [b] with the route's `fallback = [\"alternate\"]`), and \
          `{LEVEE_CHECK}` in every pool; scenario 1 also runs it without `health_check` (*levee, no \
-         health_check*), where a returning endpoint is found by the built-in 1 s connect probe."
+         health_check*), where a returning endpoint is found by the built-in 1 s connect probe.",
+        cx.levee_name
     );
     let _ = writeln!(
         m,
@@ -330,6 +333,7 @@ mod tests {
             level: 0.5,
             deadline_ms: 1000,
             repeats: 3,
+            levee_name: "a release build of abc1234".into(),
             pinned: Some((0, "1".into())),
             notes: Vec::new(),
         }
