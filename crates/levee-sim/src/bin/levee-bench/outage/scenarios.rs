@@ -58,6 +58,20 @@ pub(crate) const ALL: [Scenario; 5] = [
     Scenario::FlapOneOfTwo,
 ];
 
+/// The largest shift of a leg's timeline (see [`Scenario::plan`]): the
+/// gateways' check interval.
+pub(crate) const PHASE: Duration = Duration::from_secs(1);
+
+/// A shift in [0, [`PHASE`]) drawn from `seed` (SplitMix64): the same for
+/// every gateway of a repeat, different from one repeat to the next.
+pub(crate) fn phase(seed: u64) -> Duration {
+    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    PHASE.mul_f64((z >> 11) as f64 / (1_u64 << 53) as f64)
+}
+
 /// How a figure is shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Unit {
@@ -144,23 +158,31 @@ impl Scenario {
     }
 
     /// The leg's plan: how long, and who goes down and comes back when.
+    ///
+    /// The return (and a flapping endpoint's whole timeline) is shifted by
+    /// a fraction of a second drawn from `seed` ([`phase`]): the gateways
+    /// check every second from about the start of the load, so with whole
+    /// seconds every repeat would meet their checks at the same phase, and
+    /// the time to the first 2xx would be one sample of a 0–1 s spread,
+    /// not its median. The span leaves room for the largest shift.
     pub(crate) fn plan(self, t: &Timing, seed: u64) -> Plan {
         let victim = self.victim();
+        let shift = phase(seed);
         let (span, timeline) = match self {
             Self::Restart | Self::OneOfTwo | Self::Alternate => (
-                t.before + t.outage + t.after,
+                t.before + t.outage + PHASE + t.after,
                 vec![
                     (t.before, victim, Action::Kill),
-                    (t.before + t.outage, victim, Action::Restart),
+                    (t.before + t.outage + shift, victim, Action::Restart),
                 ],
             ),
             Self::Flap | Self::FlapOneOfTwo => {
                 let mut timeline = Vec::new();
                 for k in 0..t.flaps {
-                    timeline.push((t.flap * (2 * k + 1), victim, Action::Kill));
-                    timeline.push((t.flap * (2 * k + 2), victim, Action::Restart));
+                    timeline.push((shift + t.flap * (2 * k + 1), victim, Action::Kill));
+                    timeline.push((shift + t.flap * (2 * k + 2), victim, Action::Restart));
                 }
-                (t.flap * (2 * t.flaps + 1), timeline)
+                (t.flap * (2 * t.flaps + 1) + PHASE, timeline)
             }
         };
         Plan {
@@ -325,7 +347,7 @@ mod tests {
     fn plans_are_bounded_and_end_with_every_upstream_up() {
         for scenario in ALL {
             let plan = scenario.plan(&timing(), 1);
-            assert!(plan.span <= Duration::from_secs(20), "{scenario:?}");
+            assert!(plan.span <= Duration::from_secs(21), "{scenario:?}");
             assert!(plan.timeline.windows(2).all(|w| w[0].0 < w[1].0));
             assert!(plan.timeline.iter().all(|e| e.0 < plan.span));
             assert_eq!(plan.timeline.last().map(|e| e.2), Some(Action::Restart));
@@ -343,6 +365,17 @@ mod tests {
             assert_eq!(scenario.columns().len(), scenario.figures(&empty).len());
         }
         assert_eq!(Scenario::Flap.plan(&timing(), 1).timeline.len(), 8);
+    }
+
+    #[test]
+    fn the_phase_differs_by_seed_and_stays_within_a_second() {
+        let phases: Vec<Duration> = (100..110).map(phase).collect();
+        assert!(phases.iter().all(|p| *p < PHASE));
+        assert!(phases.windows(2).all(|w| w[0] != w[1]));
+        assert_eq!(phase(7), phase(7));
+        let plan = Scenario::Restart.plan(&timing(), 7);
+        assert_eq!(plan.timeline[1].0, Duration::from_secs(13) + phase(7));
+        assert_eq!(plan.span, Duration::from_secs(21));
     }
 
     #[test]

@@ -121,12 +121,16 @@ pub(crate) fn section(cx: &Context, cells: &[Cell]) -> String {
     );
     let _ = writeln!(
         m,
-        "- Timelines: scenarios 1–3 kill the endpoint {:.0} s into the load, restart it {:.0} s later and \
-         go on for {:.0} s; scenarios 4–5 keep it up {f:.0} s, down {f:.0} s, {} times, then up {f:.0} s. \
-         Windows count from when the kill was complete and the listener was back.",
+        "- Timelines: scenarios 1–3 kill the endpoint {:.0} s into the load, restart it {:.0}–{:.0} s later \
+         and go on to {:.0} s after the kill; scenarios 4–5 keep it up {f:.0}–{:.0} s, then down {f:.0} s, \
+         up {f:.0} s, {} times. The fraction of a second is drawn per repeat, the same for every gateway, \
+         so that the gateways' checks (every second from about the start) meet the return at a different \
+         phase each repeat. Windows count from when the kill was complete and the listener was back.",
         t.before.as_secs_f64(),
         t.outage.as_secs_f64(),
-        t.after.as_secs_f64(),
+        (t.outage + super::scenarios::PHASE).as_secs_f64(),
+        (t.outage + super::scenarios::PHASE + t.after).as_secs_f64(),
+        (t.flap + super::scenarios::PHASE).as_secs_f64(),
         t.flaps,
         f = t.flap.as_secs_f64(),
     );
