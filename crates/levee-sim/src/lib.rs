@@ -8,7 +8,8 @@
 //!   backlog, and a request whose client gave up still costs its worker, which
 //!   is what makes an unprotected server collapse under overload. Service time,
 //!   workers and faults (503, refused connections, slow answers, resets) can be
-//!   changed while it runs. Or, unlimited, a service that is never overloaded:
+//!   changed while it runs, and it can crash and restart on the same port (an
+//!   upstream outage). Or, unlimited, a service that is never overloaded:
 //!   each request takes the time its path asks for (`/…/ms/N`, `/…/sse/N`),
 //!   whatever else is in flight, so that a gateway's every 503 in front of it
 //!   is a false one.

@@ -132,6 +132,38 @@ async fn refuse_closes_the_listener_until_lifted() {
 }
 
 #[tokio::test]
+async fn a_crash_drops_open_connections_and_restart_serves_on_the_same_port() {
+    let upstream = Upstream::builder()
+        .service_time(ms(2_000))
+        .start()
+        .await
+        .expect("bind");
+    let addr = upstream.addr();
+    // Two requests held by their workers when the server crashes: cut, not answered.
+    let plan = LoadPlan::new(addr)
+        .deadline(ms(5_000))
+        .stream(Stream::new(Schedule::constant(1_000.0, ms(2))).spacing(Spacing::Uniform));
+    let held = load::start(plan).expect("start");
+    while upstream.stats().in_flight < 2 {
+        tokio::time::sleep(ms(5)).await;
+    }
+    upstream.crash().await;
+    let run = tokio::time::timeout(Duration::from_secs(1), held.wait())
+        .await
+        .expect("cut at once, long before the service time")
+        .expect("run");
+    assert_eq!(run.count(Outcome::Failed(Failure::Io)), 2, "{run:?}");
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+
+    upstream.set_service_time(ms(1));
+    upstream.restart().await.expect("the port is free");
+    assert_eq!(upstream.addr(), addr);
+    let run = load::run(burst(&upstream, 2)).await.expect("run");
+    assert_eq!(run.count(Outcome::Success), 2, "{run:?}");
+    upstream.shutdown().await;
+}
+
+#[tokio::test]
 async fn slow_and_reset_faults_show_to_the_client() {
     let upstream = Upstream::builder()
         .service_time(ms(1))

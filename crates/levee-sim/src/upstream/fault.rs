@@ -34,6 +34,13 @@ pub enum Fault {
         /// The extra time before the headers.
         delay: std::time::Duration,
     },
+    /// Crash: the listening socket is closed, as for [`Fault::Refuse`], and
+    /// every open connection is dropped at once, requests in flight included,
+    /// as when the server's process dies (the kernel closes its sockets). A
+    /// request whose answer was not sent gets none. Lifting the fault
+    /// restarts the server on the same address: `UpstreamHandle::crash` and
+    /// `UpstreamHandle::restart` do both and wait until it is done.
+    Crash,
     /// Reset mid-response: after the service time, send headers announcing
     /// [`RESET_BODY_LEN`] bytes, half of them, then abort the connection. A
     /// connection accepted while this fault is in force closes with a TCP RST

@@ -17,7 +17,9 @@
 //! number at once. Behind it, every `503` a gateway answers is a false shed.
 //!
 //! The [`UpstreamHandle`] changes service time, workers and [`Fault`]s while it
-//! runs, reads [`UpstreamStats`], and stops the server on `shutdown` or drop.
+//! runs, crashes it and restarts it on the same address
+//! ([`UpstreamHandle::crash`], [`UpstreamHandle::restart`]: an upstream
+//! outage), reads [`UpstreamStats`], and stops the server on `shutdown` or drop.
 //! This module must not listen anywhere but loopback.
 
 mod fault;
@@ -159,6 +161,8 @@ impl UpstreamBuilder {
             service_time_us: AtomicU64::new(micros(self.service_time)),
             jitter: self.jitter,
             fault: watch::Sender::new(Fault::None),
+            listening: watch::Sender::new(true),
+            crashes: watch::Sender::new(0),
             counters: Default::default(),
         });
         let faults = shared.fault.subscribe();
@@ -243,6 +247,53 @@ impl UpstreamHandle {
     /// connections) that arrive from now on.
     pub fn set_fault(&self, fault: Fault) {
         self.shared.fault.send_replace(fault);
+    }
+
+    /// Crashes the server as if its process died ([`Fault::Crash`]): closes
+    /// the listening socket, drops every open connection, and returns once
+    /// both are done. Undo with [`UpstreamHandle::restart`].
+    pub async fn crash(&self) {
+        self.set_fault_and_wait(Fault::Crash, false).await;
+    }
+
+    /// Serves again on the same address after [`UpstreamHandle::crash`] or
+    /// [`Fault::Refuse`] (any fault is lifted), and returns once it listens.
+    ///
+    /// # Errors
+    /// The address could not be bound again within 5 s (another process took
+    /// the port).
+    pub async fn restart(&self) -> io::Result<()> {
+        if self.set_fault_and_wait(Fault::None, true).await {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!("could not listen on {} again within 5 s", self.addr),
+            ))
+        }
+    }
+
+    /// Sets `fault` and waits (at most 5 s) until the accept loop has acted
+    /// on it and the listening socket is open (`listening`) or closed;
+    /// false if it did not happen in time.
+    async fn set_fault_and_wait(&self, fault: Fault, listening: bool) -> bool {
+        // Subscribed before the change, so that the accept loop's answer to
+        // it (which it always sends) ends the wait, not the state before.
+        let mut state = self.shared.listening.subscribe();
+        self.shared.fault.send_replace(fault);
+        let wait = async {
+            loop {
+                if state.changed().await.is_err() {
+                    return false; // the server stopped
+                }
+                if *state.borrow_and_update() == listening {
+                    return true;
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), wait)
+            .await
+            .unwrap_or(false)
     }
 
     /// What it has seen and served so far.

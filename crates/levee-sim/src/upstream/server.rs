@@ -1,7 +1,8 @@
 //! The sample upstream's accept loop and request handler.
 //!
 //! It owns the listening socket (closing and re-binding it for
-//! [`Fault::Refuse`]) and turns each request into "wait for a worker, hold it
+//! [`Fault::Refuse`] and [`Fault::Crash`]), the open connections (dropping
+//! them all for [`Fault::Crash`]) and turns each request into "wait for a worker, hold it
 //! for the service time, answer" (or, for an unlimited upstream, "do what the
 //! path asks", see `unlimited.rs`). It must not decide anything else: the
 //! capacity, service time and fault are read from [`Shared`], which the handle
@@ -41,6 +42,10 @@ pub(crate) struct Shared {
     /// Each service time varies uniformly within ± this fraction.
     pub(crate) jitter: f64,
     pub(crate) fault: watch::Sender<Fault>,
+    /// Whether the listening socket is open; set by the accept loop.
+    pub(crate) listening: watch::Sender<bool>,
+    /// Counts crashes: every open connection ends when it changes.
+    pub(crate) crashes: watch::Sender<u64>,
     pub(crate) counters: Counters,
 }
 
@@ -92,14 +97,19 @@ pub(crate) async fn serve(
         match event {
             Event::Stop => return,
             Event::FaultChanged => {
-                let refuse = *faults.borrow_and_update() == Fault::Refuse;
-                if refuse {
-                    listener = None;
-                } else if listener.is_none() {
+                let fault = faults.borrow_and_update().clone();
+                match fault {
+                    Fault::Refuse => listener = None,
+                    Fault::Crash => {
+                        listener = None;
+                        shared.crashes.send_modify(|n| *n += 1);
+                    }
                     // If the port was taken meanwhile, keep refusing: the
                     // caller sees it as connection errors and stats unchanged.
-                    listener = TcpListener::bind(addr).await.ok();
+                    _ if listener.is_none() => listener = TcpListener::bind(addr).await.ok(),
+                    _ => {}
                 }
+                shared.listening.send_replace(listener.is_some());
             }
             // Out of descriptors or a connection reset while queued: keep accepting.
             Event::Accepted(Err(_)) => {}
@@ -116,14 +126,19 @@ fn connection(stream: TcpStream, shared: &Arc<Shared>, mut stop: watch::Receiver
     if *shared.fault.borrow() == Fault::Reset {
         let _ = stream.set_zero_linger();
     }
+    // Subscribed before any later crash can be counted: the accept loop
+    // handles one event at a time.
+    let mut crash = shared.crashes.subscribe();
     let shared = Arc::clone(shared);
     let service = service_fn(move |request| handle(Arc::clone(&shared), request));
     tokio::spawn(async move {
         let conn = hyper::server::conn::http1::Builder::new()
             .serve_connection(TokioIo::new(stream), service);
+        // Returning drops the connection and its socket, mid-request or not.
         tokio::select! {
             _ = conn => {}
             _ = stop.changed() => {}
+            _ = crash.changed() => {}
         }
     });
 }

@@ -3,6 +3,8 @@
 //! - `levee-bench false-sheds` (issue 19, `bench/false-sheds/run.sh`):
 //!   everyday workloads below capacity, direct, through Levee and through the
 //!   previous release; see `false_sheds/`.
+//! - `levee-bench outage` (issue 12, `bench/outage/run.sh`): upstreams that
+//!   crash and come back, through Levee, HAProxy and nginx; see `outage/`.
 //! - `levee-bench overload` (issue 3, `bench/overload/run.sh`), below.
 //!
 //! `overload` starts levee-sim's sample upstream (8 workers × 20 ms by default) in
@@ -18,6 +20,7 @@ mod leg;
 mod limit;
 mod machine;
 mod markdown;
+mod outage;
 mod peers;
 mod scenarios;
 
@@ -46,6 +49,8 @@ enum Command {
     Overload(Args),
     /// Issue 19: everyday workloads below capacity, direct, through Levee and through the previous release.
     FalseSheds(false_sheds::Args),
+    /// Issue 12: upstreams that crash and come back, through Levee, HAProxy and nginx.
+    Outage(outage::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -137,6 +142,7 @@ async fn main() -> ExitCode {
     let done = match Cli::parse().command {
         Command::Overload(args) => overload(args).await,
         Command::FalseSheds(args) => false_sheds::run(args).await,
+        Command::Outage(args) => outage::run(args).await,
     };
     match done {
         Ok(()) => ExitCode::SUCCESS,

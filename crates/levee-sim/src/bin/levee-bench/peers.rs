@@ -175,7 +175,7 @@ pub(crate) async fn start(
             c
         }
     };
-    spawn(peer, command, dir, addr, admin).await
+    spawn(peer.label(), command, dir, addr, admin).await
 }
 
 /// Starts `peer` (Levee or its previous release) in front of `upstream` the
@@ -207,13 +207,13 @@ pub(crate) async fn serve(
         .arg(admin.to_string())
         .arg("--data-dir")
         .arg(dir.path().join("state"));
-    spawn(peer, command, dir, addr, Some(admin)).await
+    spawn(peer.label(), command, dir, addr, Some(admin)).await
 }
 
-/// Runs `command` (which serves `peer` on `addr`) with its output in `dir`,
-/// and waits until it listens.
-async fn spawn(
-    peer: Peer,
+/// Runs `command` (which serves the peer labelled `peer` on `addr`) with its
+/// output in `dir`, and waits until it listens.
+pub(crate) async fn spawn(
+    peer: &str,
     mut command: Command,
     dir: tempfile::TempDir,
     addr: SocketAddr,
@@ -225,7 +225,7 @@ async fn spawn(
         .stdout(log.try_clone().context("log")?)
         .stderr(log)
         .spawn()
-        .with_context(|| format!("starting {}", peer.label()))?;
+        .with_context(|| format!("starting {peer}"))?;
     let mut running = Running {
         addr,
         admin,
@@ -239,7 +239,7 @@ async fn spawn(
 impl Running {
     /// Waits until the listener accepts connections, at most 10 s; fails at
     /// once if the process exits.
-    async fn wait_ready(&mut self, peer: Peer) -> anyhow::Result<()> {
+    async fn wait_ready(&mut self, peer: &str) -> anyhow::Result<()> {
         let give_up = Instant::now() + Duration::from_secs(10);
         loop {
             if tokio::net::TcpStream::connect(self.addr).await.is_ok() {
@@ -248,16 +248,11 @@ impl Running {
             if let Some(child) = &mut self.child
                 && let Some(status) = child.try_wait().context("polling the child")?
             {
-                bail!(
-                    "{} exited at start ({status}): {}",
-                    peer.label(),
-                    self.log()
-                );
+                bail!("{peer} exited at start ({status}): {}", self.log());
             }
             if Instant::now() > give_up {
                 bail!(
-                    "{} did not listen on {} within 10 s: {}",
-                    peer.label(),
+                    "{peer} did not listen on {} within 10 s: {}",
                     self.addr,
                     self.log()
                 );
@@ -265,6 +260,14 @@ impl Running {
             // A readiness poll, not a guess: try again shortly.
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Everything the process wrote to stdout and stderr so far.
+    pub(crate) fn output(&self) -> String {
+        let Some(dir) = &self._dir else {
+            return String::new();
+        };
+        std::fs::read_to_string(dir.path().join("output.log")).unwrap_or_default()
     }
 
     fn log(&self) -> String {
@@ -307,7 +310,7 @@ impl Drop for Running {
 }
 
 /// `program`, started on `cpus` by `taskset` when given.
-fn command(program: &Path, cpus: Option<&str>) -> Command {
+pub(crate) fn command(program: &Path, cpus: Option<&str>) -> Command {
     match cpus {
         Some(cpus) => {
             let mut c = Command::new("taskset");
@@ -319,7 +322,7 @@ fn command(program: &Path, cpus: Option<&str>) -> Command {
 }
 
 /// A loopback port free a moment ago (the OS picks it; we release it for the peer).
-fn free_port() -> anyhow::Result<SocketAddr> {
+pub(crate) fn free_port() -> anyhow::Result<SocketAddr> {
     let probe = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("finding a free port")?;
     probe.local_addr().context("reading the free port")
 }
