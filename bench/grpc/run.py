@@ -101,6 +101,7 @@ http {{
         nginx_version = subprocess.run([nginx, "-v"], capture_output=True, text=True).stderr.strip()
 
     results = {name: [] for name in legs}
+    kinds = {name: set() for name in legs}
     for r in range(repeats):
         for name, (port, pid) in legs.items():
             before = cpu_ticks(pid) if pid else 0
@@ -108,6 +109,10 @@ http {{
                                  capture_output=True, text=True, timeout=seconds + 60)
             after = cpu_ticks(pid) if pid else 0
             m = json.loads(out.stdout.strip().splitlines()[-1])
+            for line in out.stderr.splitlines():
+                if line.startswith("grpc_load: error: "):
+                    # The kind, without the per-call request id.
+                    kinds[name].add(re.sub(r" \(request id [^)]*\)", "", line[len("grpc_load: error: "):])[:160])
             # CPU over the warm-up too: per call of every call made (~calls × (s+1)/s).
             calls_all = m["calls"] * (seconds + 1) / seconds
             m["cpu_us_per_call"] = (after - before) / tick * 1e6 / calls_all if pid and calls_all else None
@@ -141,7 +146,9 @@ not with other machines.
 
 | leg | calls/s | of direct | p50 ms | p99 ms | proxy CPU µs/call | errors |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: |
-""" + "\n".join(rows) + "\n"
+""" + "\n".join(rows) + "\n" + "".join(
+        f"\nErrors through {name}: " + "; ".join(f"`{k}`" for k in sorted(kinds[name])) + ".\n"
+        for name in legs if kinds[name])
     os.makedirs("target/bench/grpc", exist_ok=True)
     with open("target/bench/grpc/grpc.md", "w") as f:
         f.write(section)
