@@ -55,9 +55,9 @@ pub(crate) fn reading(cells: &[Cell], scenario: Scenario) -> String {
         Scenario::OneOfTwo => format!(
             "Reading: client-visible errors were {} through Levee ({} of them requests in flight when the \
              endpoint crashed), {} through HAProxy ({}) and {} through nginx ({}); goodput kept during the \
-             outage: {}, {}, {}. A GET whose upstream connection broke before the response is answered \
-             `502` by Levee and by HAProxy, not retried; nginx sends it to the other server \
-             (`proxy_next_upstream error`). A refused connection is retried on the other endpoint by all \
+             outage: {}, {}, {}. A GET whose upstream connection closed before the response goes to \
+             the other server through Levee (since f72984f) and nginx (`proxy_next_upstream error`); \
+             HAProxy answers it `502`. A refused connection is retried on the other endpoint by all \
              three.\n",
             f(LEVEE, 0),
             f(LEVEE, 1),
