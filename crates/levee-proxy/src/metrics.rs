@@ -51,7 +51,7 @@ struct CheckLabel {
 
 const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
-fn duration_histogram() -> Histogram {
+pub(crate) fn duration_histogram() -> Histogram {
     // 0.25 ms … ~33 s: sheds are sub-millisecond, slow upstreams take seconds.
     Histogram::new(exponential_buckets(0.000_25, 2.0, 18))
 }

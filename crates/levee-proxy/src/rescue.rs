@@ -73,23 +73,14 @@ pub fn rescue(err: &ProxyError, cx: &ErrorContext<'_>) -> Response<ProxyBody> {
         return maintenance_response(window, *retry_in, Some(err.detail()), cx);
     }
     let reason = err.reason();
-    let mut resp = match err {
+    let (mut problem, retry_after) = problem_for(reason, Some(err.detail()), err.retry_in(), cx);
+    if let ProxyError::Unavailable { pools, .. } = err
+        && pools.len() > 1
+    {
         // A route with alternate pools says which it asked.
-        ProxyError::Unavailable { pools, .. } if pools.len() > 1 => {
-            let (problem, retry_after) =
-                problem_for(reason, Some(err.detail()), err.retry_in(), cx);
-            let problem = problem.with_extension("tried", pools.clone());
-            let (content_type, body) = problem.render(format_for(cx));
-            respond(
-                reason,
-                content_type,
-                body,
-                retry_after.map(HeaderValue::from),
-                cx,
-            )
-        }
-        _ => problem_response(reason, Some(err.detail()), err.retry_in(), cx),
-    };
+        problem = problem.with_extension("tried", pools.clone());
+    }
+    let mut resp = respond_problem(reason, &problem, retry_after, cx);
     if let ProxyError::RateLimited(r) = err {
         // draft-ietf-httpapi-ratelimit-headers: the policy and the (empty) allowance.
         let h = resp.headers_mut();
@@ -112,6 +103,16 @@ pub fn problem_response(
     cx: &ErrorContext<'_>,
 ) -> Response<ProxyBody> {
     let (problem, retry_after) = problem_for(reason, detail, retry_in, cx);
+    respond_problem(reason, &problem, retry_after, cx)
+}
+
+/// `problem` rendered in the negotiated format, with its `Retry-After`.
+fn respond_problem(
+    reason: Reason,
+    problem: &Problem,
+    retry_after: Option<u64>,
+    cx: &ErrorContext<'_>,
+) -> Response<ProxyBody> {
     let (content_type, body) = problem.render(format_for(cx));
     respond(
         reason,

@@ -175,8 +175,7 @@ impl Proxy {
             }
         };
         let pool = route.pools().nth(fwd.pool).unwrap_or(&route.pool);
-        rt.metrics
-            .upstream_headers(&pool.name)
+        pool.headers_seconds
             .observe(fwd.headers_after.as_secs_f64());
         log.upstream = Some(fwd.endpoint);
         log.headers_after = Some(fwd.headers_after);

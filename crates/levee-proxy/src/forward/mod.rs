@@ -27,7 +27,6 @@ mod request;
 mod send;
 mod tunnel;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use http::Response;
@@ -38,7 +37,6 @@ use tokio::time::Instant;
 use crate::conn::Peer;
 use crate::control::ControlHandle;
 use crate::error::ProxyError;
-use crate::pool::Pool;
 use crate::route::Route;
 use crate::runtime::Settings;
 
@@ -73,14 +71,12 @@ pub async fn forward(
     control: &ControlHandle,
 ) -> Result<Forwarded, ProxyError> {
     let mut prepared = request::prepare(req, route.spec.body, peer, request_id, settings)?;
-    let open: Vec<(usize, &Arc<Pool>)> = route
-        .pools()
-        .enumerate()
-        .filter(|(i, _)| closed & (1 << i) == 0)
-        .collect();
+    let is_open = |i: usize| closed & (1 << i) == 0;
+    // The last pool the request may go to: no attempt before it is the last.
+    let last_open = (0..=route.fallback.len()).rev().find(|&i| is_open(i));
     let mut failed: Vec<ProxyError> = Vec::new();
-    for (n, &(index, pool)) in open.iter().enumerate() {
-        let more = n + 1 < open.len();
+    for (index, pool) in route.pools().enumerate().filter(|(i, _)| is_open(*i)) {
+        let more = last_open.is_some_and(|last| index < last);
         match send::send(
             &mut prepared,
             pool,

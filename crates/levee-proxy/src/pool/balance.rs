@@ -80,7 +80,7 @@ impl HashOn {
 }
 
 /// One endpoint that may take the request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Candidate {
     /// Its index in the pool.
     pub(crate) index: usize,

@@ -137,6 +137,11 @@ pub struct Pool {
     pub balance: Balance,
     /// Whether the endpoints' own 5xx answers (but 503) count against them.
     pub failure_on_5xx: bool,
+    /// Time from sending to the response head
+    /// (`levee_upstream_response_headers_seconds{pool}`, registered by
+    /// [`Pool::with_metrics`]): a handle, so the request path does no label
+    /// lookup.
+    pub headers_seconds: prometheus_client::metrics::histogram::Histogram,
     max_ejection: f64,
     next: AtomicUsize,
 }
@@ -195,17 +200,20 @@ impl Pool {
             panic_threshold: spec.panic_threshold,
             balance: spec.balance,
             failure_on_5xx: spec.failure_on_5xx,
+            headers_seconds: crate::metrics::duration_histogram(),
             max_ejection: spec.max_ejection,
             next: AtomicUsize::new(0),
         })
     }
 
-    /// The pool with its endpoints' counters registered in `metrics`
-    /// (under the pool's name and each endpoint's address).
+    /// The pool with its endpoints' counters and its response-head
+    /// histogram registered in `metrics` (under the pool's name and each
+    /// endpoint's address).
     pub fn with_metrics(mut self, metrics: &crate::metrics::Metrics) -> Pool {
         for e in &mut self.endpoints {
             e.metrics = metrics.endpoint(&self.name, e.authority.as_str());
         }
+        self.headers_seconds = metrics.upstream_headers(&self.name);
         self
     }
 
@@ -290,7 +298,14 @@ impl Pool {
         let panic = self.panicking(drained);
         let mut soonest: Option<Duration> = None;
         let mut all_drained = true;
-        let mut ready: Vec<balance::Candidate> = Vec::with_capacity(self.endpoints.len());
+        // Candidates on the stack for pools of up to STACK endpoints: no
+        // allocation per request. (`waiting` allocates only when a breaker
+        // is open.)
+        const STACK: usize = 16;
+        let on_stack = self.endpoints.len() <= STACK;
+        let mut stack = [balance::Candidate::default(); STACK];
+        let mut heap: Vec<balance::Candidate> = Vec::new();
+        let mut len = 0;
         let mut waiting: Vec<usize> = Vec::new();
         for (idx, endpoint) in self.endpoints.iter().enumerate() {
             if tried.contains(&idx) || drained.contains(&endpoint.authority) {
@@ -309,16 +324,27 @@ impl Pool {
                 waiting.push(idx);
                 continue;
             }
-            ready.push(balance::Candidate {
+            let candidate = balance::Candidate {
                 index: idx,
                 weight: endpoint.weight,
                 in_flight: endpoint.in_flight(),
                 id: endpoint.id,
-            });
+            };
+            if on_stack {
+                stack[len] = candidate;
+            } else {
+                heap.push(candidate);
+            }
+            len += 1;
         }
+        let ready = if on_stack {
+            &mut stack[..len]
+        } else {
+            &mut heap[..]
+        };
         if ready.len() > 1 {
             self.balance
-                .order(&mut ready, turn, affinity, [rand::random(), rand::random()]);
+                .order(ready, turn, affinity, [rand::random(), rand::random()]);
         }
         for idx in ready.iter().map(|c| c.index).chain(waiting) {
             match self.endpoints[idx].try_acquire(now) {
