@@ -9,7 +9,7 @@
 //!
 //! It also carries what Levee knows about every HTTP status code
 //! ([`status`], with [`examples`] of returning each correctly and the
-//! `/_levee/status/` pages in [`status_page`]) and about who produces error
+//! `/_levee/codes/` pages in [`code_pages`]) and about who produces error
 //! responses ([`recognise`], over [`problem_info`]): `levee explain`, the
 //! gateway and the client's give-up report share it. That knowledge is
 //! data (`data/*.toml`, compiled in and parsed once).
@@ -17,6 +17,7 @@
 //! It must not do I/O: no sockets, no files, no clock reads, no tokio, no
 //! hyper server. Time is always an argument.
 
+pub mod code_pages;
 pub mod examples;
 pub mod grpc;
 pub mod headers;
@@ -32,7 +33,6 @@ pub mod recognise;
 pub mod request_id;
 pub mod retry_after;
 pub mod status;
-pub mod status_page;
 
 pub use negotiate::{Format, JsonStyle};
 pub use problem::Problem;

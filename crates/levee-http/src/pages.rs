@@ -4,13 +4,13 @@
 //! Levee serves one page per [`Reason`] under a fixed path on every traffic
 //! listener (and the admin listener), plus an index: what happened, the
 //! likely causes, and how to fix it, for visitors and for developers. Each
-//! links to the page of its HTTP status under [`STATUS_PATH`] (see
-//! [`crate::status_page`]). This module renders them and maps paths to
+//! links to the page of its HTTP status under [`CODES_PATH`] (see
+//! [`crate::code_pages`]). This module renders them and maps paths to
 //! pages ([`page_for_path`]); it must not decide where they are served.
 
+use crate::code_pages::{self, CODES_PATH};
 use crate::html::{escape, page};
 use crate::reason::Reason;
-use crate::status_page::{self, STATUS_PATH};
 
 /// The path prefix the pages are served under on every listener.
 pub const PROBLEMS_PATH: &str = "/_levee/problems";
@@ -42,7 +42,7 @@ pub fn reason_page(reason: Reason) -> String {
              <h2>If you are the developer or operator</h2><ul>{fixes}</ul>\
              <dl><dt>Status</dt><dd>{status}</dd><dt>Whose side</dt><dd>{blame}</dd>\
              <dt>Retry?</dt><dd>{retry}</dd></dl>\
-             <p class=\"more\"><a href=\"{STATUS_PATH}/{status}\">What HTTP {status} means</a> · \
+             <p class=\"more\"><a href=\"{CODES_PATH}/{status}\">What HTTP {status} means</a> · \
              <a href=\"{PROBLEMS_PATH}/\">All problem types</a></p>",
             status = reason.status().as_u16(),
             slug = reason.slug(),
@@ -76,11 +76,11 @@ pub fn index_page() -> String {
     )
 }
 
-/// The page a path under [`PROBLEMS_PATH`] or [`STATUS_PATH`] serves, if it
+/// The page a path under [`PROBLEMS_PATH`] or [`CODES_PATH`] serves, if it
 /// names one.
 pub fn page_for_path(path: &str) -> Option<String> {
-    if path.starts_with(STATUS_PATH) {
-        return status_page::for_path(path);
+    if path.starts_with(CODES_PATH) {
+        return code_pages::for_path(path);
     }
     let rest = path.strip_prefix(PROBLEMS_PATH)?;
     match rest {
@@ -115,8 +115,8 @@ mod tests {
     #[test]
     fn problem_and_status_pages_link_each_other() {
         let overloaded = page_for_path(&format!("{PROBLEMS_PATH}/overloaded")).expect("page");
-        assert!(overloaded.contains("href=\"/_levee/status/503\""));
-        let status = page_for_path("/_levee/status/503").expect("503 page");
+        assert!(overloaded.contains("href=\"/_levee/codes/503\""));
+        let status = page_for_path("/_levee/codes/503").expect("503 page");
         assert!(status.contains("href=\"/_levee/problems/overloaded\""));
         assert!(status.contains("RFC 9110 §15.6.4"));
         assert!(status.contains("Retry-After"));
@@ -126,20 +126,21 @@ mod tests {
 
     #[test]
     fn every_known_code_has_a_page_and_the_index_lists_it() {
-        let index = page_for_path("/_levee/status/").expect("index");
-        assert_eq!(page_for_path("/_levee/status"), Some(index.clone()));
+        let index = page_for_path("/_levee/codes/").expect("index");
+        assert_eq!(page_for_path("/_levee/codes"), Some(index.clone()));
         for s in crate::status::all() {
-            let html = page_for_path(&format!("/_levee/status/{}", s.code)).expect("page");
+            let html = page_for_path(&format!("/_levee/codes/{}", s.code)).expect("page");
             assert!(html.contains(&escape(&s.meaning)), "{}", s.code);
-            assert!(index.contains(&format!("href=\"/_levee/status/{}\"", s.code)));
+            assert!(index.contains(&format!("href=\"/_levee/codes/{}\"", s.code)));
         }
-        let unofficial = page_for_path("/_levee/status/599").expect("599");
+        let unofficial = page_for_path("/_levee/codes/599").expect("599");
         assert!(unofficial.contains("Unofficial: not in the IANA registry"));
         for bad in [
-            "/_levee/status/299",
-            "/_levee/status/5030",
-            "/_levee/status/abc",
-            "/_levee/status/+03",
+            "/_levee/codes/299",
+            "/_levee/codes/5030",
+            "/_levee/codes/abc",
+            "/_levee/codes/+03",
+            "/_levee/status/503",
         ] {
             assert!(page_for_path(bad).is_none(), "{bad}");
         }

@@ -1,6 +1,6 @@
 //! `levee explain` end to end: codes, reasons, unknown numbers, a real
 //! response on stdin or fetched once from loopback, and the gateway's
-//! `/_levee/status/` pages.
+//! `/_levee/codes/` pages.
 
 use std::process::{Output, Stdio};
 use std::sync::atomic::Ordering;
@@ -281,9 +281,9 @@ async fn explain_url_with_nothing_listening_is_exit_3() {
 }
 
 #[tokio::test]
-async fn the_gateway_serves_status_pages_linked_with_problem_pages() {
+async fn the_gateway_serves_code_pages_linked_with_problem_pages() {
     let gw = Gw::to("127.0.0.1:9".parse().expect("addr"), "").await;
-    let page = get(&gw.url("/_levee/status/503"), &[]).await;
+    let page = get(&gw.url("/_levee/codes/503"), &[]).await;
     assert_eq!(page.status, 200);
     assert_eq!(
         page.header("content-type"),
@@ -299,11 +299,11 @@ async fn the_gateway_serves_status_pages_linked_with_problem_pages() {
     let problem = get(&gw.url("/_levee/problems/maintenance"), &[])
         .await
         .text();
-    assert!(problem.contains("href=\"/_levee/status/503\""), "{problem}");
-    let index = get(&gw.url("/_levee/status/"), &[]).await;
-    assert!(index.text().contains("href=\"/_levee/status/599\""));
+    assert!(problem.contains("href=\"/_levee/codes/503\""), "{problem}");
+    let index = get(&gw.url("/_levee/codes/"), &[]).await;
+    assert!(index.text().contains("href=\"/_levee/codes/599\""));
     assert_eq!(
-        get(&gw.admin_url("/_levee/status/429"), &[]).await.status,
+        get(&gw.admin_url("/_levee/codes/429"), &[]).await.status,
         200
     );
 }

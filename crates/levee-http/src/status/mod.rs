@@ -6,7 +6,7 @@
 //! An entry says what the status means, whose side the fault is on, the
 //! common causes, what a visitor and a developer or operator can do, the
 //! headers that belong with it, and whether and how a client may retry.
-//! `levee explain`, the gateway's `/_levee/status/` pages and the client's
+//! `levee explain`, the gateway's `/_levee/codes/` pages and the client's
 //! give-up report all read the same entries.
 //!
 //! The knowledge is data, not code: `data/iana-status-codes.toml` mirrors

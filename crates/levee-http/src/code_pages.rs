@@ -1,4 +1,4 @@
-//! The pages under `/_levee/status/`: one per known status code, and an
+//! The pages under `/_levee/codes/`: one per known HTTP status code, and an
 //! index, rendered from [`crate::status`] in the shared layout.
 //!
 //! A page says what `levee explain CODE` says: the meaning, class, whose
@@ -13,8 +13,8 @@ use crate::html::{escape, page};
 use crate::pages::PROBLEMS_PATH;
 use crate::status::{self, Class, Standing, StatusInfo};
 
-/// The path prefix the status pages are served under.
-pub const STATUS_PATH: &str = "/_levee/status";
+/// The path prefix the status-code pages are served under.
+pub const CODES_PATH: &str = "/_levee/codes";
 
 fn list(items: &[String]) -> String {
     items
@@ -24,7 +24,7 @@ fn list(items: &[String]) -> String {
 }
 
 /// The page for one status code.
-pub fn status_page(info: &StatusInfo) -> String {
+pub fn code_page(info: &StatusInfo) -> String {
     let reference = match &info.reference {
         Some(r) => format!(
             " · <a href=\"{}\">{}</a>",
@@ -110,7 +110,7 @@ pub fn status_page(info: &StatusInfo) -> String {
              {headers}\
              <dl><dt>Whose side</dt><dd>{fault}</dd><dt>Retry?</dt><dd>{retry}</dd></dl>\
              {reasons}{examples}\
-             <p class=\"more\"><a href=\"{STATUS_PATH}/\">All status codes</a> · \
+             <p class=\"more\"><a href=\"{CODES_PATH}/\">All status codes</a> · \
              <a href=\"{PROBLEMS_PATH}/\">Levee's problem types</a></p>",
             code = info.code,
             class = escape(&info.class.to_string()),
@@ -126,7 +126,7 @@ pub fn status_page(info: &StatusInfo) -> String {
 }
 
 /// The index of every known status code, by class.
-pub fn status_index() -> String {
+pub fn code_index() -> String {
     let mut body = String::from(
         "<p class=\"status\">Levee</p><h1>HTTP status codes</h1>\
          <p class=\"lead\">Every code in the IANA registry, and unofficial codes seen in the wild (marked).</p>",
@@ -145,7 +145,7 @@ pub fn status_index() -> String {
                 Standing::Registered => String::new(),
             };
             body.push_str(&format!(
-                "<li><a href=\"{STATUS_PATH}/{code}\">{code}</a> {name}{tag}</li>",
+                "<li><a href=\"{CODES_PATH}/{code}\">{code}</a> {name}{tag}</li>",
                 code = s.code,
                 name = escape(&s.name)
             ));
@@ -155,16 +155,16 @@ pub fn status_index() -> String {
     page("HTTP status codes", &body)
 }
 
-/// The page a path under [`STATUS_PATH`] serves, if it names one.
+/// The page a path under [`CODES_PATH`] serves, if it names one.
 pub(crate) fn for_path(path: &str) -> Option<String> {
-    let rest = path.strip_prefix(STATUS_PATH)?;
+    let rest = path.strip_prefix(CODES_PATH)?;
     match rest {
-        "" | "/" => Some(status_index()),
+        "" | "/" => Some(code_index()),
         _ => rest
             .strip_prefix('/')
             .filter(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|c| c.parse().ok())
             .and_then(status::lookup)
-            .map(status_page),
+            .map(code_page),
     }
 }
