@@ -8,9 +8,10 @@
 //!
 //! It must not do I/O, read the clock, spawn, block or pick random numbers on its
 //! own: `now` is always an argument (a [`std::time::Instant`] the caller read, so
-//! tests can simulate time exactly) and randomness is always an argument (a
-//! [`rand::Rng`] or a sample in `[0, 1)`). Every algorithm here is therefore
-//! deterministic under test.
+//! tests can simulate time exactly; [`status`] takes a `Duration` since an origin
+//! the caller keeps, so that its times can be stored) and randomness is always an
+//! argument (a [`rand::Rng`] or a sample in `[0, 1)`). Every algorithm here is
+//! therefore deterministic under test.
 //!
 //! | module | decision |
 //! | --- | --- |
@@ -22,6 +23,7 @@
 //! | [`codel`] | whether the gateway's wait queue is congested (switch to LIFO) |
 //! | [`drain`] | the `Retry-After` to give a shed request (queued work ÷ drain rate) |
 //! | [`gcra`] | whether a tenant is over its rate (429), with the `RateLimit` header values |
+//! | [`status`] | a component's status-page level (with hysteresis), and when to open, update or resolve its automatic incident |
 //!
 //! Types that are shared by many requests ([`budget::TpsBudget`],
 //! [`budget::RetryThrottle`]) take `&self` and synchronise internally; the others
@@ -37,6 +39,7 @@ pub mod drain;
 mod error;
 pub mod gcra;
 pub mod limit;
+pub mod status;
 
 pub use error::ConfigError;
 
