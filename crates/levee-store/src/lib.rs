@@ -1,14 +1,18 @@
 //! Levee's durable control-plane state, in one embedded SQLite database.
 //!
 //! The [`Store`] owns the database file (`DIR/levee.db`): maintenance
-//! windows created through the admin API, drained endpoints, and the audit
-//! log of every change. Each change and its audit entry are written in one
-//! transaction, with `journal_mode=WAL` and `synchronous=FULL`, so a change
-//! the API acknowledged survives `kill -9` and power loss; a change that
-//! cannot be written ([`StoreError::Write`]: disk full, read-only, failing)
-//! is rolled back whole. The schema is versioned: [`MIGRATIONS`] are applied
-//! in order at open, and a database written by a newer Levee is refused
-//! rather than misread.
+//! windows created through the admin API, drained endpoints, the audit log
+//! of every change, and the status page's state (`status.rs`: incidents and
+//! their updates, each component's history of levels, operators' pins and
+//! per-minute availability, with their retention). Each change and its audit
+//! entry are written in one transaction, with `journal_mode=WAL` and
+//! `synchronous=FULL`, so a change the API acknowledged survives `kill -9`
+//! and power loss; a change that cannot be written ([`StoreError::Write`]:
+//! disk full, read-only, failing) is rolled back whole. The component
+//! history and availability are logs of their own, written without an audit
+//! entry. The schema is versioned: [`MIGRATIONS`] are applied in order at
+//! open, and a database written by a newer Levee is refused rather than
+//! misread.
 //!
 //! Opening ([`Store::open`], in `open.rs`) is where the store guards
 //! against losing state: one gateway owns a data directory at a time (an
@@ -19,8 +23,9 @@
 //!
 //! The store is synchronous (rusqlite): async callers run it on a blocking
 //! thread. It stores rows; it must not validate windows or decide what they
-//! mean (the control plane does), and it never sees a raw bypass or admin
-//! token, only digests.
+//! mean (the control plane does), nor decide a component's level or when an
+//! incident opens (`levee-policy` does), and it never sees a raw bypass or
+//! admin token, only digests.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -29,13 +34,18 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 mod error;
 mod open;
+mod status;
 
 pub use error::StoreError;
 pub use open::Origin;
+pub use status::{ComponentChangeRow, DayRow, IncidentRow, MinuteRow, PinRow, UpdateRow};
 
 /// The schema migrations, in order: `(version, SQL)`. A database's
 /// `user_version` is the last one applied.
-pub const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_status.sql")),
+];
 
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "levee.db";
