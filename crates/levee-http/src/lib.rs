@@ -5,7 +5,10 @@
 //! [`problem::Problem`] body and its renderings, [`retry_after::RetryAfter`]
 //! in both grammars of RFC 9110 §10.2.3, [`request_id::RequestId`], the
 //! hop-by-hop header rules of RFC 9110 §7.6.1, content negotiation, the
-//! pages that problem `type` URIs dereference to, and the maintenance page.
+//! pages that problem `type` URIs dereference to, the maintenance page, and
+//! the public status site ([`status_site`]: the HTML page, the Statuspage v2
+//! JSON API and the Atom feed, rendered from a view the control plane
+//! builds).
 //!
 //! It also carries what Levee knows about every HTTP status code
 //! ([`status`], with [`examples`] of returning each correctly and the
@@ -33,6 +36,7 @@ pub mod recognise;
 pub mod request_id;
 pub mod retry_after;
 pub mod status;
+pub mod status_site;
 
 pub use negotiate::{Format, JsonStyle};
 pub use problem::Problem;
