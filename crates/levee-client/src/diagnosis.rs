@@ -128,7 +128,7 @@ impl Diagnosis {
 }
 
 /// What the status says, from the status knowledge `levee explain` and the
-/// gateway's `/_levee/status/` pages share (`levee_http::status`). A code
+/// gateway's `/_levee/codes/` pages share (`levee_http::status`). A code
 /// nobody registered or uses is read as its class's x00 (RFC 9110 §15).
 fn for_status(status: StatusCode) -> Diagnosis {
     let code = status.as_u16();

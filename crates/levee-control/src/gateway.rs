@@ -25,6 +25,7 @@ use crate::admin::auth::AdminTokens;
 use crate::admin::{self, AdminState};
 use crate::config::{Config, ConfigError};
 use crate::control::Control;
+use crate::status::StatusPage;
 
 /// Why a gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +61,9 @@ pub struct Gateway {
     tasks: JoinSet<()>,
     /// The health checks of the current snapshot's pools.
     checks: AbortOnDrop,
+    /// The status page.
+    status: Arc<StatusPage>,
+    status_addr: Option<SocketAddr>,
 }
 
 /// A task aborted when its handle is dropped or replaced.
@@ -105,12 +109,21 @@ impl Gateway {
             Some(dir) => open(dir)?,
             None => levee_store::Store::in_memory()?,
         };
+        let store = Arc::new(store);
         let control = Arc::new(Control::open(
-            Arc::new(store),
+            store.clone(),
             metrics.clone(),
             config.windows.clone(),
             config.topology(),
         )?);
+        let status = StatusPage::open(
+            &config.status,
+            &config.routes,
+            store,
+            runtime.clone(),
+            control.clone(),
+            control.handle().site().clone(),
+        )?;
         let drain = Drain::new();
         let nofile = levee_proxy::limits::raise_nofile_limit();
         let max_connections = config.listener_settings.max_connections.unwrap_or_else(|| {
@@ -126,6 +139,7 @@ impl Gateway {
         );
         let mut tasks = JoinSet::new();
         tasks.spawn(control.clone().run_scheduler());
+        tasks.spawn(status.clone().run());
         let mut addrs = Vec::new();
         let mut bound = Vec::new();
         for l in &config.listeners {
@@ -166,7 +180,25 @@ impl Gateway {
                         control: control.clone(),
                         tokens: tokens.clone(),
                         runtime: runtime.clone(),
+                        status: Some(status.clone()),
                     },
+                ));
+                Some(local)
+            }
+            None => None,
+        };
+        let status_addr = match config.status.listen.filter(|_| config.status.enabled) {
+            Some(addr) => {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Bind { addr, source })?;
+                let local = listener
+                    .local_addr()
+                    .map_err(|source| StartError::Bind { addr, source })?;
+                tracing::info!(addr = %local, "status page listening");
+                tasks.spawn(crate::status::serve_listener(
+                    listener,
+                    control.handle().site().clone(),
                 ));
                 Some(local)
             }
@@ -187,7 +219,19 @@ impl Gateway {
             tokens,
             tasks,
             checks,
+            status,
+            status_addr,
         })
+    }
+
+    /// The status page's own listener's bound address, if it has one.
+    pub fn status_addr(&self) -> Option<SocketAddr> {
+        self.status_addr
+    }
+
+    /// The status page.
+    pub fn status(&self) -> &Arc<StatusPage> {
+        &self.status
     }
 
     /// The traffic listeners' bound addresses, in configuration order.
@@ -264,12 +308,16 @@ impl Gateway {
                 "server.drain_timeout or drain_delay changed; they take effect at the next restart"
             );
         }
+        if self.config.status.listen != config.status.listen {
+            tracing::warn!("status.listen changed; it takes effect at the next restart");
+        }
         self.control
             .set_config(config.windows.clone(), config.topology());
         self.tokens.store(Arc::new(config.admin_tokens.clone()));
         // The new pools are checked from now; the old ones' checks stop.
         self.checks = AbortOnDrop::checks(&runtime);
         self.runtime.publish(runtime);
+        self.status.reconfigure(&config.status, &config.routes);
         self.config = config;
         self.metrics.config_reloads.inc();
         Ok(())
@@ -307,6 +355,10 @@ impl Gateway {
             self.drain.in_flight()
         };
         self.tasks.abort_all();
+        // The minute in progress goes into the availability history.
+        if let Err(e) = self.status.flush().await {
+            tracing::warn!(error = %e, "the status page's last minute of availability was not recorded");
+        }
         left
     }
 }

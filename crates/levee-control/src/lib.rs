@@ -14,6 +14,7 @@ pub mod admin;
 pub mod config;
 pub mod control;
 pub mod gateway;
+pub mod status;
 pub mod tls;
 
 pub use gateway::Gateway;

@@ -4,8 +4,10 @@
 //! The page is a template: the built-in [`DEFAULT_TEMPLATE`] or a file the
 //! operator supplies (`[maintenance] page`). [`render`] replaces the
 //! placeholders `{{title}}`, `{{message}}`, `{{ends_at}}`, `{{ends_at_iso}}`,
-//! `{{retry_after}}` and `{{request_id}}` with HTML-escaped values; anything
-//! else in the template is left as the operator wrote it.
+//! `{{retry_after}}`, `{{request_id}}` and `{{status_page}}` (the status
+//! page's URL, empty when there is none) with HTML-escaped values, and
+//! `{{status_page_link}}` with a sentence linking to it (or nothing);
+//! anything else in the template is left as the operator wrote it.
 //!
 //! This module must not read files or the clock: the template text and the
 //! times are arguments.
@@ -28,6 +30,8 @@ pub const PLACEHOLDERS: &[&str] = &[
     "ends_at_iso",
     "retry_after",
     "request_id",
+    "status_page",
+    "status_page_link",
 ];
 
 /// What the page says.
@@ -43,6 +47,8 @@ pub struct PageFields<'a> {
     pub retry_after: u64,
     /// The request id.
     pub request_id: &'a str,
+    /// The status page's URL, if there is one.
+    pub status_page: Option<&'a str>,
 }
 
 /// Fills `template` with `fields`, every value HTML-escaped.
@@ -60,15 +66,30 @@ pub fn render(template: &str, fields: &PageFields<'_>) -> String {
             "ends_at_iso" => &ends_at_iso,
             "retry_after" => &retry_after,
             "request_id" => fields.request_id,
+            "status_page" => fields.status_page.unwrap_or_default(),
             _ => return None,
         })
     };
+    // The one placeholder that is markup: built here, its URL escaped.
+    let status_link = fields
+        .status_page
+        .map(|u| {
+            format!(
+                " The <a href=\"{}\">status page</a> says what is going on.",
+                escape(u)
+            )
+        })
+        .unwrap_or_default();
     let mut out = String::with_capacity(template.len() + 256);
     let mut rest = template;
     while let Some(open) = rest.find("{{") {
         out.push_str(&rest[..open]);
         let after = &rest[open + 2..];
         match after.find("}}") {
+            Some(close) if after[..close].trim() == "status_page_link" => {
+                out.push_str(&status_link);
+                rest = &after[close + 2..];
+            }
             Some(close) => match value(after[..close].trim()) {
                 Some(v) => {
                     out.push_str(&escape(v));
@@ -152,6 +173,7 @@ mod tests {
             ends_at,
             retry_after: 600,
             request_id: "req_1",
+            status_page: Some("https://status.example/?a=1&b=\"2\""),
         }
     }
 
@@ -167,6 +189,23 @@ mod tests {
             "<h1>Down for maintenance</h1><p>Database &lt;upgrade&gt; &amp; more</p>\
              <time datetime=\"2026-12-01T02:00:00Z\">Tuesday 1 December 2026, 02:00 UTC</time>\
              600 req_1 {{unknown}} {{"
+        );
+    }
+
+    #[test]
+    fn the_status_page_link_is_markup_with_an_escaped_url() {
+        let out = render("{{status_page}}|{{status_page_link}}", &fields(None));
+        assert_eq!(
+            out,
+            "https://status.example/?a=1&amp;b=&quot;2&quot;| The <a href=\"https://status.example/?a=1&amp;b=&quot;2&quot;\">status page</a> says what is going on."
+        );
+        let none = PageFields {
+            status_page: None,
+            ..fields(None)
+        };
+        assert_eq!(
+            render("[{{status_page}}|{{status_page_link}}]", &none),
+            "[|]"
         );
     }
 

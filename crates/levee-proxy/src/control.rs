@@ -134,24 +134,33 @@ impl ControlState {
     }
 }
 
-/// Where the current [`ControlState`] is published; cheap to clone and read.
+/// Where the current [`ControlState`] is published, and the status page
+/// beside it; cheap to clone and read.
 #[derive(Debug, Clone, Default)]
-pub struct ControlHandle(Arc<ArcSwap<ControlState>>);
+pub struct ControlHandle {
+    state: Arc<ArcSwap<ControlState>>,
+    site: crate::status::SiteHandle,
+}
 
 impl ControlHandle {
-    /// A handle with no windows and no drains.
+    /// A handle with no windows, no drains and no status page.
     pub fn new() -> ControlHandle {
         ControlHandle::default()
     }
 
     /// The current state.
     pub fn load(&self) -> arc_swap::Guard<Arc<ControlState>> {
-        self.0.load()
+        self.state.load()
     }
 
     /// Replaces the state.
     pub fn publish(&self, state: ControlState) {
-        self.0.store(Arc::new(state));
+        self.state.store(Arc::new(state));
+    }
+
+    /// Where the status page's documents are published.
+    pub fn site(&self) -> &crate::status::SiteHandle {
+        &self.site
     }
 }
 

@@ -195,7 +195,7 @@ impl Exchange {
         }
         let elapsed = self.start.elapsed();
         if let Some(m) = &self.metrics {
-            m.record(self.status, elapsed);
+            m.record(self.status, elapsed, self.reason, self.headers_after);
         }
         self.rt.metrics.requests_in_flight.dec();
         self.conn.request_finished();

@@ -40,6 +40,7 @@ pub mod runtime;
 mod screen;
 pub mod server;
 pub mod service;
+pub mod status;
 pub mod tenant;
 
 pub use drain::Drain;

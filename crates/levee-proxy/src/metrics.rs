@@ -74,6 +74,8 @@ pub struct Metrics {
     endpoint_ejections: Family<EndpointLabel, Counter>,
     health_checks: Family<CheckLabel, Counter>,
     pool_panicking: Family<PoolLabel, Gauge<i64, AtomicI64>>,
+    /// Per route counts for the status page, kept across reloads.
+    tallies: Mutex<std::collections::HashMap<String, Arc<crate::status::RouteTally>>>,
     /// Client connections currently open.
     pub connections_open: Gauge<i64, AtomicI64>,
     /// Client connections closed at once because their address was over
@@ -269,6 +271,7 @@ impl Metrics {
             connections_open,
             client_connections_refused,
             requests_in_flight,
+            tallies: Mutex::default(),
             draining,
             config_reloads,
             config_reload_failures,
@@ -290,7 +293,21 @@ impl Metrics {
         let classes: [(Counter, Histogram); 5] = std::array::from_fn(per_class);
         RouteMetrics {
             classes: Arc::new(classes),
+            tally: self.tally(route),
         }
+    }
+
+    /// The status-page counts of `route` (created at zero when new; kept
+    /// across reloads, like the route's metrics).
+    pub fn tally(&self, route: &str) -> Arc<crate::status::RouteTally> {
+        let mut t = self.tallies.lock().unwrap_or_else(|p| p.into_inner());
+        t.entry(route.to_owned()).or_default().clone()
+    }
+
+    /// Every route's status-page counts now.
+    pub fn tallies(&self) -> Vec<(String, crate::status::Tally)> {
+        let t = self.tallies.lock().unwrap_or_else(|p| p.into_inner());
+        t.iter().map(|(k, v)| (k.clone(), v.read())).collect()
     }
 
     /// Admission metric handles for one route.
@@ -430,14 +447,23 @@ impl Metrics {
 #[derive(Debug, Clone)]
 pub struct RouteMetrics {
     classes: Arc<[(Counter, Histogram); 5]>,
+    tally: Arc<crate::status::RouteTally>,
 }
 
 impl RouteMetrics {
-    /// Records one finished request.
-    pub fn record(&self, status: u16, elapsed: Duration) {
+    /// Records one finished request: its status, its time, the gateway's
+    /// reason when it answered itself and the upstream's time to the head.
+    pub fn record(
+        &self,
+        status: u16,
+        elapsed: Duration,
+        reason: Option<levee_http::Reason>,
+        head_after: Option<Duration>,
+    ) {
         let i = usize::from((status / 100).clamp(1, 5)) - 1;
         let (count, hist) = &self.classes[i];
         count.inc();
         hist.observe(elapsed.as_secs_f64());
+        self.tally.record(status, reason, head_after);
     }
 }

@@ -3,8 +3,10 @@
 //! Everything above this module returns [`ProxyError`]; here it becomes a
 //! problem in the format the client negotiated, with the headers the contract
 //! requires: `Retry-After` (delay-seconds, ≥ 1) on every 503 and 429,
-//! `Cache-Control: no-store`, the request id header, `Vary: Accept`, and
-//! `Connection: close` when the gateway is draining an HTTP/1 connection. So
+//! `Cache-Control: no-store`, the request id header, `Vary: Accept`, the
+//! status page (a `status_page` member and `Link: <…>; rel="status"`, RFC
+//! 8631) on every 5xx and 429 when there is one, and `Connection: close`
+//! when the gateway is draining an HTTP/1 connection. So
 //! an error never reaches hyper, and no connection is cut without an answer.
 //!
 //! This module must not decide *whether* to answer with an error.
@@ -157,6 +159,7 @@ fn maintenance_response(
                     ends_at: window.ends_at,
                     retry_after: secs,
                     request_id: cx.request_id.as_str(),
+                    status_page: status_url(reason, cx).as_deref(),
                 },
             )
             .into_bytes(),
@@ -195,7 +198,33 @@ fn problem_for(
     if let Some(secs) = retry_after {
         problem = problem.with_retry_after(secs);
     }
+    if let Some(url) = status_url(reason, cx) {
+        problem = problem.with_extension("status_page", url);
+    }
     (problem, retry_after)
+}
+
+/// The status page's URL for a refusal with `reason`: for 5xx and 429 only
+/// (a client's own mistake is not news for a status page).
+fn status_url(reason: Reason, cx: &ErrorContext<'_>) -> Option<String> {
+    let status = reason.status();
+    if !(status.is_server_error() || status == http::StatusCode::TOO_MANY_REQUESTS) {
+        return None;
+    }
+    cx.settings
+        .status_page
+        .as_ref()?
+        .url(request_host(cx), cx.tls)
+}
+
+/// The host the client addressed (`Host`, else the URI's authority), when
+/// usable in a URL.
+fn request_host<'a>(cx: &ErrorContext<'a>) -> Option<&'a str> {
+    cx.headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| cx.uri.authority().map(http::uri::Authority::as_str))
+        .filter(|h| h.parse::<http::uri::Authority>().is_ok() && !h.contains('@'))
 }
 
 fn format_for(cx: &ErrorContext<'_>) -> levee_http::Format {
@@ -227,6 +256,9 @@ fn respond(
     );
     if let Some(v) = retry_after {
         h.insert(header::RETRY_AFTER, v);
+    }
+    if let Some(link) = status_url(reason, cx).and_then(|u| crate::status::link_header(&u)) {
+        h.insert(header::LINK, link);
     }
     resp
 }
@@ -298,13 +330,7 @@ fn type_base(cx: &ErrorContext<'_>) -> String {
     if let Some(base) = &cx.settings.problem_base_url {
         return base.clone();
     }
-    let host = cx
-        .headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| cx.uri.authority().map(http::uri::Authority::as_str))
-        .filter(|h| h.parse::<http::uri::Authority>().is_ok() && !h.contains('@'));
-    match host {
+    match request_host(cx) {
         Some(host) => format!(
             "{}://{host}{PROBLEMS_PATH}",
             if cx.tls { "https" } else { "http" }

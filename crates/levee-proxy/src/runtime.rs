@@ -108,6 +108,10 @@ pub struct Settings {
     pub normalize_path: bool,
     /// With `normalize_path`, merge runs of `/` too (default on).
     pub merge_slashes: bool,
+    /// Where the status page is, for the `status_page` member and the
+    /// `Link: <…>; rel="status"` header of refusals (default: none until the
+    /// control plane sets it).
+    pub status_page: Option<crate::status::StatusLink>,
 }
 
 impl Settings {
@@ -151,6 +155,7 @@ impl Default for Settings {
             upgrade_protocols: vec!["websocket".to_owned()],
             normalize_path: true,
             merge_slashes: true,
+            status_page: None,
         }
     }
 }

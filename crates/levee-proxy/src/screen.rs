@@ -1,7 +1,8 @@
 //! The first phase: is this a request the gateway will route at all?
 //!
 //! In order: a draining gateway refuses what is new (`503 draining`); the
-//! pages that problem `type` URIs point at are served here; the header
+//! pages that problem `type` URIs point at, and the status page under
+//! `/_levee/status/` when it is served on this listener, are served here; the header
 //! section must be within the limits (`431`); and HTTP/1.1 needs exactly one
 //! valid `Host` (RFC 9112 §3.2; HTTP/2 carries `:authority`), which becomes
 //! the lowercase host, without port, that routing matches (`400`). Then
@@ -19,6 +20,9 @@ use crate::error::ProxyError;
 use crate::rescue::problem_page;
 use crate::runtime::Settings;
 
+/// The status page's base on the traffic listener.
+const STATUS_BASE: &str = "/_levee/status/";
+
 /// What screening decided.
 #[derive(Debug)]
 pub(crate) enum Screened {
@@ -34,11 +38,29 @@ pub(crate) fn screen<B>(
     draining: bool,
     cx: &RequestCx,
     settings: &Settings,
+    site: Option<&crate::status::StatusSite>,
 ) -> Result<Screened, ProxyError> {
     if draining {
         return Err(ProxyError::Draining {
             retry_in: settings.drain_retry_after,
         });
+    }
+    if let Some(site) = site.filter(|s| s.on_traffic_listener)
+        && req.uri().path().starts_with(crate::status::STATUS_PATH)
+        && let Some(resp) = crate::status::serve(
+            site,
+            STATUS_BASE,
+            req.method(),
+            req.uri().path(),
+            req.headers(),
+        )
+    {
+        let mut resp = resp.map(ProxyBody::full);
+        resp.headers_mut().insert(
+            settings.request_id_header.clone(),
+            cx.request_id.header_value().clone(),
+        );
+        return Ok(Screened::Page(resp));
     }
     if (req.method() == Method::GET || req.method() == Method::HEAD)
         && let Some(page) = problem_page(
@@ -167,7 +189,7 @@ mod tests {
     fn screened(req: Request<()>, draining: bool) -> Result<Screened, ProxyError> {
         let settings = Settings::default();
         let cx = cx(&req, &settings);
-        screen(&req, draining, &cx, &settings)
+        screen(&req, draining, &cx, &settings, None)
     }
 
     fn host(h: &str) -> Result<Screened, ProxyError> {

@@ -138,7 +138,14 @@ impl Proxy {
     ) -> Result<Response<ProxyBody>, ProxyError> {
         let settings = &rt.settings;
         let mut req = req.map(RequestBody::Streamed);
-        let host = match screen(&req, self.drain.is_draining(), cx, settings)? {
+        let site = self.control.site().load();
+        let host = match screen(
+            &req,
+            self.drain.is_draining(),
+            cx,
+            settings,
+            site.as_deref(),
+        )? {
             Screened::Page(page) => return Ok(page),
             Screened::Host(host) => host,
         };

@@ -129,7 +129,7 @@ fn png_size(png: &[u8]) -> Option<(u32, u32)> {
 /// The Chromium binary: found on `PATH`, or installed from Debian's packages
 /// when we are root and have apt. `None` (with the reason printed) only when
 /// it truly cannot be had.
-async fn chromium() -> Option<PathBuf> {
+pub(crate) async fn chromium() -> Option<PathBuf> {
     const NAMES: [&str; 2] = ["chromium", "chromium-browser"];
     if let Some(found) = NAMES.iter().find_map(|n| on_path(n)) {
         return Some(found);
@@ -182,12 +182,12 @@ fn on_path(name: &str) -> Option<PathBuf> {
 }
 
 /// Headless Chromium runs, each with a profile of its own.
-struct Browser {
+pub(crate) struct Browser {
     binary: PathBuf,
 }
 
 impl Browser {
-    fn new(binary: PathBuf) -> Browser {
+    pub(crate) fn new(binary: PathBuf) -> Browser {
         Browser { binary }
     }
 
@@ -222,7 +222,7 @@ impl Browser {
     }
 
     /// The DOM after the page loaded.
-    async fn dump_dom(&self, url: &str) -> String {
+    pub(crate) async fn dump_dom(&self, url: &str) -> String {
         let out = self.run(&["--dump-dom", url]).await;
         assert!(
             out.status.success(),
@@ -233,7 +233,7 @@ impl Browser {
     }
 
     /// A PNG of the page at `size`, written to `path`.
-    async fn screenshot(&self, url: &str, path: &Path, size: (u32, u32)) {
+    pub(crate) async fn screenshot(&self, url: &str, path: &Path, size: (u32, u32)) {
         let out = self
             .run(&[
                 &format!("--screenshot={}", path.display()),

@@ -18,7 +18,7 @@ use crate::support::*;
 
 /// A plain upstream on `addr` answering `200 ok`; aborting the handle closes
 /// its listener and every connection it has open, as a crash would.
-async fn serve_on(addr: SocketAddr) -> tokio::task::JoinHandle<()> {
+pub(crate) async fn serve_on(addr: SocketAddr) -> tokio::task::JoinHandle<()> {
     let listener = TcpListener::bind(addr)
         .await
         .expect("bind the upstream's port");
@@ -41,7 +41,7 @@ async fn serve_on(addr: SocketAddr) -> tokio::task::JoinHandle<()> {
 }
 
 /// A free loopback port.
-fn free_port() -> SocketAddr {
+pub(crate) fn free_port() -> SocketAddr {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr")
 }

@@ -21,6 +21,8 @@ mod openapi;
 mod outage;
 mod problems;
 mod request_id;
+mod status_cli;
+mod status_page;
 mod store;
 mod tenants;
 mod transparency;

@@ -1,4 +1,5 @@
-//! The `/v1` admin API: maintenance windows, drains, the audit log.
+//! The `/v1` admin API: maintenance windows, drains, the audit log, pools,
+//! admission, and the status page's incidents and components.
 //!
 //! One function per operation, each: authenticate, read and validate the
 //! input ([`super::input`]), ask [`Control`] to make the change, answer JSON.
@@ -305,10 +306,121 @@ async fn route(req: Request<Incoming>, state: &AdminState) -> Result<Answer, Fai
             Ok(ok(StatusCode::OK, &json!({ "pools": pools })))
         }
         (["pools"], _) => Err(Failure::method("GET, HEAD")),
+        (["incidents"] | ["incidents", ..] | ["components"] | ["components", ..], _)
+            if state.status.is_none() =>
+        {
+            Err(Failure::new(
+                Reason::NotFound,
+                "this gateway has no status page ([status] enabled = false)",
+            ))
+        }
+        (["incidents"], &Method::GET | &Method::HEAD) => {
+            let page = status_page(state)?;
+            let all = match query(&req, "state").as_deref() {
+                None | Some("unresolved") => false,
+                Some("all") => true,
+                Some(other) => {
+                    return Err(Failure::invalid(vec![FieldError::new(
+                        "state",
+                        format!("`{other}` is not a choice: expected unresolved or all"),
+                    )]));
+                }
+            };
+            let incidents: Vec<Value> = page
+                .incidents()
+                .iter()
+                .filter(|i| all || i.resolved_at_ms.is_none())
+                .map(super::json::incident_json)
+                .collect();
+            Ok(ok(StatusCode::OK, &json!({ "incidents": incidents })))
+        }
+        (["incidents"], &Method::POST) => {
+            let page = status_page(state)?;
+            let body = read_json(req).await?;
+            let draft = super::input::incident_draft(&body).map_err(Failure::invalid)?;
+            let i = page.open_incident(draft, &actor).await?;
+            let mut r = ok(StatusCode::CREATED, &super::json::incident_json(&i));
+            if let Ok(loc) = HeaderValue::from_str(&format!("/v1/incidents/{}", i.id)) {
+                r.headers_mut().insert(header::LOCATION, loc);
+            }
+            Ok(r)
+        }
+        (["incidents"], _) => Err(Failure::method("GET, HEAD, POST")),
+        (["incidents", id], &Method::GET | &Method::HEAD) => {
+            match status_page(state)?.incident(id) {
+                Some(i) => Ok(ok(StatusCode::OK, &super::json::incident_json(&i))),
+                None => Err(Failure::new(
+                    Reason::NotFound,
+                    format!("no incident with id `{id}`"),
+                )),
+            }
+        }
+        (["incidents", id], &Method::PATCH) => {
+            let id = (*id).to_owned();
+            let page = status_page(state)?;
+            let body = read_json(req).await?;
+            let patch = super::input::incident_patch(&body).map_err(Failure::invalid)?;
+            let i = page.update_incident(&id, patch, &actor).await?;
+            Ok(ok(StatusCode::OK, &super::json::incident_json(&i)))
+        }
+        (["incidents", _], _) => Err(Failure::method("GET, HEAD, PATCH")),
+        (["components"], &Method::GET | &Method::HEAD) => {
+            let components: Vec<Value> = status_page(state)?
+                .components()
+                .iter()
+                .map(super::json::component_json)
+                .collect();
+            Ok(ok(StatusCode::OK, &json!({ "components": components })))
+        }
+        (["components"], _) => Err(Failure::method("GET, HEAD")),
+        (["components", id, "pin"], &Method::PUT) => {
+            let id = (*id).to_owned();
+            let page = status_page(state)?;
+            let body = read_json(req).await?;
+            let pin = super::input::pin(&body).map_err(Failure::invalid)?;
+            let c = page.pin(&id, Some(pin), &actor).await?;
+            Ok(ok(StatusCode::OK, &super::json::component_json(&c)))
+        }
+        (["components", id, "pin"], &Method::DELETE) => {
+            let id = (*id).to_owned();
+            let c = status_page(state)?.pin(&id, None, &actor).await?;
+            Ok(ok(StatusCode::OK, &super::json::component_json(&c)))
+        }
+        (["components", _, "pin"], _) => Err(Failure::method("PUT, DELETE")),
         _ => Err(Failure::new(
             Reason::NotFound,
             format!("no such path: {path} (see /openapi.json)"),
         )),
+    }
+}
+
+fn status_page(state: &AdminState) -> Result<&crate::status::StatusPage, Failure> {
+    state.status.as_deref().ok_or_else(|| {
+        Failure::new(
+            Reason::NotFound,
+            "this gateway has no status page ([status] enabled = false)",
+        )
+    })
+}
+
+impl From<crate::status::StatusError> for Failure {
+    fn from(e: crate::status::StatusError) -> Failure {
+        use crate::status::StatusError as E;
+        match e {
+            E::NoIncident(id) => {
+                Failure::new(Reason::NotFound, format!("no incident with id `{id}`"))
+            }
+            E::NoComponent(id) => Failure::new(Reason::NotFound, format!("no component `{id}`")),
+            E::Invalid { field, detail } => Failure::invalid(vec![FieldError::new(field, detail)]),
+            E::Disabled => Failure::new(Reason::NotFound, e.to_string()),
+            E::Store(_) | E::Worker(_) => {
+                tracing::error!(error = %e, "status change not made: the state store failed");
+                Failure::new(
+                    Reason::Internal,
+                    format!("the state store failed, nothing was changed: {e}"),
+                )
+            }
+        }
     }
 }
 

@@ -322,6 +322,168 @@ fn bypass(v: &Value, errors: &mut Vec<FieldError>) -> Option<BypassDraft> {
     (errors.len() == before).then_some(out)
 }
 
+/// The longest incident title accepted, in characters.
+pub const MAX_TITLE: usize = 200;
+
+/// The longest incident update accepted, in characters.
+pub const MAX_BODY_TEXT: usize = 10_000;
+
+impl Fields<'_> {
+    /// A non-empty string of at most `max` characters.
+    fn text(&mut self, key: &str, max: usize) -> Option<String> {
+        let s = self.string(key)?.trim().to_owned();
+        if s.is_empty() {
+            self.error(key, "must not be empty");
+            None
+        } else if s.chars().count() > max {
+            self.error(key, format!("must be at most {max} characters"));
+            None
+        } else {
+            Some(s)
+        }
+    }
+
+    /// One of Statuspage's names for an enum.
+    fn named<T: Copy>(
+        &mut self,
+        key: &str,
+        parse: fn(&str) -> Option<T>,
+        names: &[&str],
+    ) -> Option<T> {
+        let s = self.string(key)?;
+        let v = parse(s);
+        if v.is_none() {
+            self.error(key, format!("`{s}` is not one of: {}", names.join(", ")));
+        }
+        v
+    }
+
+    /// An array of component ids.
+    fn ids(&mut self, key: &str) -> Option<Vec<String>> {
+        match self.get(key)? {
+            Some(Value::Array(items)) => {
+                let mut out = Vec::new();
+                for (i, v) in items.iter().enumerate() {
+                    match v.as_str() {
+                        Some(s) if !s.is_empty() => out.push(s.to_owned()),
+                        _ => {
+                            let k = format!("{key}[{i}]");
+                            self.error(&k, "must be a component id (a string)");
+                        }
+                    }
+                }
+                Some(out)
+            }
+            _ => {
+                self.error(key, "must be an array of component ids");
+                None
+            }
+        }
+    }
+}
+
+const INCIDENT_STATES: &[&str] = &["investigating", "identified", "monitoring", "resolved"];
+const IMPACTS: &[&str] = &["none", "minor", "major", "critical"];
+
+/// Validates a `POST /v1/incidents` body.
+pub fn incident_draft(body: &Value) -> Result<crate::status::IncidentDraft, Vec<FieldError>> {
+    use levee_http::status_site::{Impact, IncidentStatus};
+    let mut errors = Vec::new();
+    let Some(mut f) = Fields::new(body, "", &mut errors) else {
+        return Err(errors);
+    };
+    f.only(&["name", "status", "impact", "body", "components"]);
+    let name = match f.get("name") {
+        None => {
+            f.error("name", "is required: the incident's title");
+            None
+        }
+        Some(_) => f.text("name", MAX_TITLE),
+    };
+    let body_text = match f.get("body") {
+        None => {
+            f.error("body", "is required: what people should know now");
+            None
+        }
+        Some(_) => f.text("body", MAX_BODY_TEXT),
+    };
+    let status = f
+        .named("status", IncidentStatus::parse, INCIDENT_STATES)
+        .unwrap_or(IncidentStatus::Investigating);
+    let impact = f.named("impact", Impact::parse, IMPACTS);
+    let components = f.ids("components").unwrap_or_default();
+    match (name, body_text) {
+        (Some(name), Some(body)) if errors.is_empty() => Ok(crate::status::IncidentDraft {
+            name,
+            status,
+            impact,
+            body,
+            components,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// Validates a `PATCH /v1/incidents/{id}` body.
+pub fn incident_patch(body: &Value) -> Result<crate::status::IncidentPatch, Vec<FieldError>> {
+    use levee_http::status_site::{Impact, IncidentStatus};
+    let mut errors = Vec::new();
+    let Some(mut f) = Fields::new(body, "", &mut errors) else {
+        return Err(errors);
+    };
+    f.only(&["name", "status", "impact", "body", "components"]);
+    let patch = crate::status::IncidentPatch {
+        name: f.text("name", MAX_TITLE),
+        status: f.named("status", IncidentStatus::parse, INCIDENT_STATES),
+        impact: f.named("impact", Impact::parse, IMPACTS),
+        body: f.text("body", MAX_BODY_TEXT),
+        components: f.ids("components"),
+    };
+    if errors.is_empty() {
+        Ok(patch)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Validates a `PUT /v1/components/{id}/pin` body: the status to show and
+/// an optional note.
+pub fn pin(
+    body: &Value,
+) -> Result<(levee_http::status_site::ComponentStatus, String), Vec<FieldError>> {
+    use levee_http::status_site::ComponentStatus;
+    let mut errors = Vec::new();
+    let Some(mut f) = Fields::new(body, "", &mut errors) else {
+        return Err(errors);
+    };
+    f.only(&["status", "note"]);
+    let status = match f.get("status") {
+        None => {
+            f.error("status", "is required: the status to show");
+            None
+        }
+        Some(_) => f.named(
+            "status",
+            ComponentStatus::parse,
+            &[
+                "operational",
+                "degraded_performance",
+                "partial_outage",
+                "major_outage",
+                "under_maintenance",
+            ],
+        ),
+    };
+    let note = match f.get("note") {
+        None | Some(None) => String::new(),
+        Some(Some(_)) => f.string("note").map(str::to_owned).unwrap_or_default(),
+    };
+    match status {
+        Some(s) if errors.is_empty() => Ok((s, note)),
+        _ => Err(errors),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

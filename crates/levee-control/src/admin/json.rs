@@ -5,6 +5,8 @@
 
 use std::time::SystemTime;
 
+use serde_json::{Value, json};
+
 use levee_proxy::control::Scope;
 
 use crate::control::{DrainRecord, WindowRecord};
@@ -76,5 +78,52 @@ pub fn pool_json(p: &levee_proxy::pool::PoolStatus, now: SystemTime) -> serde_js
         "panicking": p.panicking,
         "endpoints_up": up,
         "endpoints": endpoints,
+    })
+}
+
+fn ms_time(ms: i64) -> String {
+    levee_http::maintenance::rfc3339(crate::control::from_ms(ms))
+}
+
+/// An incident as the admin API shows it.
+pub fn incident_json(i: &levee_http::status_site::IncidentView) -> Value {
+    json!({
+        "id": i.id,
+        "name": i.name,
+        "status": i.status.as_str(),
+        "impact": i.impact.as_str(),
+        "components": i.components,
+        "automatic": i.automatic,
+        "started_at": ms_time(i.started_at_ms),
+        "created_at": ms_time(i.created_at_ms),
+        "updated_at": ms_time(i.updated_at_ms),
+        "monitoring_at": i.monitoring_at_ms.map(ms_time),
+        "resolved_at": i.resolved_at_ms.map(ms_time),
+        "updates": i.updates.iter().map(|u| json!({
+            "id": u.id,
+            "status": u.status.as_str(),
+            "body": u.body,
+            "created_at": ms_time(u.created_at_ms),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// A component as the admin API shows it.
+pub fn component_json(c: &crate::status::ComponentInfo) -> Value {
+    json!({
+        "id": c.id,
+        "name": c.name,
+        "group": c.group,
+        "status": c.status.as_str(),
+        "live_status": c.live.as_str(),
+        "since": levee_http::maintenance::rfc3339(c.since),
+        "pin": c.pin.as_ref().map(|p| json!({
+            "status": p.status,
+            "note": p.note,
+            "pinned_at": ms_time(p.pinned_at_ms),
+            "pinned_by": p.pinned_by,
+        })),
+        "routes": c.routes,
+        "pools": c.pools,
     })
 }

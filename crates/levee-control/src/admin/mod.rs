@@ -50,6 +50,8 @@ pub struct AdminState {
     /// The data path's current snapshot (admission state for `/metrics`
     /// and `/v1/admission`).
     pub runtime: levee_proxy::runtime::RuntimeHandle,
+    /// The status page (incidents, components), when there is one.
+    pub status: Option<Arc<crate::status::StatusPage>>,
 }
 
 /// Serves the admin endpoints on `listener` until the task is dropped.

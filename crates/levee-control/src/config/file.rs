@@ -38,6 +38,98 @@ pub struct FileConfig {
     /// Maintenance: the page, `Retry-After` form, and windows declared here.
     #[serde(default)]
     pub maintenance: MaintenanceSection,
+    /// The status page.
+    #[serde(default)]
+    pub status: StatusSection,
+}
+
+/// `[status]`: the status page.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusSection {
+    /// Set false for no status page at all (default true).
+    pub enabled: Option<bool>,
+    /// The page's name (default "Status").
+    pub name: Option<String>,
+    /// Its public URL, when it is reached through another address (a CDN,
+    /// `status.example.com`); default: this gateway's `/_levee/status/`.
+    pub url: Option<Spanned<String>>,
+    /// Serve it at `/_levee/status/` on the traffic listeners (default true).
+    pub on_traffic_listener: Option<bool>,
+    /// Its own listener, e.g. `"0.0.0.0:8081"` (default none).
+    pub listen: Option<Spanned<String>>,
+    /// `Cache-Control: max-age` of its documents (default `10s`).
+    #[serde(default, deserialize_with = "units::duration::<1_000, 3_600_000, _>")]
+    pub max_age: Option<ConfigDuration>,
+    /// How long history is kept: availability, changes, resolved incidents (default `90d`).
+    #[serde(
+        default,
+        deserialize_with = "units::duration::<86_400_000, 315_360_000_000, _>"
+    )]
+    pub history: Option<ConfigDuration>,
+    /// Open an incident when a component has been out of `operational` this
+    /// long; `"off"` never opens one (default `2m`).
+    pub incident_after: Option<Spanned<String>>,
+    /// The window shares are computed over (default `60s`).
+    #[serde(default, deserialize_with = "units::duration::<1_000, 3_600_000, _>")]
+    pub window: Option<ConfigDuration>,
+    /// Requests in the window before a share counts (default 20).
+    #[serde(default, deserialize_with = "units::count::<1, 1_000_000, _, _>")]
+    pub min_requests: Option<u64>,
+    /// Share of requests shed or slow that makes a component degraded (default 0.05).
+    #[serde(default, deserialize_with = "units::fraction")]
+    pub degraded_share: Option<f64>,
+    /// Share of 5xx that makes a partial outage (default 0.05).
+    #[serde(default, deserialize_with = "units::fraction")]
+    pub partial_share: Option<f64>,
+    /// Share of 5xx that makes a major outage (default 0.9).
+    #[serde(default, deserialize_with = "units::fraction")]
+    pub major_share: Option<f64>,
+    /// How long a worse state must last before it is shown (default `10s`).
+    #[serde(default, deserialize_with = "units::duration::<0, 3_600_000, _>")]
+    pub raise_after: Option<ConfigDuration>,
+    /// How long a better state must last before it is shown (default `60s`).
+    #[serde(default, deserialize_with = "units::duration::<0, 3_600_000, _>")]
+    pub clear_after: Option<ConfigDuration>,
+    /// The components (default: one per route).
+    #[serde(default)]
+    pub components: Vec<ComponentSection>,
+    /// Who is told of incident and component changes.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookSection>,
+}
+
+/// `[[status.components]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentSection {
+    /// Its name on the page.
+    pub name: Spanned<String>,
+    /// What it is, for people.
+    pub description: Option<String>,
+    /// The group it is shown under.
+    pub group: Option<String>,
+    /// The routes whose answers it reflects.
+    #[serde(default)]
+    pub routes: Vec<Spanned<String>>,
+    /// The pools whose endpoints' health it reflects (their routes' answers too).
+    #[serde(default)]
+    pub pools: Vec<Spanned<String>>,
+    /// A response head later than this makes a request slow (default: none is).
+    #[serde(default, deserialize_with = "units::duration::<1, 3_600_000, _>")]
+    pub slow_after: Option<ConfigDuration>,
+}
+
+/// `[[status.webhooks]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSection {
+    /// Where payloads are POSTed (`http://` or `https://`).
+    pub url: Spanned<String>,
+    /// A file holding the HMAC-SHA256 signing secret (relative to the config file).
+    pub secret_file: Option<Spanned<String>>,
+    /// An environment variable holding the secret.
+    pub secret_env: Option<Spanned<String>>,
 }
 
 /// `[maintenance]`.

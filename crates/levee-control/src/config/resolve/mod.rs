@@ -8,7 +8,8 @@
 //!
 //! One file per section: `server.rs` (`[server]` → settings), `listeners.rs`
 //! (`[[listeners]]`, `[admin]`), `pools.rs` (with `pool_tls.rs`), `routes.rs` (with admission,
-//! tenants, rate limits), `windows.rs` (`[[maintenance.windows]]`), with
+//! tenants, rate limits), `windows.rs` (`[[maintenance.windows]]`), `status.rs`
+//! (`[status]`), with
 //! `fields.rs` for what they share; `runtime.rs` builds the snapshot.
 //!
 //! This module must not publish anything or start listeners.
@@ -20,6 +21,7 @@ mod pools;
 mod routes;
 mod runtime;
 mod server;
+mod status;
 mod windows;
 
 use std::net::SocketAddr;
@@ -32,6 +34,7 @@ use levee_proxy::route::RouteSpec;
 use levee_proxy::{ListenerSettings, Settings};
 
 pub use pools::{Scheme, parse_endpoint, parse_endpoint_url};
+pub use status::{ComponentSpec, StatusConfig, WebhookSpec, component_id};
 
 use super::error::{Collector, ConfigError};
 use super::file::FileConfig;
@@ -102,6 +105,8 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     /// Maintenance windows declared in the file.
     pub windows: Vec<WindowRecord>,
+    /// The status page.
+    pub status: StatusConfig,
     /// The admin API's tokens.
     pub admin_tokens: AdminTokens,
 }
@@ -190,6 +195,17 @@ fn resolve(
         .map_or(DEFAULT_DRAIN_TIMEOUT, |d| d.0);
     let drain_delay = file.server.drain_delay.map_or(DEFAULT_DRAIN_DELAY, |d| d.0);
     let windows = windows::windows(&file.maintenance.windows, &routes, &pools, &mut c);
+    let status = status::status(file, &routes, &pools, base_dir, &mut c);
+    let mut settings = settings;
+    settings.status_page = if !status.enabled {
+        None
+    } else if let Some(url) = &status.url {
+        Some(levee_proxy::status::StatusLink::Url(url.clone()))
+    } else if status.on_traffic_listener {
+        Some(levee_proxy::status::StatusLink::Local)
+    } else {
+        None
+    };
     let data_dir = ov
         .data_dir
         .clone()
@@ -207,6 +223,7 @@ fn resolve(
         pools,
         data_dir,
         windows,
+        status,
         admin_tokens: ov.admin_tokens.clone(),
     })
 }

@@ -77,6 +77,8 @@ pub(super) fn settings(file: &FileConfig, base_dir: &Path, c: &mut Collector<'_>
             Some(list) => upgrade_protocols(list, c),
             None => defaults.upgrade_protocols.clone(),
         },
+        // Set from `[status]` once it is resolved.
+        status_page: None,
     };
     if settings.max_headers == 0 {
         c.at(None, "server.max_headers must be at least 1");
