@@ -41,11 +41,14 @@ async fn component_status(gw: SocketAddr, id: &str) -> String {
 async fn a_pool_going_down_opens_an_incident_and_its_recovery_resolves_it() {
     let addr = free_port();
     let upstream = serve_on(addr).await;
-    let gw = Gw::start(&format!(
-        "{FAST}[[pools]]\nname = \"app\"\nendpoints = [\"{addr}\"]\n\
-         health_check = {{ path = \"/healthz\", interval = \"100ms\", unhealthy_threshold = 1, healthy_threshold = 1 }}\n\
-         [[routes]]\nname = \"api\"\npool = \"app\"\n"
-    ))
+    let gw = Gw::start_with(
+        &format!(
+            "{FAST}[[pools]]\nname = \"app\"\nendpoints = [\"{addr}\"]\n\
+             health_check = {{ path = \"/healthz\", interval = \"100ms\", unhealthy_threshold = 1, healthy_threshold = 1 }}\n\
+             [[routes]]\nname = \"api\"\npool = \"app\"\n"
+        ),
+        overrides(),
+    )
     .await;
     assert_eq!(get(&gw.url("/x"), &[]).await.status, 200);
     assert_eq!(component_status(gw.addr, "api").await, "operational");
@@ -107,6 +110,19 @@ async fn a_pool_going_down_opens_an_incident_and_its_recovery_resolves_it() {
         },
     )
     .await;
+    // Every change is recorded with the signal that caused it.
+    let changes = api(gw.admin, "GET", "/v1/components/api/changes", None).await;
+    assert_eq!(changes.status, 200, "{}", changes.text());
+    let changes = changes.json();
+    let list = changes["changes"].as_array().cloned().unwrap_or_default();
+    assert!(list.len() >= 2, "{changes}");
+    assert_eq!(list[0]["to"], "operational", "newest first: {changes}");
+    assert!(
+        list.iter().any(
+            |c| c["to"] == "major_outage" && c["cause"].as_str().is_some_and(|w| !w.is_empty())
+        ),
+        "{changes}"
+    );
     let all = status_doc(gw.addr, "incidents.json").await;
     let resolved = &all["incidents"][0];
     assert_eq!(resolved["status"], "resolved");
@@ -194,6 +210,54 @@ async fn refusals_link_the_status_page() {
         "the maintenance page links it: {}",
         page.text()
     );
+    // `levee fetch` gives up on an open-ended window and says where to look.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_levee"))
+        .args(["fetch", &gw.url("/a")])
+        .output()
+        .await
+        .expect("levee fetch runs");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("status page:   https://status.example.com/"),
+        "{said}"
+    );
+}
+
+/// `[status] listen` serves the same documents at `/` of its own address;
+/// `enabled = false` turns the page and its links off.
+#[tokio::test]
+async fn its_own_listener_and_off() {
+    let upstream = Upstream::echo().await;
+    let port = free_port();
+    let gw = Gw::to(
+        upstream.addr,
+        &format!("[status]\nname = \"Own\"\nlisten = \"{port}\"\non_traffic_listener = false\n"),
+    )
+    .await;
+    let own = gw.gateway.status_addr().expect("the status listener");
+    let status = get(&format!("http://{own}/api/v2/status.json"), &[]).await;
+    assert_eq!(status.status, 200);
+    assert_eq!(status.json()["page"]["name"], "Own");
+    let html = get(&format!("http://{own}/"), &[]).await;
+    assert!(html.text().contains("Own"));
+    // Not on the traffic listener: that path goes to the upstream.
+    let _ = get(&gw.url("/_levee/status/"), &[]).await;
+    assert!(
+        upstream
+            .seen()
+            .iter()
+            .any(|s| s.uri.path() == "/_levee/status/")
+    );
+
+    let off = Gw::to(
+        upstream.addr,
+        "[status]\nenabled = false\n[maintenance]\n[[maintenance.windows]]\nname = \"now\"\n",
+    )
+    .await;
+    let refused = get(&off.url("/b"), &[]).await;
+    assert_eq!(refused.status, 503);
+    assert!(refused.header("link").is_none());
+    assert!(refused.json().get("status_page").is_none());
 }
 
 /// The page and its API are served from memory with validators: a second

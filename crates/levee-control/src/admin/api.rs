@@ -387,6 +387,37 @@ async fn route(req: Request<Incoming>, state: &AdminState) -> Result<Answer, Fai
             Ok(ok(StatusCode::OK, &super::json::component_json(&c)))
         }
         (["components", _, "pin"], _) => Err(Failure::method("PUT, DELETE")),
+        (["components", id, "changes"], &Method::GET | &Method::HEAD) => {
+            let limit = match query(&req, "limit") {
+                None => 100,
+                Some(s) => s
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| {
+                        Failure::invalid(vec![FieldError::new(
+                            "limit",
+                            "must be an integer from 1 to 1000",
+                        )])
+                    })?,
+            };
+            let changes: Vec<Value> = status_page(state)?
+                .changes(id, limit)
+                .await?
+                .iter()
+                .map(|c| {
+                    json!({
+                        "at": levee_http::maintenance::rfc3339(crate::control::from_ms(c.at_ms)),
+                        "from": c.old_status,
+                        "to": c.new_status,
+                        "cause": c.cause,
+                        "automatic": c.automatic,
+                    })
+                })
+                .collect();
+            Ok(ok(StatusCode::OK, &json!({ "changes": changes })))
+        }
+        (["components", _, "changes"], _) => Err(Failure::method("GET, HEAD")),
         _ => Err(Failure::new(
             Reason::NotFound,
             format!("no such path: {path} (see /openapi.json)"),

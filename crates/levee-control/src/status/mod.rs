@@ -1034,6 +1034,20 @@ impl StatusPage {
             .collect()
     }
 
+    /// Component `id`'s recorded status changes, newest first (at most
+    /// `limit`), each with the signal that caused it.
+    pub async fn changes(
+        &self,
+        id: &str,
+        limit: u32,
+    ) -> Result<Vec<ComponentChangeRow>, StatusError> {
+        self.check_components(&[id.to_owned()], "component")
+            .map_err(|_| StatusError::NoComponent(id.to_owned()))?;
+        let store = self.store.clone();
+        let id = id.to_owned();
+        blocking(move || store.component_changes(Some(&id), 0, limit)).await
+    }
+
     /// Every incident kept, newest first.
     pub fn incidents(&self) -> Vec<IncidentView> {
         self.view(SystemTime::now()).incidents
