@@ -38,17 +38,20 @@ pub(crate) fn screen<B>(
     draining: bool,
     cx: &RequestCx,
     settings: &Settings,
-    site: Option<&crate::status::StatusSite>,
+    site: Option<&crate::status::SiteHandle>,
 ) -> Result<Screened, ProxyError> {
     if draining {
         return Err(ProxyError::Draining {
             retry_in: settings.drain_retry_after,
         });
     }
-    if let Some(site) = site.filter(|s| s.on_traffic_listener)
-        && req.uri().path().starts_with(crate::status::STATUS_PATH)
+    // Only a request for the page loads the published site.
+    if req.uri().path().starts_with(crate::status::STATUS_PATH)
+        && let Some(site) = site
+            .and_then(crate::status::SiteHandle::load)
+            .filter(|s| s.on_traffic_listener)
         && let Some(resp) = crate::status::serve(
-            site,
+            &site,
             STATUS_BASE,
             req.method(),
             req.uri().path(),

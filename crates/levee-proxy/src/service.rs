@@ -138,13 +138,12 @@ impl Proxy {
     ) -> Result<Response<ProxyBody>, ProxyError> {
         let settings = &rt.settings;
         let mut req = req.map(RequestBody::Streamed);
-        let site = self.control.site().load();
         let host = match screen(
             &req,
             self.drain.is_draining(),
             cx,
             settings,
-            site.as_deref(),
+            Some(self.control.site()),
         )? {
             Screened::Page(page) => return Ok(page),
             Screened::Host(host) => host,
