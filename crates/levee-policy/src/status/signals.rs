@@ -159,7 +159,10 @@ impl Signals {
             Level::PartialOutage => {
                 if g.pools_down > 0 {
                     Some(self.pools_down())
-                } else if g.endpoints_up < g.endpoints {
+                } else if g.endpoints > 0 && g.endpoints_up * 2 <= g.endpoints {
+                    // Half or more of the endpoints down: the capacity is
+                    // halved. One endpoint of many out is what failover is
+                    // for, and users do not see it.
                     Some(format!(
                         "{} of {} endpoints down",
                         g.endpoints - g.endpoints_up,

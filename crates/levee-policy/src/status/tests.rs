@@ -289,6 +289,22 @@ fn causes_give_the_signal_in_words_with_numbers() {
     assert_eq!(changes[0].to, Level::PartialOutage);
     assert_eq!(changes[0].cause, "1 of 2 endpoints down");
 
+    // One endpoint of four out, requests answered: failover at work, not an
+    // outage users see.
+    let mut sim = Sim::new();
+    let one_of_four_out = Sample {
+        endpoints: 4,
+        endpoints_up: 3,
+        ..healthy(50)
+    };
+    assert!(sim.run(120, &one_of_four_out).is_empty());
+    let two_of_four_out = Sample {
+        endpoints_up: 2,
+        ..one_of_four_out
+    };
+    let changes = sim.run(11, &two_of_four_out);
+    assert_eq!(changes[0].cause, "2 of 4 endpoints down");
+
     let mut sim = Sim::new();
     let two_pools_down = Sample {
         endpoints: 4,
