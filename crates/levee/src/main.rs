@@ -60,6 +60,10 @@ enum Command {
     Audit(admin_cli::AuditArgs),
     /// Every pool and endpoint: up, ejected, unhealthy or drained, why and since when (admin API).
     Pools(admin_cli::PoolsArgs),
+    /// Status page incidents: list, show, open, update, resolve (admin API).
+    Incident(admin_cli::IncidentArgs),
+    /// Status page components: status shown, live status, pins; pin or unpin one (admin API).
+    Components(admin_cli::ComponentsArgs),
 }
 
 fn main() -> ExitCode {
@@ -93,6 +97,8 @@ fn main() -> ExitCode {
             Command::Undrain(args) => Ok(admin_cli::undrain(args).await),
             Command::Audit(args) => Ok(admin_cli::audit(args).await),
             Command::Pools(args) => Ok(admin_cli::pools(args).await),
+            Command::Incident(args) => Ok(admin_cli::incident(args).await),
+            Command::Components(args) => Ok(admin_cli::components(args).await),
         }
     });
     match result {

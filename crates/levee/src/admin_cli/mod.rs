@@ -1,6 +1,6 @@
 //! `levee maint`, `levee drain`, `levee undrain`, `levee audit`, `levee
-//! pools`: a client of
-//! the gateway's admin API (docs/admin-api.md, "The CLI").
+//! pools`, `levee incident`, `levee components`: a client of the gateway's
+//! admin API (docs/admin-api.md, "The CLI").
 //!
 //! Each command is one or two HTTP calls to the admin listener (`--admin`,
 //! `LEVEE_ADMIN`, default `127.0.0.1:9901`) with a bearer token
@@ -15,6 +15,7 @@
 //! | `drains.rs` | `levee drain`, `levee undrain` |
 //! | `audit.rs` | `levee audit` |
 //! | `pools.rs` | `levee pools` |
+//! | `incidents.rs` | `levee incident …`, `levee components …`: the status page |
 //! | `client.rs` | the admin address and one HTTP/1.1 exchange per call |
 //! | `failure.rs` | failures, their exit codes and wording |
 //! | `model.rs` | the API's objects as read |
@@ -22,14 +23,15 @@
 //!
 //! This module must not reach into the gateway's state except through the
 //! admin API over HTTP, and must not decide anything the API decides
-//! (validation of windows, scopes, networks): it passes input on and prints
-//! the API's verdict.
+//! (validation of windows, scopes, networks, incident statuses): it passes
+//! input on and prints the API's verdict.
 
 mod audit;
 mod client;
 mod drains;
 mod duration;
 mod failure;
+mod incidents;
 mod model;
 mod pools;
 mod table;
@@ -166,6 +168,42 @@ pub(crate) struct AuditArgs {
 pub(crate) struct PoolsArgs {
     #[command(flatten)]
     flags: AdminFlags,
+}
+
+/// `levee incident …`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct IncidentArgs {
+    #[command(flatten)]
+    flags: AdminFlags,
+    #[command(subcommand)]
+    command: incidents::IncidentCmd,
+}
+
+/// `levee components [pin|unpin]`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ComponentsArgs {
+    #[command(flatten)]
+    flags: AdminFlags,
+    #[command(subcommand)]
+    command: Option<incidents::ComponentsCmd>,
+}
+
+/// Runs `levee incident`.
+pub(crate) async fn incident(args: IncidentArgs) -> ExitCode {
+    let result = match args.flags.context() {
+        Ok(ctx) => incidents::incident(&ctx, args.command).await,
+        Err(f) => Err(f),
+    };
+    finish(&args.flags, result)
+}
+
+/// Runs `levee components`.
+pub(crate) async fn components(args: ComponentsArgs) -> ExitCode {
+    let result = match args.flags.context() {
+        Ok(ctx) => incidents::components(&ctx, args.command).await,
+        Err(f) => Err(f),
+    };
+    finish(&args.flags, result)
 }
 
 /// Runs `levee pools`.

@@ -1,5 +1,6 @@
 //! The admin API's objects as the CLI reads them (docs/admin-api.md):
-//! windows, drains, audit entries, and the lists that carry them.
+//! windows, drains, pools, audit entries, the status page's incidents and
+//! components, and the lists that carry them.
 //!
 //! Reading is lenient: bookkeeping fields may be missing and unknown fields
 //! are ignored, so a newer gateway still prints. This module must not
@@ -182,4 +183,106 @@ pub(crate) struct AuditEntry {
 pub(crate) struct AuditList {
     /// Newest first.
     pub(crate) entries: Vec<AuditEntry>,
+}
+
+/// One update of an incident: what people were told, and when.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct IncidentUpdate {
+    /// The incident's state with this update.
+    #[serde(default)]
+    pub(crate) status: String,
+    /// What it says.
+    #[serde(default)]
+    pub(crate) body: String,
+    /// When it was posted.
+    #[serde(default)]
+    pub(crate) created_at: Option<String>,
+}
+
+/// An incident of the status page (`GET /v1/incidents/{id}`).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Incident {
+    /// `inc_` + ULID.
+    pub(crate) id: String,
+    /// Its title.
+    #[serde(default)]
+    pub(crate) name: String,
+    /// `investigating`, `identified`, `monitoring` or `resolved`.
+    #[serde(default)]
+    pub(crate) status: String,
+    /// `none`, `minor`, `major` or `critical`.
+    #[serde(default)]
+    pub(crate) impact: String,
+    /// Ids of the components it affects.
+    #[serde(default)]
+    pub(crate) components: Vec<String>,
+    /// Whether Levee opened it and still manages it.
+    #[serde(default)]
+    pub(crate) automatic: bool,
+    /// When the trouble started (may precede `created_at`).
+    #[serde(default)]
+    pub(crate) started_at: Option<String>,
+    /// When it was opened.
+    #[serde(default)]
+    pub(crate) created_at: Option<String>,
+    /// When it last changed.
+    #[serde(default)]
+    pub(crate) updated_at: Option<String>,
+    /// When it entered `monitoring`, if it did.
+    #[serde(default)]
+    pub(crate) monitoring_at: Option<String>,
+    /// When it was resolved, if it is.
+    #[serde(default)]
+    pub(crate) resolved_at: Option<String>,
+    /// Its updates, newest first.
+    #[serde(default)]
+    pub(crate) updates: Vec<IncidentUpdate>,
+}
+
+/// `GET /v1/incidents`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct IncidentList {
+    /// Newest first.
+    pub(crate) incidents: Vec<Incident>,
+}
+
+/// An operator's pin on a component (the status it pins is the component's
+/// `status`).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Pin {
+    /// The operator's note (may be empty).
+    #[serde(default)]
+    pub(crate) note: String,
+    /// The token name that pinned it.
+    #[serde(default)]
+    pub(crate) pinned_by: Option<String>,
+}
+
+/// A component of the status page (`GET /v1/components`).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Component {
+    /// Its id: its name, slugged.
+    pub(crate) id: String,
+    /// Its name.
+    #[serde(default)]
+    pub(crate) name: String,
+    /// Its group, if any.
+    #[serde(default)]
+    pub(crate) group: Option<String>,
+    /// The status the page shows (the pin's, when pinned).
+    #[serde(default)]
+    pub(crate) status: String,
+    /// The status the gateway's signals give (what shows once unpinned).
+    #[serde(default)]
+    pub(crate) live_status: String,
+    /// The pin, if any.
+    #[serde(default)]
+    pub(crate) pin: Option<Pin>,
+}
+
+/// `GET /v1/components`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct ComponentList {
+    /// In page order.
+    pub(crate) components: Vec<Component>,
 }
