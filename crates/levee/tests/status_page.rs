@@ -680,3 +680,46 @@ async fn history_survives_kill_9() {
         "{audit}"
     );
 }
+
+fn load_err(toml: &str) -> String {
+    match levee_control::config::load(
+        toml,
+        std::path::Path::new("levee.toml"),
+        &levee_control::config::Overrides::default(),
+    ) {
+        Ok(_) => panic!("accepted:\n{toml}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// A bad `[status]` is refused with its file, line and what was expected.
+#[test]
+fn status_settings_are_validated_with_locations() {
+    let base = "[[pools]]\nname = \"a\"\nendpoints = [\"127.0.0.1:1\"]\n[[routes]]\nname = \"api\"\npool = \"a\"\n[status]\n";
+    let e = load_err(&format!(
+        "{base}[[status.components]]\nname = \"API\"\nroutes = [\"nope\"]\n"
+    ));
+    assert!(
+        e.contains("names the route `nope`, which is not defined") && e.contains("levee.toml:10:"),
+        "{e}"
+    );
+    let e = load_err(&format!("{base}[[status.components]]\nname = \"API\"\n"));
+    assert!(e.contains("covers nothing"), "{e}");
+    let e = load_err(&format!(
+        "{base}[[status.components]]\nname = \"A B\"\nroutes = [\"api\"]\n[[status.components]]\nname = \"a-b\"\nroutes = [\"api\"]\n"
+    ));
+    assert!(e.contains("same id (`a-b`)"), "{e}");
+    let e = load_err(&format!("{base}url = \"status.example.com\"\n"));
+    assert!(
+        e.contains("invalid status url") && e.contains("levee.toml:8:"),
+        "{e}"
+    );
+    let e = load_err(&format!("{base}raise_after = \"0s\"\n"));
+    assert!(e.contains("out of range"), "{e}");
+    let e = load_err(&format!("{base}partial_share = 0.5\nmajor_share = 0.2\n"));
+    assert!(e.contains("must not be above"), "{e}");
+    let e = load_err(&format!("{base}incident_after = \"soon\"\n"));
+    assert!(e.contains("incident_after") && e.contains("\"off\""), "{e}");
+    let e = load_err(&format!("{base}[[status.webhooks]]\nurl = \"ftp://x\"\n"));
+    assert!(e.contains("invalid webhook url"), "{e}");
+}

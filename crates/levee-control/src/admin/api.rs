@@ -442,6 +442,10 @@ impl From<crate::status::StatusError> for Failure {
                 Failure::new(Reason::NotFound, format!("no incident with id `{id}`"))
             }
             E::NoComponent(id) => Failure::new(Reason::NotFound, format!("no component `{id}`")),
+            E::NotPinned(id) => Failure::new(
+                Reason::NotFound,
+                format!("the component `{id}` is not pinned"),
+            ),
             E::Invalid { field, detail } => Failure::invalid(vec![FieldError::new(field, detail)]),
             E::Disabled => Failure::new(Reason::NotFound, e.to_string()),
             E::Store(_) | E::Worker(_) => {

@@ -439,6 +439,12 @@ pub fn incident_patch(body: &Value) -> Result<crate::status::IncidentPatch, Vec<
         body: f.text("body", MAX_BODY_TEXT),
         components: f.ids("components"),
     };
+    if f.map.is_empty() {
+        f.error(
+            "body",
+            "nothing to change: give name, status, impact, body or components",
+        );
+    }
     if errors.is_empty() {
         Ok(patch)
     } else {
@@ -476,7 +482,14 @@ pub fn pin(
     };
     let note = match f.get("note") {
         None | Some(None) => String::new(),
-        Some(Some(_)) => f.string("note").map(str::to_owned).unwrap_or_default(),
+        Some(Some(_)) => match f.string("note") {
+            Some(n) if n.chars().count() > MAX_MESSAGE => {
+                f.error("note", format!("must be at most {MAX_MESSAGE} characters"));
+                String::new()
+            }
+            Some(n) => n.to_owned(),
+            None => String::new(),
+        },
     };
     match status {
         Some(s) if errors.is_empty() => Ok((s, note)),

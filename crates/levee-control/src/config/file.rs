@@ -71,7 +71,7 @@ pub struct StatusSection {
     /// long; `"off"` never opens one (default `2m`).
     pub incident_after: Option<Spanned<String>>,
     /// The window shares are computed over (default `60s`).
-    #[serde(default, deserialize_with = "units::duration::<1_000, 3_600_000, _>")]
+    #[serde(default, deserialize_with = "units::duration::<1_000, 86_400_000, _>")]
     pub window: Option<ConfigDuration>,
     /// Requests in the window before a share counts (default 20).
     #[serde(default, deserialize_with = "units::count::<1, 1_000_000, _, _>")]
@@ -86,10 +86,10 @@ pub struct StatusSection {
     #[serde(default, deserialize_with = "units::fraction")]
     pub major_share: Option<f64>,
     /// How long a worse state must last before it is shown (default `10s`).
-    #[serde(default, deserialize_with = "units::duration::<0, 3_600_000, _>")]
+    #[serde(default, deserialize_with = "units::duration::<1_000, 86_400_000, _>")]
     pub raise_after: Option<ConfigDuration>,
     /// How long a better state must last before it is shown (default `60s`).
-    #[serde(default, deserialize_with = "units::duration::<0, 3_600_000, _>")]
+    #[serde(default, deserialize_with = "units::duration::<1_000, 86_400_000, _>")]
     pub clear_after: Option<ConfigDuration>,
     /// The components (default: one per route).
     #[serde(default)]

@@ -67,6 +67,9 @@ pub enum StatusError {
     /// No such component.
     #[error("no component `{0}`")]
     NoComponent(String),
+    /// The component is not pinned (nothing to unpin).
+    #[error("the component `{0}` is not pinned")]
+    NotPinned(String),
     /// The input does not fit the state (e.g. updating a resolved incident
     /// without reopening it), with the field and why.
     #[error("{field}: {detail}")]
@@ -717,7 +720,14 @@ impl StatusPage {
         now_ms: i64,
     ) -> Result<(), StatusError> {
         let before = self.incident_row(&row.id).map(|r| incident_audit(&r));
-        let after = incident_audit(&row);
+        let mut after = incident_audit(&row);
+        if let (Some(u), Some(obj)) = (&update, after.as_object_mut()) {
+            // What was said is part of what was done.
+            obj.insert(
+                "update".to_owned(),
+                serde_json::json!({"status": u.status, "body": u.body}),
+            );
+        }
         let store = self.store.clone();
         let (r, u, actor_s, action_s) = (
             row.clone(),
@@ -886,10 +896,17 @@ impl StatusPage {
         actor: &str,
     ) -> Result<ComponentInfo, StatusError> {
         let _w = self.writes.lock().await;
-        self.check_components(&[id.to_owned()], "component")?;
+        self.check_components(&[id.to_owned()], "component")
+            .map_err(|e| match e {
+                StatusError::Invalid { .. } => StatusError::NoComponent(id.to_owned()),
+                e => e,
+            })?;
         let now = SystemTime::now();
         let now_ms = to_ms(now);
         let before = self.lock().pins.get(id).cloned();
+        if pin.is_none() && before.is_none() {
+            return Err(StatusError::NotPinned(id.to_owned()));
+        }
         let store = self.store.clone();
         let row = pin.as_ref().map(|(s, note)| PinRow {
             component: id.to_owned(),

@@ -60,6 +60,13 @@ fn change(before: &Value, after: &Value) -> String {
                 if BOOKKEEPING.contains(&key.as_str()) || was == value {
                     continue;
                 }
+                if key == "update" {
+                    // An incident update: what was said.
+                    if let Some(body) = value["body"].as_str() {
+                        parts.push(format!("said {body:?}"));
+                    }
+                    continue;
+                }
                 parts.push(format!("{key} {} → {}", plain(was), plain(value)));
             }
             parts.join(", ")
@@ -87,6 +94,19 @@ fn created(new: &Value) -> String {
     if let Some(pools) = new["pools"].as_array() {
         let names: Vec<String> = pools.iter().map(plain).collect();
         parts.push(format!("pools {}", names.join(",")));
+    }
+    // An incident: its title, state and impact; a pin: the status shown.
+    if let Some(name) = new["name"].as_str() {
+        parts.push(format!("{name:?}"));
+    }
+    if let Some(status) = new["status"].as_str() {
+        parts.push(status.to_owned());
+    }
+    if let Some(impact) = new["impact"].as_str() {
+        parts.push(format!("impact {impact}"));
+    }
+    if let Some(note) = new["note"].as_str().filter(|n| !n.is_empty()) {
+        parts.push(format!("{note:?}"));
     }
     parts.join(", ")
 }
