@@ -38,7 +38,8 @@
 //! [`RetryThrottle`] (gRPC's retry token bucket) stops retries altogether
 //! while most recent attempts to that subscriber failed: a dead subscriber
 //! then gets one attempt per payload, not six. A payload given up is logged
-//! at WARN with the subscriber's URL (no userinfo, no query) and the reason.
+//! at WARN with the subscriber's URL (no userinfo, no query, only the path's
+//! first segment) and the reason.
 //!
 //! Payloads to one subscriber are delivered in order: the next one waits until
 //! the current one is delivered or given up. If the subscriber falls more than
@@ -698,13 +699,22 @@ fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
     Some(asked.delay_from(SystemTime::now(), server_date))
 }
 
-/// A URL fit for logs: scheme, host, port and path; no userinfo, no query.
+/// A URL fit for logs: scheme, host, port and the path's first segment
+/// (services such as Slack put the secret in the rest of the path); no
+/// userinfo, no query.
 fn redacted(url: &Uri) -> String {
     let scheme = url.scheme_str().unwrap_or("http");
     let host = url.host().unwrap_or("");
+    let path = url.path();
+    let first = path[1.min(path.len())..].split('/').next().unwrap_or("");
+    let shown = if path.len() > first.len() + 1 {
+        format!("/{first}/…")
+    } else {
+        format!("/{first}")
+    };
     match url.port_u16() {
-        Some(port) => format!("{scheme}://{host}:{port}{}", url.path()),
-        None => format!("{scheme}://{host}{}", url.path()),
+        Some(port) => format!("{scheme}://{host}:{port}{shown}"),
+        None => format!("{scheme}://{host}{shown}"),
     }
 }
 
@@ -1216,9 +1226,15 @@ mod tests {
         let url: Uri = "https://user:pw@hooks.example.com:8443/levee/in?token=secret"
             .parse()
             .expect("url");
-        assert_eq!(redacted(&url), "https://hooks.example.com:8443/levee/in");
+        assert_eq!(redacted(&url), "https://hooks.example.com:8443/levee/…");
         let url: Uri = "http://example.com".parse().expect("url");
         assert_eq!(redacted(&url), "http://example.com/");
+        let url: Uri = "https://hooks.slack.com/services/T0/B0/XXXX"
+            .parse()
+            .expect("url");
+        assert_eq!(redacted(&url), "https://hooks.slack.com/services/…");
+        let url: Uri = "http://example.com/hook".parse().expect("url");
+        assert_eq!(redacted(&url), "http://example.com/hook");
     }
 
     #[test]
