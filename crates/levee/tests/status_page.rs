@@ -408,7 +408,7 @@ async fn statuspage_client(base: &str) -> Option<String> {
 
 /// The HTML page in headless Chromium: the components, the incident and its
 /// update are there, and a screenshot is kept at
-/// `target/test-artifacts/status-page.png` (and a dark one).
+/// `target/test-artifacts/status-page.png`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_renders_in_chromium() {
     let Some(chromium) = crate::maintenance_page::chromium().await else {
