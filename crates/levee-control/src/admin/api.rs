@@ -245,19 +245,7 @@ async fn route(req: Request<Incoming>, state: &AdminState) -> Result<Answer, Fai
         }
         (["drains", _], _) => Err(Failure::method("PUT, DELETE")),
         (["audit"], &Method::GET | &Method::HEAD) => {
-            let limit = match query(&req, "limit") {
-                None => 100,
-                Some(s) => s
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| {
-                        Failure::invalid(vec![FieldError::new(
-                            "limit",
-                            "must be an integer from 1 to 1000",
-                        )])
-                    })?,
-            };
+            let limit = limit(&req)?;
             let entries: Vec<Value> = control
                 .audit(limit)
                 .await?
@@ -388,19 +376,7 @@ async fn route(req: Request<Incoming>, state: &AdminState) -> Result<Answer, Fai
         }
         (["components", _, "pin"], _) => Err(Failure::method("PUT, DELETE")),
         (["components", id, "changes"], &Method::GET | &Method::HEAD) => {
-            let limit = match query(&req, "limit") {
-                None => 100,
-                Some(s) => s
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| {
-                        Failure::invalid(vec![FieldError::new(
-                            "limit",
-                            "must be an integer from 1 to 1000",
-                        )])
-                    })?,
-            };
+            let limit = limit(&req)?;
             let changes: Vec<Value> = status_page(state)?
                 .changes(id, limit)
                 .await?
@@ -422,6 +398,23 @@ async fn route(req: Request<Incoming>, state: &AdminState) -> Result<Answer, Fai
             Reason::NotFound,
             format!("no such path: {path} (see /openapi.json)"),
         )),
+    }
+}
+
+/// The `limit` query parameter: 1 to 1000, 100 when absent.
+fn limit(req: &Request<Incoming>) -> Result<u32, Failure> {
+    match query(req, "limit") {
+        None => Ok(100),
+        Some(s) => s
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| {
+                Failure::invalid(vec![FieldError::new(
+                    "limit",
+                    "must be an integer from 1 to 1000",
+                )])
+            }),
     }
 }
 

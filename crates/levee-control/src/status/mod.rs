@@ -417,7 +417,7 @@ impl StatusPage {
             .collect();
         let minute = unix_minute(now);
         let mut changes: Vec<(String, String, LevelChange)> = Vec::new();
-        let mut actions: Vec<(usize, Action)> = Vec::new();
+        let mut actions: Vec<(usize, Action, Level)> = Vec::new();
         let mut flush: Vec<MinuteRow> = Vec::new();
         {
             let mut inner = self.lock();
@@ -482,13 +482,13 @@ impl StatusPage {
                 c.minute.ok += delta.requests.saturating_sub(delta.server_errors);
                 if let Some(change) = c.eval.observe(mono, sample, &thresholds) {
                     if let Some(a) = c.tracker.on_change(&automation, &change) {
-                        actions.push((i, a));
+                        actions.push((i, a, change.from));
                     }
                     changes.push((c.spec.id.clone(), c.spec.name.clone(), change));
                     c.updated_at_ms = to_ms(now);
                 }
                 if let Some(a) = c.tracker.tick(&automation, mono) {
-                    actions.push((i, a));
+                    actions.push((i, a, Level::Operational));
                 }
                 let shown = level_status(c.eval.level());
                 c.minute.maintenance |= shown == ComponentStatus::UnderMaintenance;
@@ -569,8 +569,8 @@ impl StatusPage {
             );
             self.webhooks.notify("component.update", p);
         }
-        for (i, action) in actions {
-            self.automatic(i, action, now).await?;
+        for (i, action, before) in actions {
+            self.automatic(i, action, before, now).await?;
         }
         let stale = {
             let inner = self.lock();
@@ -590,6 +590,7 @@ impl StatusPage {
         &self,
         i: usize,
         action: Action,
+        before: Level,
         now: SystemTime,
     ) -> Result<(), StatusError> {
         let now_ms = to_ms(now);
@@ -625,19 +626,16 @@ impl StatusPage {
                     monitoring_at_ms: None,
                     resolved_at_ms: None,
                 };
-                let update = UpdateRow {
-                    id: new_id("upd_"),
-                    incident_id: id,
-                    status: row.status.clone(),
-                    body: format!(
+                let update = levee_update(
+                    &row,
+                    format!(
                         "Levee sees {} {}: {cause}. We are looking into it.",
                         spec.name,
                         status.label().to_lowercase()
                     ),
-                    author: LEVEE.to_owned(),
-                    created_at_ms: now_ms,
-                    affected: affected_json(&spec, ComponentStatus::Operational, status),
-                };
+                    affected_json(&spec, level_status(before), status),
+                    now_ms,
+                );
                 (row, update)
             }
             Action::Update { from, to, cause } => {
@@ -647,19 +645,16 @@ impl StatusPage {
                 let (from, to) = (level_status(from), level_status(to));
                 row.impact = Impact::of(to).max(Impact::Minor).as_str().to_owned();
                 row.updated_at_ms = now_ms;
-                let update = UpdateRow {
-                    id: new_id("upd_"),
-                    incident_id: row.id.clone(),
-                    status: row.status.clone(),
-                    body: format!(
+                let update = levee_update(
+                    &row,
+                    format!(
                         "{} is now {}: {cause}.",
                         spec.name,
                         to.label().to_lowercase()
                     ),
-                    author: LEVEE.to_owned(),
-                    created_at_ms: now_ms,
-                    affected: affected_json(&spec, from, to),
-                };
+                    affected_json(&spec, from, to),
+                    now_ms,
+                );
                 (row, update)
             }
             Action::Resolve { cause } => {
@@ -669,19 +664,16 @@ impl StatusPage {
                 row.status = IncidentStatus::Resolved.as_str().to_owned();
                 row.resolved_at_ms = Some(now_ms);
                 row.updated_at_ms = now_ms;
-                let update = UpdateRow {
-                    id: new_id("upd_"),
-                    incident_id: row.id.clone(),
-                    status: row.status.clone(),
-                    body: format!(
+                let update = levee_update(
+                    &row,
+                    format!(
                         "{} is {} again: {cause}. This incident is resolved.",
                         spec.name,
                         status.label().to_lowercase()
                     ),
-                    author: LEVEE.to_owned(),
-                    created_at_ms: now_ms,
-                    affected: affected_json(&spec, ComponentStatus::MajorOutage, status),
-                };
+                    affected_json(&spec, level_status(before), status),
+                    now_ms,
+                );
                 (row, update)
             }
         };
@@ -1157,6 +1149,19 @@ fn coverage(
         }
     }
     (rs, ps)
+}
+
+/// An update Levee posts to `row`, in the incident's state.
+fn levee_update(row: &IncidentRow, body: String, affected: String, now_ms: i64) -> UpdateRow {
+    UpdateRow {
+        id: new_id("upd_"),
+        incident_id: row.id.clone(),
+        status: row.status.clone(),
+        body,
+        author: LEVEE.to_owned(),
+        created_at_ms: now_ms,
+        affected,
+    }
 }
 
 fn affected_json(spec: &ComponentSpec, from: ComponentStatus, to: ComponentStatus) -> String {
