@@ -217,6 +217,25 @@ fn status_url(reason: Reason, cx: &ErrorContext<'_>) -> Option<String> {
         .url(request_host(cx), cx.tls)
 }
 
+/// `Link: <…>; rel="status"` for an upstream's own 503 passing through
+/// (every 503 that leaves Levee points at the status page), unless the
+/// upstream linked a status page itself.
+pub(crate) fn link_upstream_503(h: &mut http::HeaderMap, cx: &ErrorContext<'_>) {
+    let linked = h
+        .get_all(header::LINK)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("rel=\"status\"") || v.contains("rel=status"));
+    if linked {
+        return;
+    }
+    if let Some(v) =
+        status_url(Reason::UpstreamUnavailable, cx).and_then(|u| crate::status::link_header(&u))
+    {
+        h.append(header::LINK, v);
+    }
+}
+
 /// The host the client addressed (`Host`, else the URI's authority), when
 /// usable in a URL.
 fn request_host<'a>(cx: &ErrorContext<'a>) -> Option<&'a str> {

@@ -723,3 +723,37 @@ fn status_settings_are_validated_with_locations() {
     let e = load_err(&format!("{base}[[status.webhooks]]\nurl = \"ftp://x\"\n"));
     assert!(e.contains("invalid webhook url"), "{e}");
 }
+
+/// An upstream's own 503 passes through with the status page linked too
+/// (unless it linked one itself), beside the `Retry-After` Levee adds.
+#[tokio::test]
+async fn an_upstreams_503_links_the_status_page_too() {
+    let upstream = Upstream::start(|s: Seen| async move {
+        let mut resp = http::Response::new(full("busy"));
+        *resp.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+        if s.uri.path() == "/own" {
+            resp.headers_mut().insert(
+                "link",
+                http::HeaderValue::from_static(
+                    "<https://status.upstream.example/>; rel=\"status\"",
+                ),
+            );
+        }
+        resp
+    })
+    .await;
+    let gw = Gw::to(upstream.addr, "").await;
+    let got = get(&gw.url("/a"), &[]).await;
+    assert_eq!(got.status, 503);
+    assert_eq!(got.text(), "busy");
+    assert_eq!(got.header("retry-after"), Some("1"));
+    assert_eq!(
+        got.header("link"),
+        Some(format!("<http://{}/_levee/status/>; rel=\"status\"", gw.addr).as_str())
+    );
+    let own = get(&gw.url("/own"), &[]).await;
+    assert_eq!(
+        own.header("link"),
+        Some("<https://status.upstream.example/>; rel=\"status\"")
+    );
+}
