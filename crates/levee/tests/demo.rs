@@ -1,7 +1,10 @@
 //! `levee demo --short`: it runs end to end within its bound, and what it
 //! writes agrees with what it prints: the tables, `summary.json` and the HTML
-//! report's charts carry the same, plausible numbers; and its normal day
-//! (a service with room to spare) is shed nothing by admission control.
+//! report's charts carry the same, plausible numbers; its normal day
+//! (a service with room to spare) is shed nothing by admission control and
+//! shows operational on the status page; and the status page, whose URL it
+//! prints first and links from the report, leaves operational during the
+//! surge Levee sheds.
 
 use std::path::Path;
 use std::time::Duration;
@@ -171,6 +174,7 @@ async fn short_demo_prints_and_writes_a_consistent_report() {
     );
     assert!(!html.contains("NaN"));
     assert_the_normal_day_shed_nothing(&stdout, &json, &html);
+    assert_the_status_page_showed_the_surge(&stdout, &json, &html);
 }
 
 /// The normal day opens the demo: an everyday mix through both routes to a
@@ -233,4 +237,118 @@ fn assert_the_normal_day_shed_nothing(stdout: &str, json: &Value, html: &str) {
     let day_at = html.find("A normal day").expect("a normal-day section");
     assert!(day_at < html.find("The surge").expect("a surge section"));
     assert!(html.contains("Goodput: 2xx within 3 s"));
+
+    // The status page read during the normal day showed every component
+    // operational, every time, and opened no incident.
+    let phases = json["status_page"]["phases"]
+        .as_array()
+        .expect("status page phases");
+    let normal = phases
+        .iter()
+        .find(|p| p["phase"] == "normal day")
+        .expect("the normal day was read");
+    assert!(
+        normal["samples"].as_u64().expect("a count") >= 2,
+        "read at least twice: {normal}"
+    );
+    let components = normal["components"].as_object().expect("components");
+    assert_eq!(components.len(), 2, "one component per route: {normal}");
+    for (name, seen) in components {
+        assert_eq!(
+            seen,
+            &serde_json::json!(["operational"]),
+            "{name}: {normal}"
+        );
+    }
+    assert_eq!(
+        normal["indicators"],
+        serde_json::json!(["none"]),
+        "{normal}"
+    );
+    assert_eq!(normal["incidents"], serde_json::json!([]), "{normal}");
+    assert!(
+        !json["status_page"]["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .any(|c| c["phase"] == "normal day"),
+        "nothing changed on the normal day: {}",
+        json["status_page"]
+    );
+}
+
+/// The status page: its URL is printed before the first phase and linked
+/// from the report, the demo's own timings are said not to be the
+/// defaults, and during the surge on the admission route (which sheds) its
+/// component leaves operational, is printed as it happens, and is back by
+/// the end.
+fn assert_the_status_page_showed_the_surge(stdout: &str, json: &Value, html: &str) {
+    let page = &json["status_page"];
+    let url = page["url"].as_str().expect("the status page's URL");
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/_levee/status/"),
+        "{url}"
+    );
+    let printed = stdout
+        .find(&format!("status page: {url}"))
+        .expect("the URL is printed");
+    let first_phase = stdout
+        .lines()
+        .find(|l| l.starts_with("admission") && l.contains("normal day"))
+        .and_then(|l| stdout.find(l))
+        .expect("the normal day's progress");
+    assert!(
+        printed < first_phase,
+        "printed before the normal day starts"
+    );
+    assert!(stdout.contains("The demo's [status] settings, not the defaults"));
+    assert!(
+        html.contains(&format!("<a href=\"{url}\">")),
+        "the report links the status page"
+    );
+    assert!(html.contains("not the defaults"));
+
+    let changes = page["changes"].as_array().expect("changes");
+    let departure = changes
+        .iter()
+        .find(|c| {
+            c["phase"] == "surge on admission"
+                && c["kind"] == "component"
+                && c["name"] == "admission"
+                && c["from"] == "operational"
+        })
+        .unwrap_or_else(|| panic!("the admission component left operational: {page}"));
+    let to = departure["to"].as_str().expect("a status");
+    assert!(
+        ["degraded_performance", "partial_outage", "major_outage"].contains(&to),
+        "{departure}"
+    );
+    // During the surge: 4 s, its 1 s deadline, and a second to be read.
+    let at = departure["at_s"].as_f64().expect("a time");
+    assert!(at <= 6.0, "{departure}");
+    assert!(
+        stdout.contains(&format!(
+            "status page: admission operational → {to} at {at:.1} s"
+        )),
+        "printed as it happened"
+    );
+    assert!(
+        html.contains(&format!("operational → {to}")),
+        "in the report's timeline"
+    );
+    // And back once the surge has passed (the demo waits for it).
+    let surge = page["phases"]
+        .as_array()
+        .expect("phases")
+        .iter()
+        .find(|p| p["phase"] == "surge on admission")
+        .expect("the admission surge was read");
+    let seen = surge["components"]["admission"]
+        .as_array()
+        .expect("admission's statuses");
+    assert_eq!(
+        seen.last().and_then(Value::as_str),
+        Some("operational"),
+        "{surge}"
+    );
 }

@@ -10,6 +10,8 @@ use std::time::Duration;
 use anyhow::ensure;
 use levee_sim::load::Schedule;
 
+use crate::demo_gateway::StatusTimes;
+
 /// Flags of `levee demo`.
 #[derive(clap::Args, Clone, Debug)]
 pub(crate) struct DemoArgs {
@@ -121,6 +123,27 @@ impl Settings {
             .then(0.5 * c, quarter)
     }
 
+    /// The status page's timings for the demo's gateways, scaled to the
+    /// surge so that its peak (half of it) shows as a change and, with a
+    /// 20 s surge, opens an incident that resolves before the route's
+    /// gateway stops: `raise_after` a tenth of the surge, `window` and
+    /// `clear_after` three twentieths, `incident_after` a fifth, in whole
+    /// seconds (the page decides once a second) within bounds.
+    pub(super) fn status_times(&self) -> StatusTimes {
+        let part = |share: f64, low: u64, high: u64| {
+            let secs = (self.duration.as_secs_f64() * share).round();
+            // Within 0..=120 s by the --duration bounds: no truncation.
+            Duration::from_secs((secs as u64).clamp(low, high))
+        };
+        let window = part(0.15, 2, 60);
+        StatusTimes {
+            raise_after: part(0.1, 1, 10),
+            clear_after: window,
+            window,
+            incident_after: part(0.2, 1, 120),
+        }
+    }
+
     /// The surge's shape in words.
     pub(super) fn shape(&self) -> String {
         format!("0.5× → {}× → 0.5× capacity", self.peak)
@@ -181,6 +204,32 @@ mod tests {
         assert_eq!(schedule.rate_at(Duration::from_secs(1)), 200.0);
         assert_eq!(schedule.rate_at(Duration::from_secs(10)), 1600.0);
         assert_eq!(schedule.rate_at(Duration::from_secs(19)), 200.0);
+    }
+
+    #[test]
+    fn the_status_page_timings_fit_the_surge() {
+        let s = |secs: u64| Duration::from_secs(secs);
+        let times = settings(&[]).expect("defaults are valid").status_times();
+        assert_eq!(
+            times,
+            StatusTimes {
+                raise_after: s(2),
+                clear_after: s(3),
+                window: s(3),
+                incident_after: s(4),
+            }
+        );
+        // Degraded within the peak's first half; the incident opens within
+        // the peak; the window forgets the peak a quarter after it.
+        let surge = s(20);
+        assert!(times.raise_after + times.incident_after < surge / 2);
+        assert!(times.window + times.clear_after <= surge / 4 + s(1));
+        let short = settings(&["--short"]).expect("valid").status_times();
+        assert_eq!((short.raise_after, short.window), (s(1), s(2)));
+        let long = settings(&["--duration", "120s"])
+            .expect("valid")
+            .status_times();
+        assert_eq!(long.raise_after, s(10));
     }
 
     #[test]

@@ -12,13 +12,24 @@
 //! It shows live progress, prints a table per phase, writes `report.html` and
 //! `summary.json` to `--out`, and prints the report's path last.
 //!
+//! Every phase's gateway serves its status page at the same address, whose
+//! URL is printed first (`page_watch.rs`); the demo reads it once a second
+//! and prints each change as it shows (a component leaving operational as
+//! the surge is shed, an incident opening and resolving), then the whole
+//! timeline (`timeline.rs`) in the terminal, the report and summary.json.
+//! The gateways run with status page timings scaled to the surge
+//! (`Settings::status_times`), and the demo says they are not the defaults.
+//!
 //! Glue only: the upstream, the load and the report are levee-sim's, the
 //! gateway is `start_gateway`'s. It must not bind anything but loopback or
-//! run unbounded: every leg ends by its schedule plus its client deadline.
+//! run unbounded: every leg ends by its schedule plus its client deadline,
+//! plus a bounded wait for its status page to show the recovery.
 
 mod args;
 mod normal_day;
+mod page_watch;
 mod progress;
+mod timeline;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -30,10 +41,12 @@ use levee_sim::report::{self, Report, Summary, Tally};
 use levee_sim::upstream::Upstream;
 use tokio::time::Instant;
 
-use crate::demo_gateway::{DemoGateway, start_gateway};
+use crate::demo_gateway::{DemoGateway, StatusTimes};
 pub(crate) use args::DemoArgs;
 use args::Settings;
+use page_watch::PageWatch;
 use progress::{Meter, Style};
+use timeline::Timeline;
 
 /// The goodput objective: a 2xx counts only if it arrives within this.
 const SLO: Duration = Duration::from_millis(500);
@@ -54,6 +67,14 @@ impl Leg {
             Self::Admission => "admission",
         }
     }
+
+    /// The surge's phase on this route, as the status page timeline names it.
+    fn surge(self) -> &'static str {
+        match self {
+            Self::PassThrough => "surge on pass-through",
+            Self::Admission => "surge on admission",
+        }
+    }
 }
 
 /// What one leg produced: its run and the limit samples (seconds, limit).
@@ -69,6 +90,7 @@ struct Outcome {
 /// Bad arguments, a failure to start the upstream or the gateway, or to
 /// write the report.
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let origin = Instant::now();
     let settings = Settings::resolve(&args)?;
     let capacity = settings.capacity();
     let schedule = settings.schedule();
@@ -83,10 +105,11 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         settings.deadline.as_secs_f64(),
     );
     let style = Style::detect();
-    let day = normal_day::run(settings.normal_day, style).await?;
+    let mut page = PageWatch::new(settings.status_times(), origin)?;
+    let day = normal_day::run(settings.normal_day, style, &mut page).await?;
     let mut outcomes = Vec::new();
     for leg in LEGS {
-        outcomes.push(run_leg(leg, &settings, &schedule, style).await?);
+        outcomes.push(run_leg(leg, &settings, &schedule, style, &mut page).await?);
     }
 
     let tallies: Vec<(&str, Tally)> = day
@@ -130,15 +153,46 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
+    print_page(page.timeline());
+
     let results = Results {
         day: &day,
         tallies: &tallies,
         surge: &outcomes,
         summaries: &summaries,
+        page: page.timeline(),
     };
     let html = write_outputs(&settings, &results)?;
     println!("report: {}", html.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The status page's timeline after the tables: each phase in a line, and
+/// its changes under it.
+fn print_page(page: &Timeline) {
+    let Some(url) = page.phases.first().map(|p| p.url.as_str()) else {
+        return;
+    };
+    println!("\nThe status page ({url}, read once a second; live only while the demo runs):");
+    for phase in &page.phases {
+        println!("{}", phase.summary());
+        for change in page.changes.iter().filter(|c| c.phase == phase.name) {
+            println!("  {}", change.text());
+        }
+    }
+    let departures = page.departures().count();
+    if departures == 0 {
+        println!("no component left operational");
+    }
+    println!("{}", timeline::settings_words(&page.times));
+}
+
+/// How long a phase's gateway is kept after its load ended, for its status
+/// page to show the recovery: the window must forget the surge, the better
+/// status must hold for `clear_after`, and the page is read a second late
+/// at most.
+fn settle_for(times: &StatusTimes) -> Duration {
+    times.window + times.clear_after + Duration::from_secs(2)
 }
 
 /// One leg: a fresh upstream and gateway, the surge through one route.
@@ -147,6 +201,7 @@ async fn run_leg(
     settings: &Settings,
     schedule: &Schedule,
     style: Style,
+    page: &mut PageWatch,
 ) -> anyhow::Result<Outcome> {
     let upstream = Upstream::builder()
         .workers(settings.workers)
@@ -154,7 +209,8 @@ async fn run_leg(
         .start()
         .await
         .context("starting the sample upstream")?;
-    let gateway = start_gateway(upstream.addr())
+    let gateway = page
+        .gateway(upstream.addr())
         .await
         .context("starting the demo gateway")?;
     let url = match leg {
@@ -164,14 +220,16 @@ async fn run_leg(
     let plan = plan_for(&url, settings, schedule)
         .with_context(|| format!("the {} route's URL {url}", leg.label()))?;
     let running = load::start(plan).context("starting the load")?;
+    page.begin(leg.surge(), &gateway);
     let mut meter = Meter::new(style, leg.label(), settings.capacity(), schedule.clone());
     let watch = Watch {
         gateway: &gateway,
         style,
         bound: schedule.duration() + settings.deadline + Duration::from_secs(30),
+        settle: settle_for(&page.times()),
         what: leg.label(),
     };
-    let limit = follow(&watch, &mut meter, &[&running]).await?;
+    let limit = follow(&watch, &mut meter, &[&running], page).await?;
     let run = running.wait().await.context("collecting the load run")?;
     gateway.shutdown().await;
     upstream.shutdown().await;
@@ -185,19 +243,25 @@ struct Watch<'a> {
     /// The runs end by themselves within their schedule and deadlines; past
     /// this, a bug is turned into an error instead of a hang.
     bound: Duration,
+    /// How long to keep watching the status page after the runs ended,
+    /// until it is back to normal.
+    settle: Duration,
     /// What is running, for that error.
     what: &'a str,
 }
 
-/// Samples the admission route's limit every 100 ms and shows the last of
-/// `runs` on `meter` until every run has ended; returns the limit samples
-/// (seconds, limit).
+/// Samples the admission route's limit every 100 ms, shows the last of
+/// `runs` on `meter` and the status page's changes until every run has
+/// ended, then waits (at most `settle`) for the page to be back to normal;
+/// returns the limit samples (seconds, limit).
 async fn follow(
     watch: &Watch<'_>,
     meter: &mut Meter,
     runs: &[&LoadRun],
+    page: &mut PageWatch,
 ) -> anyhow::Result<Vec<(f64, f64)>> {
     let Some(shown) = runs.last() else {
+        page.end();
         return Ok(Vec::new());
     };
     let started = Instant::now();
@@ -210,6 +274,9 @@ async fn follow(
         if let Some(value) = watch.gateway.limit_now() {
             limit.push((started.elapsed().as_secs_f64(), value as f64));
         }
+        for line in page.poll() {
+            meter.say(&line);
+        }
         if Instant::now() >= next_line {
             meter.tick(shown);
             next_line += watch.style.every();
@@ -219,6 +286,28 @@ async fn follow(
         }
     }
     meter.tick(shown);
+    if !page.settled() {
+        meter.say(&format!(
+            "status page: the load has ended; waiting up to {:.0} s for the page to show the recovery",
+            watch.settle.as_secs_f64()
+        ));
+        let until = Instant::now() + watch.settle;
+        while !page.settled() && Instant::now() < until {
+            sample.tick().await;
+            for line in page.poll() {
+                meter.say(&line);
+            }
+        }
+        if !page.settled() {
+            meter.say(&format!(
+                "status page: not back to normal within {:.0} s; this phase's gateway stops now",
+                watch.settle.as_secs_f64()
+            ));
+        }
+    }
+    for line in page.end() {
+        meter.say(&line);
+    }
     meter.finish();
     Ok(limit)
 }
@@ -261,6 +350,8 @@ struct Results<'a> {
     surge: &'a [Outcome],
     /// The surge's summaries, by route label.
     summaries: &'a [(&'a str, Summary)],
+    /// What the status page showed.
+    page: &'a Timeline,
 }
 
 /// Writes report.html and summary.json under `--out`; returns the report's path.
@@ -300,9 +391,8 @@ fn write_outputs(settings: &Settings, results: &Results<'_>) -> anyhow::Result<s
             .section(with_runs(day, results.day))
             .section(with_runs(surge, results.surge));
     let html = dir.join("report.html");
-    report
-        .write(&html)
-        .with_context(|| format!("writing {}", html.display()))?;
+    let page = with_section(&report.render(), &results.page.html());
+    std::fs::write(&html, page).with_context(|| format!("writing {}", html.display()))?;
     write_json(&dir.join("summary.json"), settings, results)?;
     Ok(html)
 }
@@ -320,6 +410,20 @@ fn with_runs(mut report: Report, outcomes: &[Outcome]) -> Report {
         }
     }
     report
+}
+
+/// The report's page with `section` after its last section (before the
+/// footer); levee-sim's report knows nothing of status pages.
+fn with_section(page: &str, section: &str) -> String {
+    let at = page
+        .rfind("<footer>")
+        .or_else(|| page.rfind("</main>"))
+        .unwrap_or(page.len());
+    let mut out = String::with_capacity(page.len() + section.len());
+    out.push_str(&page[..at]);
+    out.push_str(section);
+    out.push_str(&page[at..]);
+    out
 }
 
 /// `text` with its first letter in upper case.
@@ -362,6 +466,7 @@ fn write_json(path: &Path, settings: &Settings, results: &Results<'_>) -> anyhow
             "short": normal_day::SHORT,
             "runs": day,
         },
+        "status_page": results.page.json(),
     });
     let text = serde_json::to_string_pretty(&json).context("encoding summary.json")?;
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))

@@ -3,7 +3,8 @@
 //! once) gets an everyday mix through both routes at once: fast and slow
 //! endpoints, a few event streams and long-polls. Admission control must
 //! turn none of it away: a 503 needs evidence of congestion, and there is
-//! none (issue 19). The surge that follows shows the other half.
+//! none (issue 19), and the gateway's status page shows every component
+//! operational throughout. The surge that follows shows the other half.
 //!
 //! Glue only: the mix is data, the upstream and the load are levee-sim's,
 //! the gateway is `start_gateway`'s. Bounded like the surge: every request
@@ -15,9 +16,9 @@ use anyhow::Context;
 use levee_sim::load::{self, LoadPlan, Schedule, Stream};
 use levee_sim::upstream::Upstream;
 
+use super::page_watch::PageWatch;
 use super::progress::{Meter, Style};
-use super::{LEGS, Leg, Outcome, Watch, aim, follow};
-use crate::demo_gateway::start_gateway;
+use super::{LEGS, Leg, Outcome, Watch, aim, follow, settle_for};
 
 /// The requests of the mix that arrive on a schedule, per route: (label,
 /// requests per second, path after the route's prefix).
@@ -102,16 +103,24 @@ fn plan(url: &str, span: Duration) -> anyhow::Result<LoadPlan> {
         )))
 }
 
-/// Runs the normal day through both routes of one fresh gateway, in front
-/// of a fresh unlimited upstream; the progress shown is the admission
-/// route's.
-pub(super) async fn run(span: Duration, style: Style) -> anyhow::Result<Vec<Outcome>> {
+/// The normal day's phase, as the status page timeline names it.
+pub(super) const PHASE: &str = "normal day";
+
+/// Runs the normal day through both routes of one fresh gateway (started
+/// by `page`, which reads its status page), in front of a fresh unlimited
+/// upstream; the progress shown is the admission route's.
+pub(super) async fn run(
+    span: Duration,
+    style: Style,
+    page: &mut PageWatch,
+) -> anyhow::Result<Vec<Outcome>> {
     let upstream = Upstream::builder()
         .unlimited()
         .start()
         .await
         .context("starting the unlimited upstream")?;
-    let gateway = start_gateway(upstream.addr())
+    let gateway = page
+        .gateway(upstream.addr())
         .await
         .context("starting the demo gateway")?;
     let mut runs = Vec::new();
@@ -124,15 +133,17 @@ pub(super) async fn run(span: Duration, style: Style) -> anyhow::Result<Vec<Outc
             plan(&url, span).with_context(|| format!("the {} route's URL {url}", leg.label()))?;
         runs.push((leg, load::start(plan).context("starting the load")?));
     }
-    let mut meter = Meter::named(style, Leg::Admission.label(), "normal day", span);
+    page.begin(PHASE, &gateway);
+    let mut meter = Meter::named(style, Leg::Admission.label(), PHASE, span);
     let watch = Watch {
         gateway: &gateway,
         style,
         bound: span + long_for(span) + DEADLINE + Duration::from_secs(30),
-        what: "normal day",
+        settle: settle_for(&page.times()),
+        what: PHASE,
     };
     let shown: Vec<&load::LoadRun> = runs.iter().map(|(_, r)| r).collect();
-    let limit = follow(&watch, &mut meter, &shown).await?;
+    let limit = follow(&watch, &mut meter, &shown, page).await?;
     let mut outcomes = Vec::new();
     for (leg, running) in runs {
         let run = running.wait().await.context("collecting the load run")?;

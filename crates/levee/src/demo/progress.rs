@@ -1,8 +1,9 @@
 //! Live progress of one demo leg in the terminal: a line rewritten in place
 //! when stdout is a terminal, plain lines (one a second) when it is not.
 //!
-//! It only prints what the load generator's counters say; it must not decide
-//! anything about the run.
+//! It only prints what the load generator's counters say, and the lines it
+//! is handed (the status page's changes) above the live line; it must not
+//! decide anything about the run.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -86,6 +87,17 @@ impl Meter {
         // A closed stdout must not stop the demo: the report is still written.
         let _ = match self.style {
             Style::Live => write!(out, "\r\x1b[2K{line}"),
+            Style::Plain => writeln!(out, "{line}"),
+        };
+        let _ = out.flush();
+    }
+
+    /// Prints `line` on a line of its own, above the live line (which the
+    /// next [`Meter::tick`] writes again).
+    pub(super) fn say(&self, line: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = match self.style {
+            Style::Live => writeln!(out, "\r\x1b[2K{line}"),
             Style::Plain => writeln!(out, "{line}"),
         };
         let _ = out.flush();
