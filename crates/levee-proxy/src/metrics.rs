@@ -464,6 +464,6 @@ impl RouteMetrics {
         let (count, hist) = &self.classes[i];
         count.inc();
         hist.observe(elapsed.as_secs_f64());
-        self.tally.record(status, reason, head_after);
+        self.tally.record(status, elapsed, reason, head_after);
     }
 }

@@ -47,7 +47,9 @@ pub struct RouteTally {
 pub struct Tally {
     /// Requests answered outside maintenance (client-closed ones included).
     pub requests: u64,
-    /// Of those, answered with a 5xx (the gateway's own 502/503/504 too).
+    /// Of those, answered with a 5xx (the gateway's own 502/503/504 too), or
+    /// not answered at all: given up by the client after
+    /// [`ABANDONED_AFTER`] without a response head.
     pub server_errors: u64,
     /// Of those, refused by admission (`503 overloaded`).
     pub shed: u64,
@@ -81,12 +83,32 @@ impl Tally {
     }
 }
 
+/// A request its client gave up on before any answer counts as unanswered
+/// (like the gateway's own 504) once it had waited this long; sooner, it is
+/// a person or program that moved on, and it is not counted at all.
+pub const ABANDONED_AFTER: Duration = Duration::from_secs(1);
+
 impl RouteTally {
-    /// Counts one settled exchange: its status, the gateway's reason when it
-    /// answered itself, and the upstream's time to the response head.
-    pub fn record(&self, status: u16, reason: Option<Reason>, head_after: Option<Duration>) {
+    /// Counts one settled exchange: its status, the time it took, the
+    /// gateway's reason when it answered itself, and the upstream's time to
+    /// the response head.
+    pub fn record(
+        &self,
+        status: u16,
+        elapsed: Duration,
+        reason: Option<Reason>,
+        head_after: Option<Duration>,
+    ) {
         if reason == Some(Reason::Maintenance) {
             self.maintenance.fetch_add(1, Relaxed);
+            return;
+        }
+        if status == crate::finish::CLIENT_CLOSED {
+            // No answer reached the client: a timeout on its side.
+            if elapsed >= ABANDONED_AFTER {
+                self.requests.fetch_add(1, Relaxed);
+                self.server_errors.fetch_add(1, Relaxed);
+            }
             return;
         }
         self.requests.fetch_add(1, Relaxed);
@@ -404,17 +426,22 @@ mod tests {
     fn tallies_split_maintenance_sheds_and_slow_requests() {
         let t = RouteTally::default();
         t.set_slow_after(Some(Duration::from_millis(100)));
-        t.record(200, None, Some(Duration::from_millis(5)));
-        t.record(200, None, Some(Duration::from_millis(500)));
-        t.record(503, Some(Reason::Overloaded), None);
-        t.record(503, Some(Reason::Maintenance), None);
-        t.record(502, Some(Reason::BadGateway), None);
+        let ms = Duration::from_millis;
+        t.record(200, ms(5), None, Some(ms(5)));
+        t.record(200, ms(500), None, Some(ms(500)));
+        t.record(503, ms(1), Some(Reason::Overloaded), None);
+        t.record(503, ms(1), Some(Reason::Maintenance), None);
+        t.record(502, ms(1), Some(Reason::BadGateway), None);
+        // A client that left at once is not counted; one that waited a
+        // second for nothing was not answered.
+        t.record(499, ms(50), None, None);
+        t.record(499, ms(1200), None, None);
         let r = t.read();
         assert_eq!(
             r,
             Tally {
-                requests: 4,
-                server_errors: 2,
+                requests: 5,
+                server_errors: 3,
                 shed: 1,
                 slow: 1,
                 maintenance: 1

@@ -208,23 +208,33 @@ impl Signals {
         self.explain(self.raw(th), th)
     }
 
-    /// A healthy window in words: `0 % 5xx and all 4 endpoints up`.
+    /// A healthy window in words: `0 % 5xx, 0 % shed or slow and all 4
+    /// endpoints up`.
     fn healthy(&self) -> String {
         let t = &self.totals;
         let g = &self.latest;
-        let mut parts = Vec::with_capacity(2);
+        let mut parts = Vec::with_capacity(3);
         if t.requests > 0 {
             parts.push(format!(
                 "{} 5xx",
                 percent(share(t.server_errors, t.requests))
             ));
+            parts.push(format!(
+                "{} shed or slow",
+                percent(share(t.shed + t.slow, t.requests))
+            ));
         } else {
             parts.push("no requests".to_owned());
         }
-        if g.endpoints > 0 && g.endpoints_up >= g.endpoints {
+        if g.endpoints == 1 && g.endpoints_up >= 1 {
+            parts.push("its endpoint up".to_owned());
+        } else if g.endpoints > 0 && g.endpoints_up >= g.endpoints {
             parts.push(format!("all {} endpoints up", g.endpoints));
         }
-        parts.join(" and ")
+        match parts.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => parts.join(""),
+        }
     }
 
     fn errors_phrase(&self, th: &Thresholds) -> String {

@@ -159,11 +159,11 @@ fn recovery_from_failing_requests_waits_for_the_window_to_clear_too() {
     );
     assert_eq!(
         changes[0].cause,
-        "improved for 60 s: now 0 % 5xx and all 2 endpoints up"
+        "improved for 60 s: now 0 % 5xx, 0 % shed or slow and all 2 endpoints up"
     );
     assert_eq!(
         changes[1].cause,
-        "recovered: 0 % 5xx and all 2 endpoints up for 60 s"
+        "recovered: 0 % 5xx, 0 % shed or slow and all 2 endpoints up for 60 s"
     );
 }
 
