@@ -757,3 +757,31 @@ async fn an_upstreams_503_links_the_status_page_too() {
         Some("<https://status.upstream.example/>; rel=\"status\"")
     );
 }
+
+/// Clients that give up on a hanging upstream get no answer at all (the
+/// gateway logs `499`): from their side the route is down, and the page
+/// says so rather than "operational".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_their_clients_gave_up_on_are_an_outage() {
+    let upstream = Upstream::start(|_s: Seen| async move {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        http::Response::new(full("late"))
+    })
+    .await;
+    let gw = Gw::start(&format!(
+        "{FAST}[[pools]]\nname = \"app\"\nendpoints = [\"{}\"]\n[[routes]]\nname = \"api\"\npool = \"app\"\n",
+        upstream.addr
+    ))
+    .await;
+    eventually(
+        Duration::from_secs(20),
+        "the route shows an outage",
+        async || {
+            let _ =
+                tokio::time::timeout(Duration::from_millis(1200), get(&gw.url("/hang"), &[])).await;
+            let status = component_status(gw.addr, "api").await;
+            status == "major_outage" || status == "partial_outage"
+        },
+    )
+    .await;
+}
