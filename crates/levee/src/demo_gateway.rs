@@ -269,9 +269,9 @@ mod tests {
         let cfg = config::load(&text, std::path::Path::new("<demo>"), &Overrides::default())
             .expect("the demo's configuration is valid");
         let s = &cfg.status;
-        assert_eq!(s.raise_after, Duration::from_secs(2));
-        assert_eq!(s.clear_after, Duration::from_secs(3));
-        assert_eq!(s.window, Duration::from_secs(3));
+        assert_eq!(s.thresholds.raise_after, Duration::from_secs(2));
+        assert_eq!(s.thresholds.clear_after, Duration::from_secs(3));
+        assert_eq!(s.thresholds.window, Duration::from_secs(3));
         assert_eq!(s.incident_after, Some(Duration::from_secs(4)));
         let ids: Vec<&str> = s.components.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(ids, ["pass-through", "admission"]);

@@ -198,18 +198,6 @@ fn status_level(s: ComponentStatus) -> Level {
     Level::parse(s.as_str()).unwrap_or(Level::Operational)
 }
 
-fn thresholds(c: &StatusConfig) -> Thresholds {
-    Thresholds {
-        window: c.window,
-        min_requests: c.min_requests,
-        degraded_share: c.degraded_share,
-        partial_share: c.partial_share,
-        major_share: c.major_share,
-        raise_after: c.raise_after,
-        clear_after: c.clear_after,
-    }
-}
-
 fn unix_minute(t: SystemTime) -> i64 {
     to_ms(t).div_euclid(60_000)
 }
@@ -248,7 +236,7 @@ impl StatusPage {
             origin: Instant::now(),
             inner: Mutex::new(Inner {
                 config: config.clone(),
-                thresholds: thresholds(config),
+                thresholds: config.thresholds,
                 automation: Automation {
                     open_after: config.incident_after,
                 },
@@ -348,7 +336,7 @@ impl StatusPage {
                 components.push(live);
             }
             inner.components = components;
-            inner.thresholds = thresholds(config);
+            inner.thresholds = config.thresholds;
             inner.automation = Automation {
                 open_after: config.incident_after,
             };

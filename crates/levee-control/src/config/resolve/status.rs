@@ -12,6 +12,8 @@ use levee_proxy::route::RouteSpec;
 
 use crate::config::error::Collector;
 use crate::config::file::FileConfig;
+use levee_policy::status::Thresholds;
+
 use crate::config::units::parse_duration;
 
 /// The status page, resolved.
@@ -33,20 +35,9 @@ pub struct StatusConfig {
     pub history: Duration,
     /// Open an incident after this long out of `operational` (`None`: never).
     pub incident_after: Option<Duration>,
-    /// The window shares are computed over.
-    pub window: Duration,
-    /// Requests in the window before a share counts.
-    pub min_requests: u64,
-    /// Share shed or slow for `degraded_performance`.
-    pub degraded_share: f64,
-    /// Share of 5xx for `partial_outage`.
-    pub partial_share: f64,
-    /// Share of 5xx for `major_outage`.
-    pub major_share: f64,
-    /// How long a worse state lasts before it is shown.
-    pub raise_after: Duration,
-    /// How long a better state lasts before it is shown.
-    pub clear_after: Duration,
+    /// How a component's status is decided: the window, the shares, the
+    /// hysteresis (validated by the policy that uses them).
+    pub thresholds: Thresholds,
     /// The components, in page order.
     pub components: Vec<ComponentSpec>,
     /// Webhook subscribers.
@@ -64,13 +55,7 @@ impl Default for StatusConfig {
             max_age: Duration::from_secs(10),
             history: Duration::from_secs(90 * 86_400),
             incident_after: Some(Duration::from_secs(120)),
-            window: Duration::from_secs(60),
-            min_requests: 20,
-            degraded_share: 0.05,
-            partial_share: 0.05,
-            major_share: 0.9,
-            raise_after: Duration::from_secs(10),
-            clear_after: Duration::from_secs(60),
+            thresholds: Thresholds::default(),
             components: Vec::new(),
             webhooks: Vec::new(),
         }
@@ -188,13 +173,26 @@ pub(super) fn status(
             }
         },
     };
-    let partial_share = s.partial_share.unwrap_or(d.partial_share);
-    let major_share = s.major_share.unwrap_or(d.major_share);
-    if partial_share > major_share {
+    let t = d.thresholds;
+    let thresholds = Thresholds {
+        window: s.window.map_or(t.window, |v| v.0),
+        min_requests: s.min_requests.unwrap_or(t.min_requests),
+        degraded_share: s.degraded_share.unwrap_or(t.degraded_share),
+        partial_share: s.partial_share.unwrap_or(t.partial_share),
+        major_share: s.major_share.unwrap_or(t.major_share),
+        raise_after: s.raise_after.map_or(t.raise_after, |v| v.0),
+        clear_after: s.clear_after.map_or(t.clear_after, |v| v.0),
+    };
+    if thresholds.partial_share > thresholds.major_share {
         c.at(
             None,
-            format!("status.partial_share ({partial_share}) must not be above status.major_share ({major_share})"),
+            format!(
+                "status.partial_share ({}) must not be above status.major_share ({})",
+                thresholds.partial_share, thresholds.major_share
+            ),
         );
+    } else if let Err(e) = thresholds.validate() {
+        c.at(None, format!("[status]: {e}"));
     }
     let mut components = Vec::new();
     if s.components.is_empty() {
@@ -342,13 +340,7 @@ pub(super) fn status(
         max_age: s.max_age.map_or(d.max_age, |v| v.0),
         history: s.history.map_or(d.history, |v| v.0),
         incident_after,
-        window: s.window.map_or(d.window, |v| v.0),
-        min_requests: s.min_requests.unwrap_or(d.min_requests),
-        degraded_share: s.degraded_share.unwrap_or(d.degraded_share),
-        partial_share,
-        major_share,
-        raise_after: s.raise_after.map_or(d.raise_after, |v| v.0),
-        clear_after: s.clear_after.map_or(d.clear_after, |v| v.0),
+        thresholds,
         components,
         webhooks,
     }
