@@ -20,19 +20,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 target="${CARGO_TARGET_DIR:-target}"
 
-missing=()
-for tool in nginx haproxy; do
-  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "run.sh: installing ${missing[*]}" >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  else
-    echo "run.sh: ${missing[*]} missing and cannot be installed here: those legs are skipped" >&2
-  fi
-fi
+# shellcheck source=../lib.sh
+. bench/lib.sh
+
+ensure_tools nginx haproxy
 
 # One cargo invocation for both, so that dependencies are built once with
 # the same features; if levee does not build, run without its legs.

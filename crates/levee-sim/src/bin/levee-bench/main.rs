@@ -5,6 +5,9 @@
 //!   previous release; see `false_sheds/`.
 //! - `levee-bench outage` (issue 12, `bench/outage/run.sh`): upstreams that
 //!   crash and come back, through Levee, HAProxy and nginx; see `outage/`.
+//! - `levee-bench status-page` (issue 13, `bench/status-page/run.sh`): status
+//!   page reads through Levee with no API traffic and at 4× the upstream's
+//!   capacity, and from nginx serving the same bytes; see `status_page/`.
 //! - `levee-bench overload` (issue 3, `bench/overload/run.sh`), below.
 //!
 //! `overload` starts levee-sim's sample upstream (8 workers × 20 ms by default) in
@@ -23,6 +26,7 @@ mod markdown;
 mod outage;
 mod peers;
 mod scenarios;
+mod status_page;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -51,6 +55,8 @@ enum Command {
     FalseSheds(false_sheds::Args),
     /// Issue 12: upstreams that crash and come back, through Levee, HAProxy and nginx.
     Outage(outage::Args),
+    /// Issue 13: status page reads through Levee idle and at 4× overload, and from nginx as static files.
+    StatusPage(status_page::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -143,6 +149,7 @@ async fn main() -> ExitCode {
         Command::Overload(args) => overload(args).await,
         Command::FalseSheds(args) => false_sheds::run(args).await,
         Command::Outage(args) => outage::run(args).await,
+        Command::StatusPage(args) => status_page::run(args).await,
     };
     match done {
         Ok(()) => ExitCode::SUCCESS,

@@ -262,6 +262,12 @@ impl Running {
         }
     }
 
+    /// The pid of the process it started (`None` when it started none, as
+    /// for direct), e.g. to read its CPU time.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Everything the process wrote to stdout and stderr so far.
     pub(crate) fn output(&self) -> String {
         let Some(dir) = &self._dir else {
