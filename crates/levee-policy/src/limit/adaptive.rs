@@ -599,11 +599,16 @@ impl Adaptive {
     fn steer(&mut self, obs: Observation) -> Option<Signal> {
         let c = self.config;
         self.since_check += 1;
-        self.calm = if obs.inflight < obs.limit {
-            self.calm + 1
-        } else {
-            0
-        };
+        // Only an answer sent under a limit no higher than this one says
+        // whether demand still reaches it: those sent before the cut (under
+        // the old, higher limit) are still coming back and say nothing.
+        if obs.limit as f64 <= self.limit.ceil() {
+            self.calm = if obs.inflight < obs.limit {
+                self.calm + 1
+            } else {
+                0
+            };
+        }
         let k = self.recent();
         let ratio = self.median(k, |e| e.ratio);
         if self.calm >= WINDOW && ratio <= c.clear_ratio && self.drop_evidence().is_none() {
@@ -906,6 +911,27 @@ mod tests {
             }
         }
         assert!(cleared && !a.binding());
+    }
+
+    /// At saturation (a closed loop of 32 on a CPU-bound upstream), the
+    /// answers still coming back from before the cut were sent under the
+    /// old, higher limit with room to spare: they must not end the evidence
+    /// at once (they did, and the route flapped congested/clear within
+    /// milliseconds, shedding at each turn).
+    #[test]
+    fn answers_sent_before_the_cut_do_not_end_the_evidence() {
+        let mut a = Adaptive::new(AdaptiveConfig::default()).expect("valid");
+        eight_workers(&mut a, 80);
+        assert!(a.binding());
+        let cut = a.limit();
+        let mut now = t0() + ms(1000);
+        for _ in 0..64 {
+            now += ms(1);
+            // Sent under the old limit of 64 with 32 in flight, answered late.
+            let got = a.on_sample(now, obs(20, 1.0, 32, 64.max(cut + 1)));
+            assert!(!matches!(got, Some(Signal::Clear { .. })), "{got:?}");
+        }
+        assert!(a.binding(), "still congested");
     }
 
     #[test]
