@@ -188,6 +188,43 @@ pub struct Document {
     pub body: Bytes,
     /// Its strong validator (a hash of the body).
     pub etag: HeaderValue,
+    /// The same bytes gzipped (made once per render) and their validator,
+    /// when that is smaller.
+    pub gzip: Option<(Bytes, HeaderValue)>,
+}
+
+/// Documents smaller than this are sent as they are: gzip would not pay.
+const GZIP_MIN: usize = 1024;
+
+/// `body` gzipped, if that makes it smaller.
+fn gzipped(body: &[u8]) -> Option<Bytes> {
+    use std::io::Write;
+    if body.len() < GZIP_MIN {
+        return None;
+    }
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(body).ok()?;
+    let out = enc.finish().ok()?;
+    (out.len() < body.len()).then(|| Bytes::from(out))
+}
+
+/// Whether `Accept-Encoding` admits gzip (RFC 9110 §12.5.3: listed, or
+/// `*`, with a weight above 0).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';');
+            let coding = parts.next().unwrap_or("").trim();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && q > 0.0
+        })
 }
 
 /// Every document of the status page, by path relative to the site's base
@@ -211,12 +248,19 @@ impl StatusSite {
         let documents = documents
             .into_iter()
             .map(|(path, content_type, body)| {
-                let etag = HeaderValue::from_str(&format!("\"{:016x}\"", fnv1a(body.as_bytes())))
+                let hash = fnv1a(body.as_bytes());
+                let etag = HeaderValue::from_str(&format!("\"{hash:016x}\""))
                     .unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
+                // A representation of its own: its own strong validator.
+                let gzip = gzipped(body.as_bytes()).and_then(|z| {
+                    let tag = HeaderValue::from_str(&format!("\"{hash:016x}-gzip\"")).ok()?;
+                    Some((z, tag))
+                });
                 let doc = Document {
                     content_type: HeaderValue::from_static(content_type),
                     body: Bytes::from(body),
                     etag,
+                    gzip,
                 };
                 (path, doc)
             })
@@ -285,30 +329,41 @@ pub fn serve(
             "the status page is read-only: GET or HEAD\n",
         ));
     }
+    // The representation: gzipped when the client takes it and it pays.
+    let (bytes, etag, gzip) = match &doc.gzip {
+        Some((z, tag)) if accepts_gzip(headers) => (z, tag, true),
+        _ => (&doc.body, &doc.etag, false),
+    };
     let fresh = headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == "*" || t.as_bytes() == doc.etag.as_bytes());
+        .any(|t| t == "*" || t.as_bytes() == etag.as_bytes());
     let (status, body) = if fresh {
         (StatusCode::NOT_MODIFIED, Bytes::new())
     } else if method == Method::HEAD {
         (StatusCode::OK, Bytes::new())
     } else {
-        (StatusCode::OK, doc.body.clone())
+        (StatusCode::OK, bytes.clone())
     };
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.insert(header::ETAG, doc.etag.clone());
+    h.insert(header::ETAG, etag.clone());
     if let Some(cc) = &site.cache_control {
         h.insert(header::CACHE_CONTROL, cc.clone());
     }
+    if doc.gzip.is_some() {
+        h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
     if status == StatusCode::OK {
         h.insert(header::CONTENT_TYPE, doc.content_type.clone());
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from(doc.body.len()));
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+        if gzip {
+            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
     }
     if rel.ends_with(".json") {
         // Statuspage's API is readable from any origin (widgets, dashboards).
@@ -405,6 +460,50 @@ mod tests {
                 .to_str()
                 .is_ok_and(|v| v.contains("max-age=10"))
         );
+    }
+
+    #[test]
+    fn a_client_that_takes_gzip_gets_it_with_its_own_validator() {
+        let page = "<html>".to_owned() + &"status ".repeat(500) + "</html>";
+        let site = StatusSite::new(
+            [("".to_owned(), "text/html; charset=utf-8", page.clone())],
+            true,
+            Duration::from_secs(10),
+        );
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("br;q=1, gzip;q=0.8"),
+        );
+        let resp = serve(&site, "/", &Method::GET, "/", &h).expect("served");
+        assert_eq!(resp.headers()[header::CONTENT_ENCODING], "gzip");
+        assert_eq!(resp.headers()[header::VARY], "Accept-Encoding");
+        assert!(resp.body().len() < page.len() / 4);
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(resp.body().as_ref()),
+            &mut text,
+        )
+        .expect("gzip");
+        assert_eq!(text, page);
+        let gz_tag = resp.headers()[header::ETAG].clone();
+        // The identity representation has another validator.
+        let plain_resp = serve(&site, "/", &Method::GET, "/", &HeaderMap::new()).expect("served");
+        assert!(plain_resp.headers().get(header::CONTENT_ENCODING).is_none());
+        assert_ne!(plain_resp.headers()[header::ETAG], gz_tag);
+        assert_eq!(plain_resp.body().len(), page.len());
+        // Revalidating the gzipped one is a 304.
+        h.insert(header::IF_NONE_MATCH, gz_tag);
+        let again = serve(&site, "/", &Method::GET, "/", &h).expect("served");
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+        // gzip;q=0 refuses it.
+        let mut no = HeaderMap::new();
+        no.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip;q=0"),
+        );
+        let resp = serve(&site, "/", &Method::GET, "/", &no).expect("served");
+        assert!(resp.headers().get(header::CONTENT_ENCODING).is_none());
     }
 
     #[test]

@@ -280,6 +280,23 @@ async fn the_page_is_cacheable_and_revalidates() {
     let etag = page.header("etag").expect("an ETag").to_owned();
     let again = get(&gw.url("/_levee/status/"), &[("if-none-match", &etag)]).await;
     assert_eq!(again.status, 304);
+    // Gzipped for clients that take it: a fraction of the bytes.
+    let gz = get(
+        &gw.url("/_levee/status/"),
+        &[("accept-encoding", "gzip, br")],
+    )
+    .await;
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert_eq!(gz.header("vary"), Some("Accept-Encoding"));
+    let plain_len = page
+        .header("content-length")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(0);
+    let gz_len = gz
+        .header("content-length")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(usize::MAX);
+    assert!(gz_len * 3 < plain_len, "{gz_len} gzipped vs {plain_len}");
     let html = page.text();
     assert!(html.contains("history.atom") && html.contains("api/v2/summary.json"));
     let feed = get(&gw.url("/_levee/status/history.atom"), &[]).await;
