@@ -75,14 +75,15 @@ pub fn rescue(err: &ProxyError, cx: &ErrorContext<'_>) -> Response<ProxyBody> {
         return maintenance_response(window, *retry_in, Some(err.detail()), cx);
     }
     let reason = err.reason();
-    let (mut problem, retry_after) = problem_for(reason, Some(err.detail()), err.retry_in(), cx);
+    let (mut problem, retry_after, status_page) =
+        problem_for(reason, Some(err.detail()), err.retry_in(), cx);
     if let ProxyError::Unavailable { pools, .. } = err
         && pools.len() > 1
     {
         // A route with alternate pools says which it asked.
         problem = problem.with_extension("tried", pools.clone());
     }
-    let mut resp = respond_problem(reason, &problem, retry_after, cx);
+    let mut resp = respond_problem(reason, &problem, retry_after, status_page.as_deref(), cx);
     if let ProxyError::RateLimited(r) = err {
         // draft-ietf-httpapi-ratelimit-headers: the policy and the (empty) allowance.
         let h = resp.headers_mut();
@@ -104,15 +105,17 @@ pub fn problem_response(
     retry_in: Option<Duration>,
     cx: &ErrorContext<'_>,
 ) -> Response<ProxyBody> {
-    let (problem, retry_after) = problem_for(reason, detail, retry_in, cx);
-    respond_problem(reason, &problem, retry_after, cx)
+    let (problem, retry_after, status_page) = problem_for(reason, detail, retry_in, cx);
+    respond_problem(reason, &problem, retry_after, status_page.as_deref(), cx)
 }
 
-/// `problem` rendered in the negotiated format, with its `Retry-After`.
+/// `problem` rendered in the negotiated format, with its `Retry-After` and
+/// its status page's `Link`.
 fn respond_problem(
     reason: Reason,
     problem: &Problem,
     retry_after: Option<u64>,
+    status_page: Option<&str>,
     cx: &ErrorContext<'_>,
 ) -> Response<ProxyBody> {
     let (content_type, body) = problem.render(format_for(cx));
@@ -121,6 +124,7 @@ fn respond_problem(
         content_type,
         body,
         retry_after.map(HeaderValue::from),
+        status_page,
         cx,
     )
 }
@@ -136,7 +140,7 @@ fn maintenance_response(
     cx: &ErrorContext<'_>,
 ) -> Response<ProxyBody> {
     let reason = Reason::Maintenance;
-    let (mut problem, secs) = problem_for(reason, detail, Some(retry_in), cx);
+    let (mut problem, secs, status_page) = problem_for(reason, detail, Some(retry_in), cx);
     let secs = secs.unwrap_or(1);
     problem = problem
         .with_extension("message", &*window.message)
@@ -159,7 +163,7 @@ fn maintenance_response(
                     ends_at: window.ends_at,
                     retry_after: secs,
                     request_id: cx.request_id.as_str(),
-                    status_page: status_url(reason, cx).as_deref(),
+                    status_page: status_page.as_deref(),
                 },
             )
             .into_bytes(),
@@ -177,15 +181,25 @@ fn maintenance_response(
         _ => None,
     }
     .unwrap_or_else(|| HeaderValue::from(secs));
-    respond(reason, content_type, body, Some(retry_after), cx)
+    respond(
+        reason,
+        content_type,
+        body,
+        Some(retry_after),
+        status_page.as_deref(),
+        cx,
+    )
 }
 
+/// The problem for `reason`, its `Retry-After` seconds (when the contract
+/// requires one) and its status page's URL (when it has one), computed once
+/// for the member, the `Link` header and the maintenance page.
 fn problem_for(
     reason: Reason,
     detail: Option<String>,
     retry_in: Option<Duration>,
     cx: &ErrorContext<'_>,
-) -> (Problem, Option<u64>) {
+) -> (Problem, Option<u64>, Option<String>) {
     let mut problem = Problem::new(reason, &type_base(cx))
         .with_request_id(cx.request_id.as_str())
         .with_instance(cx.uri.path());
@@ -198,10 +212,11 @@ fn problem_for(
     if let Some(secs) = retry_after {
         problem = problem.with_retry_after(secs);
     }
-    if let Some(url) = status_url(reason, cx) {
-        problem = problem.with_extension("status_page", url);
+    let status_page = status_url(reason, cx);
+    if let Some(url) = &status_page {
+        problem = problem.with_extension("status_page", url.as_str());
     }
-    (problem, retry_after)
+    (problem, retry_after, status_page)
 }
 
 /// The status page's URL for a refusal with `reason`: for 5xx and 429 only
@@ -261,6 +276,7 @@ fn respond(
     content_type: &'static str,
     body: Vec<u8>,
     retry_after: Option<HeaderValue>,
+    status_page: Option<&str>,
     cx: &ErrorContext<'_>,
 ) -> Response<ProxyBody> {
     let mut resp = Response::new(ProxyBody::full(body));
@@ -276,7 +292,7 @@ fn respond(
     if let Some(v) = retry_after {
         h.insert(header::RETRY_AFTER, v);
     }
-    if let Some(link) = status_url(reason, cx).and_then(|u| crate::status::link_header(&u)) {
+    if let Some(link) = status_page.and_then(crate::status::link_header) {
         h.insert(header::LINK, link);
     }
     resp
