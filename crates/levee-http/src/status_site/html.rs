@@ -355,5 +355,7 @@ fn history(view: &PageView, out: &mut String) {
 
 mod uptime;
 
+pub use uptime::thousands;
+
 #[cfg(test)]
 mod tests;

@@ -151,15 +151,7 @@ pub(super) fn percent(part: u64, whole: u64) -> String {
     }
 }
 
-/// `n` with thousands separators.
+/// `n` with thousands separators, as the status page's causes write it.
 pub(super) fn count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    levee_http::status_site::html::thousands(n)
 }
