@@ -14,50 +14,56 @@ const TOKEN: &str = "alice-token-0123456789";
 
 /// What one `levee` command did.
 #[derive(Debug)]
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Ran {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Ran {
     /// Asserts exit 0 and returns stdout.
-    fn ok(&self) -> &str {
+    pub(crate) fn ok(&self) -> &str {
         assert_eq!(self.code, 0, "expected success:\n{self:#?}");
         &self.stdout
     }
 
     /// Asserts exit `code` and returns stderr.
-    fn failed(&self, code: i32) -> &str {
+    pub(crate) fn failed(&self, code: i32) -> &str {
         assert_eq!(self.code, code, "expected exit {code}:\n{self:#?}");
         &self.stderr
     }
 
     /// Asserts exit 0 and parses stdout as JSON.
-    fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(self.ok())
             .unwrap_or_else(|e| panic!("--json printed no JSON ({e}):\n{self:#?}"))
     }
 }
 
-/// A gateway (`levee serve`) in front of one upstream, with alice's token,
-/// and the operator's side of it: `levee` commands pointed at its admin API.
-struct Ops {
+/// A gateway (`levee serve`) in front of one upstream, with an operator's
+/// token (alice's unless said), and the operator's side of it: `levee`
+/// commands pointed at its admin API.
+pub(crate) struct Ops {
     /// Kept alive for the gateway's lifetime.
     _up: Upstream,
     /// The upstream's `host:port`, as the pool `default` names it.
     endpoint: String,
-    gw: Served,
+    pub(crate) gw: Served,
     dir: tempfile::TempDir,
     tokens: PathBuf,
 }
 
 impl Ops {
     async fn start() -> Ops {
+        Ops::start_as("alice", TOKEN).await
+    }
+
+    /// The gateway, with `name`'s `token` in its token file.
+    pub(crate) async fn start_as(name: &str, token: &str) -> Ops {
         let up = Upstream::start(|_| async { Response::new(full("app")) }).await;
         let dir = tempfile::tempdir().expect("tempdir");
         let tokens = dir.path().join("tokens");
-        std::fs::write(&tokens, format!("# operators\nalice:{TOKEN}\n")).expect("write tokens");
+        std::fs::write(&tokens, format!("# operators\n{name}:{token}\n")).expect("write tokens");
         let data = dir.path().join("data");
         let upstream = format!("http://{}", up.addr);
         let gw = Served::start(&[
@@ -82,7 +88,7 @@ impl Ops {
     }
 
     /// `levee ARGS --admin ADDR --token-file TOKENS`.
-    async fn levee(&self, args: &[&str]) -> Ran {
+    pub(crate) async fn levee(&self, args: &[&str]) -> Ran {
         let admin = self.gw.admin.to_string();
         let tokens = self.tokens.display().to_string();
         let mut all: Vec<&str> = args.to_vec();

@@ -4,12 +4,6 @@
 //! file), with the public status page read on the traffic listener to see
 //! what each command did.
 
-use std::path::PathBuf;
-use std::process::Stdio;
-use std::time::Duration;
-
-use http::Response;
-
 use crate::support::*;
 
 const TOKEN: &str = "carol-token-0123456789";
@@ -18,94 +12,22 @@ const TOKEN: &str = "carol-token-0123456789";
 /// components: one per route, and its one route is the catch-all `default`.
 const COMPONENT: &str = "default";
 
-/// What one `levee` command did.
-#[derive(Debug)]
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Ran {
-    /// Asserts exit 0 and returns stdout.
-    fn ok(&self) -> &str {
-        assert_eq!(self.code, 0, "expected success:\n{self:#?}");
-        &self.stdout
-    }
-
-    /// Asserts exit `code` and returns stderr.
-    fn failed(&self, code: i32) -> &str {
-        assert_eq!(self.code, code, "expected exit {code}:\n{self:#?}");
-        &self.stderr
-    }
-
-    /// Asserts exit 0 and parses stdout as JSON.
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(self.ok())
-            .unwrap_or_else(|e| panic!("--json printed no JSON ({e}):\n{self:#?}"))
-    }
-}
-
 /// A gateway with a status page (the default) in front of one healthy
-/// upstream, with carol's token, and `levee` commands pointed at it.
-struct Ops {
-    /// Kept alive for the gateway's lifetime.
-    _up: Upstream,
-    gw: Served,
-    /// Holds the token file and the data directory.
-    _dir: tempfile::TempDir,
-    tokens: PathBuf,
+/// upstream, with carol's token, and `levee` commands pointed at it: the
+/// admin CLI tests' operator, with the status page's documents at hand.
+struct Ops(crate::admin_cli::Ops);
+
+impl std::ops::Deref for Ops {
+    type Target = crate::admin_cli::Ops;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl Ops {
     async fn start() -> Ops {
-        let up = Upstream::start(|_| async { Response::new(full("app")) }).await;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let tokens = dir.path().join("tokens");
-        std::fs::write(&tokens, format!("carol:{TOKEN}\n")).expect("write tokens");
-        let data = dir.path().join("data");
-        let upstream = format!("http://{}", up.addr);
-        let gw = Served::start(&[
-            "--listen",
-            "127.0.0.1:0",
-            "--upstream",
-            &upstream,
-            "--admin",
-            "127.0.0.1:0",
-            "--data-dir",
-            &data.display().to_string(),
-            "--admin-token-file",
-            &tokens.display().to_string(),
-        ]);
-        Ops {
-            _up: up,
-            gw,
-            _dir: dir,
-            tokens,
-        }
-    }
-
-    /// `levee ARGS --admin ADDR --token-file TOKENS`.
-    async fn levee(&self, args: &[&str]) -> Ran {
-        let admin = self.gw.admin.to_string();
-        let tokens = self.tokens.display().to_string();
-        let mut all: Vec<&str> = args.to_vec();
-        all.extend(["--admin", &admin, "--token-file", &tokens]);
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_levee"));
-        cmd.args(&all)
-            .env_remove("LEVEE_ADMIN")
-            .env_remove("LEVEE_ADMIN_TOKEN")
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
-            .await
-            .unwrap_or_else(|_| panic!("levee {args:?} did not finish within 60 s"))
-            .expect("levee runs");
-        Ran {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Ops(crate::admin_cli::Ops::start_as("carol", TOKEN).await)
     }
 
     /// A document of the public status page, on the traffic listener.
