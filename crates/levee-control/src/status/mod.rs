@@ -36,7 +36,6 @@ use tokio::time::Instant;
 use levee_http::status_site::{ComponentStatus, Impact, IncidentStatus, IncidentView, PageView};
 use levee_policy::status::{
     Action, Automation, Change as LevelChange, Component, IncidentTracker, Level, Sample,
-    Thresholds,
 };
 use levee_proxy::RuntimeHandle;
 use levee_proxy::status::{SiteHandle, StatusSite, Tally};
@@ -161,8 +160,6 @@ struct Live {
 #[derive(Debug)]
 struct Inner {
     config: StatusConfig,
-    thresholds: Thresholds,
-    automation: Automation,
     components: Vec<Live>,
     last: HashMap<String, Tally>,
     incidents: Vec<(IncidentRow, Vec<UpdateRow>)>,
@@ -236,10 +233,6 @@ impl StatusPage {
             origin: Instant::now(),
             inner: Mutex::new(Inner {
                 config: config.clone(),
-                thresholds: config.thresholds,
-                automation: Automation {
-                    open_after: config.incident_after,
-                },
                 components: Vec::new(),
                 last: HashMap::new(),
                 incidents,
@@ -336,10 +329,6 @@ impl StatusPage {
                 components.push(live);
             }
             inner.components = components;
-            inner.thresholds = config.thresholds;
-            inner.automation = Automation {
-                open_after: config.incident_after,
-            };
             inner.config = config.clone();
             inner.dirty = true;
         }
@@ -410,8 +399,10 @@ impl StatusPage {
         {
             let mut inner = self.lock();
             let inner = &mut *inner;
-            let thresholds = inner.thresholds;
-            let automation = inner.automation;
+            let thresholds = inner.config.thresholds;
+            let automation = Automation {
+                open_after: inner.config.incident_after,
+            };
             let roll = minute != inner.minute;
             for (i, c) in inner.components.iter_mut().enumerate() {
                 let mut delta = Tally::default();
@@ -492,15 +483,8 @@ impl StatusPage {
         let now_ms = to_ms(now);
         let rows: Vec<ComponentChangeRow> = changes
             .iter()
-            .map(|(id, _, ch)| ComponentChangeRow {
-                id: 0,
-                component: id.clone(),
-                at_ms: now_ms,
-                old_status: ch.from.as_str().to_owned(),
-                new_status: ch.to.as_str().to_owned(),
-                cause: ch.cause.clone(),
-                automatic: !ch.cause.starts_with("pin"),
-            })
+            // What the signals changed (pins are recorded by `pin`).
+            .map(|(id, _, ch)| change_row(id, now_ms, ch, true))
             .collect();
         for (id, name, ch) in &changes {
             tracing::info!(component = %name, from = ch.from.as_str(), to = ch.to.as_str(), cause = %ch.cause, "component status changed");
@@ -546,16 +530,22 @@ impl StatusPage {
                 inner.dirty = true;
             }
         }
-        for (id, _, ch) in &changes {
+        if !changes.is_empty() {
+            // One view for every change's payload (a view reads the windows
+            // and the whole history).
             let view = self.view(now);
-            let p = levee_http::status_site::json::webhook_component_json(
-                &view,
-                id,
-                level_status(ch.from),
-                level_status(ch.to),
-                now_ms,
-            );
-            self.webhooks.notify("component.update", p);
+            for (id, _, ch) in &changes {
+                self.webhooks.notify(
+                    "component.update",
+                    levee_http::status_site::json::webhook_component_json(
+                        &view,
+                        id,
+                        level_status(ch.from),
+                        level_status(ch.to),
+                        now_ms,
+                    ),
+                );
+            }
         }
         for (i, action, before) in actions {
             self.automatic(i, action, before, now).await?;
@@ -748,9 +738,7 @@ impl StatusPage {
                 .sort_by_key(|i| std::cmp::Reverse(i.0.created_at_ms));
             inner.dirty = true;
         }
-        let now = from_ms(now_ms);
-        self.render(now);
-        let view = self.view(now);
+        let view = self.render(from_ms(now_ms));
         if let Some(p) = levee_http::status_site::json::webhook_incident_json(&view, &row.id) {
             self.webhooks.notify("incident.update", p);
         }
@@ -937,19 +925,16 @@ impl StatusPage {
             inner.dirty = true;
             change
         };
-        if let Some((cid, ch)) = change {
+        let notify = if let Some((cid, ch)) = change {
             let store = self.store.clone();
-            let row = ComponentChangeRow {
-                id: 0,
-                component: cid.clone(),
-                at_ms: now_ms,
-                old_status: ch.from.as_str().to_owned(),
-                new_status: ch.to.as_str().to_owned(),
-                cause: ch.cause.clone(),
-                automatic: false,
-            };
+            let row = change_row(&cid, now_ms, &ch, false);
             blocking(move || store.record_component_change(&row)).await?;
-            let view = self.view(now);
+            Some((cid, ch))
+        } else {
+            None
+        };
+        let view = self.render(now);
+        if let Some((cid, ch)) = notify {
             self.webhooks.notify(
                 "component.update",
                 levee_http::status_site::json::webhook_component_json(
@@ -961,7 +946,6 @@ impl StatusPage {
                 ),
             );
         }
-        self.render(now);
         self.components()
             .into_iter()
             .find(|c| c.id == id)
@@ -1062,8 +1046,9 @@ impl StatusPage {
         view::build(&inner, &windows, now)
     }
 
-    /// Renders the site and publishes it for the listeners.
-    fn render(&self, now: SystemTime) {
+    /// Renders the site and publishes it for the listeners; the view it
+    /// rendered.
+    fn render(&self, now: SystemTime) -> PageView {
         let view = self.view(now);
         let (enabled, on_traffic, max_age) = {
             let inner = self.lock();
@@ -1075,7 +1060,7 @@ impl StatusPage {
         };
         if !enabled {
             self.site.publish(None);
-            return;
+            return view;
         }
         let docs = levee_http::status_site::render_site(&view)
             .into_iter()
@@ -1085,6 +1070,7 @@ impl StatusPage {
         let mut inner = self.lock();
         inner.dirty = false;
         inner.rendered_at = Some(Instant::now());
+        view
     }
 
     /// Counts the minute in progress into the store (at shutdown).
@@ -1137,6 +1123,20 @@ fn coverage(
         }
     }
     (rs, ps)
+}
+
+/// The stored record of component `id`'s level change `ch` at `at_ms`
+/// (`automatic`: decided from the signals, not pinned by an operator).
+fn change_row(id: &str, at_ms: i64, ch: &LevelChange, automatic: bool) -> ComponentChangeRow {
+    ComponentChangeRow {
+        id: 0,
+        component: id.to_owned(),
+        at_ms,
+        old_status: ch.from.as_str().to_owned(),
+        new_status: ch.to.as_str().to_owned(),
+        cause: ch.cause.clone(),
+        automatic,
+    }
 }
 
 /// An update Levee posts to `row`, in the incident's state.
