@@ -35,12 +35,13 @@ use crate::metrics::RouteMetrics;
 use crate::rescue::{RATELIMIT, RATELIMIT_POLICY};
 use crate::runtime::{Runtime, Settings};
 
-/// Finishes an upstream response's head for the client.
+/// Finishes an upstream response's head for the client: the request id,
+/// the rate-limit fields, and on a 503 the contract's `Retry-After` and the
+/// status page's `Link` (unless the upstream gave its own).
 pub(crate) fn upstream_head(
     response: Response<Incoming>,
-    request_id: &RequestId,
+    cx: &crate::rescue::ErrorContext<'_>,
     rate_fields: Option<(HeaderValue, HeaderValue)>,
-    settings: &Settings,
 ) -> Response<ProxyBody> {
     let mut response = response.map(ProxyBody::upstream);
     // The gateway speaks its own HTTP version to the client (an HTTP/1.0
@@ -50,10 +51,13 @@ pub(crate) fn upstream_head(
     finish_headers(
         status,
         response.headers_mut(),
-        request_id,
+        cx.request_id,
         rate_fields,
-        settings,
+        cx.settings,
     );
+    if status == StatusCode::SERVICE_UNAVAILABLE && cx.settings.status_page.is_some() {
+        crate::rescue::link_upstream_503(response.headers_mut(), cx);
+    }
     response
 }
 

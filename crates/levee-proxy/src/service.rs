@@ -185,12 +185,11 @@ impl Proxy {
             .observe(fwd.headers_after.as_secs_f64());
         log.upstream = Some(fwd.endpoint);
         log.headers_after = Some(fwd.headers_after);
-        let mut resp = upstream_head(fwd.response, &cx.request_id, pass.rate_fields, settings);
-        if resp.status() == http::StatusCode::SERVICE_UNAVAILABLE && settings.status_page.is_some()
-        {
-            crate::rescue::link_upstream_503(resp.headers_mut(), &cx.error_context(settings));
-        }
-        Ok(resp)
+        Ok(upstream_head(
+            fwd.response,
+            &cx.error_context(settings),
+            pass.rate_fields,
+        ))
     }
 }
 
