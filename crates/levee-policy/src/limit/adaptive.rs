@@ -53,7 +53,8 @@
 //! once.
 //!
 //! The evidence ends when demand no longer reaches the limit (32 answers in a
-//! row sent below it) and the median ratio is back within `clear_ratio`
+//! row sent below it, counting only answers sent under a limit no higher than
+//! the current one: those still coming back from before a cut say nothing) and the median ratio is back within `clear_ratio`
 //! (default 1.1). Not merely when latency is good: under sustained overload a
 //! good limit is exactly what keeps it good.
 //!
